@@ -1,0 +1,317 @@
+"""BudgetGuard: refuse any operation whose estimated cost would breach the ceiling.
+
+The guard only keeps books (no network, no vendor); the ledger it keeps them in is append-only.
+Its rules:
+
+* **Spent** is, over every authorized operation, its actual once recorded, else its estimate
+  (the estimate is a reservation until the actual replaces it; it is never added to it).
+  An actual recorded with no open authorization still counts: the money was spent.
+* **authorize** refuses when ``spent + estimate > limit`` (equal is allowed), for the ceiling and,
+  when per-lab caps are given, for the operation's lab (or the ``buffer``, for an operation
+  outside any capped lab). A refusal writes nothing.
+* **record_actual** closes the most recent open authorization of the same label (or the one
+  named by ``op_id``). If the label's authorizations are all closed already it raises
+  :class:`AlreadyRecorded` naming the first recording; if the label was never authorized it
+  records and counts the actual and warns with :class:`UnmatchedActualWarning`.
+* The ledger is read and decided on under one exclusive lock, and any bad line makes the guard
+  refuse to decide (fail closed) until a person repairs it (``budget repair``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from minitrain import _ledger
+from minitrain.errors import AlreadyRecorded, BudgetGuardExceeded, InputError
+from minitrain.money import Amount, format_usd, parse_usd
+
+__all__ = [
+    "BudgetGuard",
+    "BudgetGuardExceeded",
+    "Operation",
+    "Status",
+    "UnmatchedActualWarning",
+]
+
+DEFAULT_LOG_PATH = Path("experiments/35-cloud-budget/spend.jsonl")
+CEILING_ENV = "LYNX_CLOUD_BUDGET_USD"
+TEST_MODE_ENV = "BUDGET_GUARD_TEST_MODE"
+BUFFER = "buffer"  # the per-lab cap that operations outside any capped lab draw on
+_LAB_PREFIX = re.compile(r"^lab(\d\d)-")
+
+
+class UnmatchedActualWarning(UserWarning):
+    """An actual was recorded for a label with no authorization: counted, but worth a look."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One authorization and its actual, or an actual that had no authorization."""
+
+    id: str
+    label: str
+    lab: str | None
+    estimated: Decimal | None
+    actual: Decimal | None
+    authorized_at: datetime | None
+    recorded_at: datetime | None
+    line: int  # where it starts in the ledger
+    actual_line: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.actual is None
+
+    @property
+    def charged(self) -> Decimal:
+        """What counts against the budget: the actual once known, else the reservation."""
+        if self.actual is not None:
+            return self.actual
+        assert self.estimated is not None
+        return self.estimated
+
+
+@dataclass(frozen=True)
+class Status:
+    """The guard's numbers at one moment, all from the same read of the ledger."""
+
+    ceiling: Decimal
+    ceiling_source: str
+    spent: Decimal
+    reserved: Decimal  # the part of ``spent`` that is open reservations
+    remaining: Decimal
+    operations: tuple[Operation, ...]
+    location: str
+    lab_caps: Mapping[str, Decimal]
+
+    def lab_spent(self, pool: str) -> Decimal:
+        return sum(
+            (op.charged for op in self.operations if _pool(op.lab, self.lab_caps) == pool),
+            Decimal(0),
+        )
+
+
+class BudgetGuard:
+    """A local enforcement wrapper: authorize before spending, record the actual after."""
+
+    def __init__(
+        self,
+        ceiling_usd: Amount | None,
+        log_path: Path | str = DEFAULT_LOG_PATH,
+        *,
+        lab_caps: Mapping[str, Amount] | None = None,
+        ceiling_source: str = "constructor",
+        ledger: _ledger.Ledger | None = None,
+    ) -> None:
+        self.ceiling, self.ceiling_source = _resolve_ceiling(ceiling_usd, ceiling_source)
+        self.lab_caps = {
+            lab: parse_usd(cap, what=f"cap of lab {lab}") for lab, cap in (lab_caps or {}).items()
+        }
+        self.log_path = Path(log_path)
+        if ledger is None:
+            ledger = (_ledger.MemoryLedger if _test_mode() else _ledger.JsonlLedger)(self.log_path)
+        self._ledger = ledger
+
+    @property
+    def location(self) -> str:
+        return self._ledger.location
+
+    def authorize(self, op_label: str, estimated_usd: Amount, *, lab: str | None = None) -> None:
+        """Raises BudgetGuardExceeded if estimated total > ceiling. Logs intent."""
+        label, estimate = _check_label(op_label), parse_usd(estimated_usd, what="estimate")
+        lab = _lab_of(label, lab)
+        with self._ledger.transaction() as (snapshot, append):
+            snapshot.require_clean()
+            self._refuse_if_over(_tally(snapshot.records), label, estimate, lab)
+            append(_ledger.new_record("authorize", label, estimated=estimate, lab=lab))
+
+    def would_authorize(
+        self, op_label: str, estimated_usd: Amount, *, lab: str | None = None
+    ) -> None:
+        """What :meth:`authorize` would decide now, writing nothing (for dry runs)."""
+        label, estimate = _check_label(op_label), parse_usd(estimated_usd, what="estimate")
+        snapshot = self._ledger.read()
+        snapshot.require_clean()
+        self._refuse_if_over(_tally(snapshot.records), label, estimate, _lab_of(op_label, lab))
+
+    def record_actual(
+        self, op_label: str, actual_usd: Amount, *, op_id: str | None = None
+    ) -> None:
+        """Append actual spend after the operation finishes."""
+        label, actual = _check_label(op_label), parse_usd(actual_usd, what="actual")
+        with self._ledger.transaction() as (snapshot, append):
+            snapshot.require_clean()
+            target = _open_operation(_tally(snapshot.records), label, op_id)
+            if target is None:
+                warnings.warn(
+                    UnmatchedActualWarning(
+                        f"no authorization of {label!r} was open; the actual {format_usd(actual)}"
+                        " is recorded and counted anyway (the money was spent)"
+                    ),
+                    stacklevel=2,
+                )
+            append(
+                _ledger.new_record(
+                    "actual",
+                    label,
+                    estimated=None if target is None else target.estimated,
+                    actual=actual,
+                    op_id=None if target is None else target.id,
+                )
+            )
+
+    def status(self) -> Status:
+        snapshot = self._ledger.read()
+        snapshot.require_clean()
+        operations = _tally(snapshot.records)
+        spent = sum((op.charged for op in operations), Decimal(0))
+        reserved = sum((op.charged for op in operations if op.is_open), Decimal(0))
+        return Status(
+            ceiling=self.ceiling,
+            ceiling_source=self.ceiling_source,
+            spent=spent,
+            reserved=reserved,
+            remaining=self.ceiling - spent,
+            operations=tuple(operations),
+            location=self.location,
+            lab_caps=dict(self.lab_caps),
+        )
+
+    @property
+    def total_spent(self) -> Decimal:
+        return self.status().spent
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.status().remaining
+
+    def _refuse_if_over(
+        self, operations: list[Operation], label: str, estimate: Decimal, lab: str | None
+    ) -> None:
+        spent = sum((op.charged for op in operations), Decimal(0))
+        if spent + estimate > self.ceiling:
+            raise BudgetGuardExceeded(
+                op_label=label, estimated=estimate, spent=spent, limit=self.ceiling
+            )
+        pool = _pool(lab, self.lab_caps)
+        if pool is None:
+            return
+        pool_spent = sum(
+            (op.charged for op in operations if _pool(op.lab, self.lab_caps) == pool), Decimal(0)
+        )
+        if pool_spent + estimate > self.lab_caps[pool]:
+            name = "buffer cap" if pool == BUFFER else f"lab {pool} cap"
+            raise BudgetGuardExceeded(
+                op_label=label,
+                estimated=estimate,
+                spent=pool_spent,
+                limit=self.lab_caps[pool],
+                limit_name=name,
+            )
+
+
+def _tally(records: tuple[_ledger.Record, ...]) -> list[Operation]:
+    """Fold ledger records into operations, oldest first. Links were checked by the reader."""
+    operations: dict[str, Operation] = {}
+    for record in records:
+        if record.kind == "authorize":
+            operations[record.id] = Operation(
+                record.id, record.op_label, record.lab, record.estimated, None,
+                record.ts, None, record.line,
+            )
+        elif record.op_id is not None:
+            opened = operations[record.op_id]
+            operations[record.op_id] = Operation(
+                opened.id, opened.label, opened.lab, opened.estimated, record.actual,
+                opened.authorized_at, record.ts, opened.line, record.line,
+            )
+        else:
+            operations[record.id] = Operation(
+                record.id, record.op_label, _lab_of(record.op_label, None), None, record.actual,
+                None, record.ts, record.line, record.line,
+            )
+    return list(operations.values())
+
+
+def _open_operation(
+    operations: list[Operation], label: str, op_id: str | None
+) -> Operation | None:
+    """The authorization an actual closes; None when the label was never authorized."""
+    if op_id is not None:
+        named = next((op for op in operations if op.id == op_id), None)
+        if named is None or named.label != label:
+            raise InputError(f"no authorization {op_id} of {label!r} in the ledger")
+        candidates = [named]
+    else:
+        candidates = [op for op in operations if op.label == label and op.estimated is not None]
+    open_ones = [op for op in candidates if op.is_open]
+    if open_ones:
+        return open_ones[-1]
+    if candidates:
+        first = candidates[0]
+        assert first.actual is not None and first.recorded_at is not None
+        raise AlreadyRecorded(
+            f"the actual of {label!r} was already recorded: {format_usd(first.actual)} at"
+            f" {first.recorded_at:%Y-%m-%d %H:%M:%S} UTC (ledger line {first.actual_line});"
+            " an actual is recorded once per authorization. If this is another spend,"
+            " record it under a new label"
+        )
+    return None
+
+
+def _pool(lab: str | None, caps: Mapping[str, Decimal]) -> str | None:
+    """Which per-lab cap an operation draws on; None when no caps are set."""
+    if not caps:
+        return None
+    if lab is not None and lab in caps:
+        return lab
+    return BUFFER if BUFFER in caps else None
+
+
+def _lab_of(label: str, lab: str | None) -> str | None:
+    """An explicit lab wins; else a ``labNN-`` label prefix names it (``lab02-tp-spinup``)."""
+    if lab is not None:
+        return _check_label(lab)
+    match = _LAB_PREFIX.match(label)
+    return match.group(1) if match else None
+
+
+def _check_label(label: object) -> str:
+    if not isinstance(label, str) or not label.strip():
+        raise InputError(f"operation label {label!r} is empty; name it, e.g. lab02-tp-spinup")
+    if label != label.strip() or len(label) > 120:
+        raise InputError(
+            f"operation label {label!r} has surrounding spaces or is over 120 characters"
+        )
+    if any(unicodedata.category(ch).startswith("C") for ch in label):
+        raise InputError(
+            f"operation label {label!r} contains a newline or control character;"
+            " use letters, digits, '-' and '_'"
+        )
+    return label
+
+
+def _resolve_ceiling(ceiling: Amount | None, source: str) -> tuple[Decimal, str]:
+    env = os.environ.get(CEILING_ENV)
+    if env is not None:
+        if not env.strip():
+            raise InputError(f"{CEILING_ENV} is set but empty; unset it or give dollars, e.g. 5.00")
+        return parse_usd(env, what=CEILING_ENV), CEILING_ENV
+    if ceiling is None:
+        raise InputError(f"no ceiling: pass one or set {CEILING_ENV}")
+    return parse_usd(ceiling, what="ceiling"), source
+
+
+def _test_mode() -> bool:
+    value = os.environ.get(TEST_MODE_ENV, "")
+    if value not in ("", "0", "1"):
+        raise InputError(f"{TEST_MODE_ENV}={value!r}: use 1 (write nothing) or 0")
+    return value == "1"

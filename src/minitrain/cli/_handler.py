@@ -1,0 +1,46 @@
+"""The one place that turns errors into a message on stderr and an exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Callable
+
+from minitrain.errors import ExitCode, PreflightError
+
+DEBUG_ENV = "MINITRAIN_DEBUG"
+
+
+def run(prog: str, command: Callable[[], int]) -> int:
+    """Run ``command``; a known error is one plain line, an unknown one a line and a hint."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code = command()
+        except PreflightError as exc:
+            code = _say(prog, "error", str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            code = _say(prog, "interrupted", "nothing was authorized", ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            code = ExitCode.OK  # `budget status | head`: the reader left; not our failure
+        except Exception as exc:  # noqa: BLE001 - the last resort, by design
+            if os.environ.get(DEBUG_ENV):
+                traceback.print_exc()
+            code = _say(
+                prog,
+                "internal error",
+                f"{type(exc).__name__}: {exc} (a bug; rerun with {DEBUG_ENV}=1 for the traceback"
+                " and report it)",
+                ExitCode.INTERNAL,
+            )
+        finally:
+            for warning in caught:
+                print(f"{prog}: warning: {warning.message}", file=sys.stderr)
+    return int(code)
+
+
+def _say(prog: str, kind: str, message: str, code: ExitCode) -> ExitCode:
+    print(f"{prog}: {kind}: {message}", file=sys.stderr)
+    return code

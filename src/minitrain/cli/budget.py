@@ -1,0 +1,203 @@
+"""``budget``: the guard from a shell. Parses arguments and calls one library function each.
+
+It must start fast and never imports the prompt library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+
+from minitrain import settings
+from minitrain.budget_guard import Status
+from minitrain.cli._handler import run
+from minitrain.errors import ExitCode, LedgerError
+from minitrain.money import format_usd, parse_usd
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return run("budget", lambda: args.func(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--ledger", metavar="PATH", help="the spend ledger (default: manifest's)")
+    common.add_argument("--ceiling", metavar="USD", help="the ceiling (default: manifest's)")
+    common.add_argument("--manifest", metavar="PATH", help="the lab manifest (default: found)")
+    common.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    parser = argparse.ArgumentParser(
+        prog="budget", description="Keep cloud GPU spend under a hard ceiling."
+    )
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    status = sub.add_parser("status", parents=[common], help="ceiling, spent, reserved, remaining")
+    status.set_defaults(func=_status)
+
+    authorize = sub.add_parser("authorize", parents=[common], help="reserve an estimate")
+    authorize.add_argument("label", help="the operation, e.g. lab02-tp-spinup")
+    authorize.add_argument("usd", help="its estimated cost in dollars, e.g. 3.00")
+    authorize.add_argument("--lab", help="the lab it belongs to (default: from a labNN- label)")
+    authorize.set_defaults(func=_authorize)
+
+    record = sub.add_parser("record", parents=[common], help="record an operation's actual cost")
+    record.add_argument("label")
+    record.add_argument("usd", help="what it actually cost in dollars")
+    record.add_argument("--op-id", help="the authorization to close (default: latest open)")
+    record.set_defaults(func=_record)
+
+    verify = sub.add_parser("verify", parents=[common], help="check every line of the ledger")
+    verify.set_defaults(func=_verify)
+
+    repair = sub.add_parser(
+        "repair", parents=[common], help="void a torn last line (or --line N) by appending"
+    )
+    repair.add_argument("--line", type=int, help="void this bad line instead of a torn tail")
+    repair.add_argument("--reason", help="why (required with --line)")
+    repair.set_defaults(func=_repair)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> settings.Settings:
+    return settings.resolve(ledger=args.ledger, ceiling=args.ceiling, manifest=args.manifest)
+
+
+def _status(args: argparse.Namespace) -> int:
+    status = _settings(args).guard().status()
+    print(json.dumps(_status_json(status), indent=2) if args.json else _status_text(status))
+    return ExitCode.OK
+
+
+def _authorize(args: argparse.Namespace) -> int:
+    guard = _settings(args).guard()
+    estimate = parse_usd(args.usd, what="estimate")
+    guard.authorize(args.label, estimate, lab=args.lab)
+    status = guard.status()
+    _say(args, f"authorized {args.label} {format_usd(estimate)};"
+         f" remaining {format_usd(status.remaining)} of {format_usd(status.ceiling)}",
+         {"authorized": args.label, "remaining": str(status.remaining)})
+    return ExitCode.OK
+
+
+def _record(args: argparse.Namespace) -> int:
+    guard = _settings(args).guard()
+    actual = parse_usd(args.usd, what="actual")
+    guard.record_actual(args.label, actual, op_id=args.op_id)
+    status = guard.status()
+    _say(args, f"recorded {args.label} actual {format_usd(actual)};"
+         f" spent {format_usd(status.spent)}, remaining {format_usd(status.remaining)}",
+         {"recorded": args.label, "spent": str(status.spent), "remaining": str(status.remaining)})
+    return ExitCode.OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from minitrain import _ledger
+
+    resolved = _settings(args)
+    snapshot = _ledger.JsonlLedger(resolved.ledger_path).read()
+    for problem in snapshot.problems:
+        print(f"{snapshot.location}:{problem.line}: {problem.reason}", file=sys.stderr)
+    if snapshot.problems:
+        raise LedgerError(
+            f"{len(snapshot.problems)} bad line(s) in {snapshot.location}; see the README's Repair"
+        )
+    status = resolved.guard().status()
+    if status.remaining < 0:
+        print(
+            f"budget: OVER THE CEILING: spent {format_usd(status.spent)} of"
+            f" {format_usd(status.ceiling)} (a merge of two clones can do this)",
+            file=sys.stderr,
+        )
+        return ExitCode.REFUSED
+    _say(args, f"ok: {snapshot.lines} lines, {len(status.operations)} operations,"
+         f" spent {format_usd(status.spent)} of {format_usd(status.ceiling)}",
+         {"ok": True, "lines": snapshot.lines, "spent": str(status.spent)})
+    return ExitCode.OK
+
+
+def _repair(args: argparse.Namespace) -> int:
+    from minitrain import _ledger
+    from minitrain.errors import InputError
+
+    if args.line is not None and not args.reason:
+        raise InputError("--line needs --reason: say why that line is void")
+    ledger = _ledger.JsonlLedger(_settings(args).ledger_path)
+    reason = args.reason or "torn last line (a crash mid-write); its writer never returned"
+    voided, kept = ledger.repair(line=args.line, reason=reason)
+    if kept:
+        message = (f"line {voided.line} was complete but for its newline; it is kept"
+                   f" ({voided.looks_like}); check `budget status`")
+    else:
+        message = f"voided line {voided.line} ({voided.looks_like or voided.reason}) by appending"
+        if "actual" in voided.looks_like:
+            message += "; it looked like an actual: record it again with `budget record`"
+    _say(args, message, {"voided_line": voided.line, "kept": kept})
+    return ExitCode.OK
+
+
+def _say(args: argparse.Namespace, text: str, data: dict[str, object]) -> None:
+    print(json.dumps(data) if args.json else text)
+
+
+def _status_text(status: Status) -> str:
+    open_count = sum(op.is_open for op in status.operations)
+    lines = [
+        f"ledger     {status.location}",
+        f"ceiling    {format_usd(status.ceiling)}  (from {status.ceiling_source})",
+        f"spent      {format_usd(status.spent)}  (of which {format_usd(status.reserved)}"
+        f" reserved by {open_count} open authorization(s))",
+        f"remaining  {format_usd(status.remaining)}",
+    ]
+    if status.lab_caps:
+        lines += ["", f"{'lab':<8} {'cap':>8} {'spent':>8} {'remaining':>10}"]
+        for lab, cap in status.lab_caps.items():
+            spent = status.lab_spent(lab)
+            lines.append(
+                f"{lab:<8} {format_usd(cap):>8} {format_usd(spent):>8}"
+                f" {format_usd(cap - spent):>10}"
+            )
+    if status.operations:
+        lines += ["", f"{'line':>5}  {'operation':<28} {'estimated':>10} {'actual':>9}  state"]
+        for op in status.operations:
+            estimated = format_usd(op.estimated) if op.estimated is not None else "-"
+            actual = format_usd(op.actual) if op.actual is not None else "-"
+            state = "open (reserved)" if op.is_open else (
+                "closed" if op.estimated is not None else "unauthorized spend")
+            lines.append(f"{op.line:>5}  {op.label:<28} {estimated:>10} {actual:>9}  {state}")
+    return "\n".join(lines)
+
+
+def _status_json(status: Status) -> dict[str, object]:
+    def money(value: Decimal | None) -> str | None:
+        return None if value is None else str(value)
+
+    return {
+        "ledger": status.location,
+        "currency": "USD",
+        "ceiling": money(status.ceiling),
+        "ceiling_source": status.ceiling_source,
+        "spent": money(status.spent),
+        "reserved": money(status.reserved),
+        "remaining": money(status.remaining),
+        "labs": {
+            lab: {"cap": money(cap), "spent": money(status.lab_spent(lab))}
+            for lab, cap in status.lab_caps.items()
+        },
+        "operations": [
+            {
+                "id": op.id,
+                "label": op.label,
+                "lab": op.lab,
+                "estimated": money(op.estimated),
+                "actual": money(op.actual),
+                "open": op.is_open,
+                "line": op.line,
+                "authorized_at": op.authorized_at.isoformat() if op.authorized_at else None,
+                "recorded_at": op.recorded_at.isoformat() if op.recorded_at else None,
+            }
+            for op in status.operations
+        ],
+    }

@@ -1,0 +1,144 @@
+"""The lab manifest: ``experiments/35-cloud-budget/manifest.json`` -> a frozen :class:`Manifest`.
+
+The manifest is the one source of the ceiling, the per-lab caps, the price and the ledger's path;
+the documents, the guard and the checklist all read these numbers from here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from minitrain.errors import FileFormatError, InputError
+from minitrain.money import parse_rate, parse_usd
+
+MANIFEST_PATH = Path("experiments/35-cloud-budget/manifest.json")
+_FIELDS = {
+    "seed": int,
+    "lab": str,
+    "hardware_target": (str, dict),
+    "vendor": str,
+    "currency": str,
+    "ceiling_usd": (Decimal, int),
+    "ceiling_per_lab": dict,
+    "spend_log_path": str,
+    "vendor_snapshot_date": str,
+    "vendor_snapshot_prices": dict,
+}
+_OPTIONAL = {"$schema", "ledger_url", "gpus", "hours_cap"}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    root: Path  # the repository root: paths in the manifest are relative to it
+    seed: int
+    lab: str
+    hardware_target: str | Mapping[str, Any]
+    vendor: str
+    currency: str
+    ceiling: Decimal
+    lab_caps: Mapping[str, Decimal]
+    ledger_path: Path
+    snapshot_date: str
+    prices: Mapping[str, Decimal]  # per-GPU $/hour by vendor
+
+    @property
+    def price_per_gpu_hour(self) -> Decimal:
+        return self.prices[self.vendor]
+
+
+def find(start: Path | None = None) -> Path | None:
+    """The manifest of the repository holding ``start`` (default: the working directory)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / MANIFEST_PATH
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(path: Path) -> Manifest:
+    """Read and check a manifest; every problem is a :class:`FileFormatError` naming the field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FileFormatError(f"cannot read the manifest: {exc.strerror}", path=path) from None
+    try:
+        data = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise FileFormatError(f"not valid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    except ValueError as exc:
+        raise FileFormatError(str(exc), path=path) from None
+    if not isinstance(data, dict):
+        raise FileFormatError("the manifest must be a JSON object", path=path)
+    return _build(path, data)
+
+
+def _build(path: Path, data: dict[str, Any]) -> Manifest:
+    def fail(message: str) -> FileFormatError:
+        return FileFormatError(message, path=path)
+
+    unknown = sorted(set(data) - set(_FIELDS) - _OPTIONAL)
+    if unknown:
+        raise fail(f"unknown field {unknown[0]!r}; the fields are {', '.join(_FIELDS)}")
+    for name, kind in _FIELDS.items():
+        if name not in data:
+            raise fail(f"missing field {name!r}")
+        if not isinstance(data[name], kind) or isinstance(data[name], bool):
+            raise fail(f"field {name!r} has the wrong type ({type(data[name]).__name__})")
+    if data["currency"] != "USD":
+        raise fail(f"field 'currency' is {data['currency']!r}; only 'USD' is supported")
+    try:
+        ceiling = parse_usd(data["ceiling_usd"], what="field 'ceiling_usd'")
+        caps = {
+            str(lab): parse_usd(cap, what=f"field 'ceiling_per_lab.{lab}'")
+            for lab, cap in data["ceiling_per_lab"].items()
+        }
+        prices = {
+            str(vendor): parse_rate(_strip_unit(price), what=f"field 'vendor_snapshot_prices.{vendor}'")
+            for vendor, price in data["vendor_snapshot_prices"].items()
+        }
+    except InputError as exc:
+        raise fail(str(exc)) from None
+    if caps and sum(caps.values()) != ceiling:
+        listed = " + ".join(f"{lab} {cap}" for lab, cap in caps.items())
+        raise fail(
+            f"field 'ceiling_per_lab' adds up to {sum(caps.values())} ({listed}),"
+            f" not the ceiling_usd {ceiling}; make the caps add up to the ceiling"
+        )
+    if data["vendor"] not in prices:
+        raise fail(
+            f"field 'vendor_snapshot_prices' has no price for the vendor {data['vendor']!r}"
+        )
+    resolved = path.resolve()
+    at_home = resolved.parts[-len(MANIFEST_PATH.parts) :] == MANIFEST_PATH.parts
+    root = resolved.parents[len(MANIFEST_PATH.parts) - 1] if at_home else resolved.parent
+    return Manifest(
+        path=path,
+        root=root,
+        seed=data["seed"],
+        lab=data["lab"],
+        hardware_target=data["hardware_target"],
+        vendor=data["vendor"],
+        currency="USD",
+        ceiling=ceiling,
+        lab_caps=MappingProxyType(caps),
+        ledger_path=root / data["spend_log_path"],
+        snapshot_date=data["vendor_snapshot_date"],
+        prices=MappingProxyType(prices),
+    )
+
+
+def _strip_unit(price: object) -> object:
+    """``"$0.34/hr"`` and ``"0.34"`` both mean 0.34 dollars per GPU-hour."""
+    return price.removesuffix("/hr").strip() if isinstance(price, str) else price
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a number this manifest accepts")

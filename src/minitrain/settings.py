@@ -1,0 +1,66 @@
+"""Where the numbers come from: flags, then the lab manifest, then the built-in defaults.
+
+``LYNX_CLOUD_BUDGET_USD`` still overrides whatever ceiling this picks (the guard applies it), so a
+person can tighten the ceiling without touching a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from minitrain import manifest as manifest_module
+from minitrain.budget_guard import CEILING_ENV, DEFAULT_LOG_PATH, BudgetGuard
+from minitrain.errors import InputError
+from minitrain.manifest import Manifest
+from minitrain.money import parse_usd
+
+
+@dataclass(frozen=True)
+class Settings:
+    manifest: Manifest | None
+    ledger_path: Path
+    ceiling: Decimal | None
+    ceiling_source: str
+
+    def guard(self) -> BudgetGuard:
+        if self.ceiling is None and not _env_ceiling_set():
+            raise InputError(
+                "no ceiling: run inside the repository (it has "
+                f"{manifest_module.MANIFEST_PATH}), pass --ceiling USD, or set {CEILING_ENV}"
+            )
+        return BudgetGuard(
+            self.ceiling,
+            self.ledger_path,
+            lab_caps=self.manifest.lab_caps if self.manifest else None,
+            ceiling_source=self.ceiling_source,
+        )
+
+
+def resolve(
+    *, ledger: str | None = None, ceiling: str | None = None, manifest: str | None = None
+) -> Settings:
+    """Pick each setting from the most specific place that gives it."""
+    path = Path(manifest) if manifest else manifest_module.find()
+    loaded = manifest_module.load(path) if path else None
+    if ceiling is not None:
+        amount: Decimal | None = parse_usd(ceiling, what="--ceiling")
+        source = "--ceiling"
+    elif loaded is not None:
+        amount, source = loaded.ceiling, f"manifest {loaded.path}"
+    else:
+        amount, source = None, "none"
+    if ledger is not None:
+        ledger_path = Path(ledger)
+    elif loaded is not None:
+        ledger_path = loaded.ledger_path
+    else:
+        ledger_path = DEFAULT_LOG_PATH
+    return Settings(loaded, ledger_path, amount, source)
+
+
+def _env_ceiling_set() -> bool:
+    import os
+
+    return CEILING_ENV in os.environ
