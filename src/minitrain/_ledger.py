@@ -25,7 +25,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal, Protocol
@@ -116,7 +116,7 @@ def new_record(
 ) -> Record:
     return Record(
         id=uuid.uuid4().hex,
-        ts=datetime.now(timezone.utc),
+        ts=datetime.now(UTC),
         kind=kind,
         op_label=op_label,
         estimated=estimated,
@@ -222,7 +222,7 @@ class JsonlLedger:
             prefix = b"\n" if target.torn else b""
             fields: dict[str, object] = {
                 "id": uuid.uuid4().hex,
-                "ts": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+                "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
                 "kind": "void",
                 "op_label": "ledger-repair",
                 "voids": {"offset": target.offset, "length": target.length, "crc32": target.crc32},
@@ -279,7 +279,7 @@ class MemoryLedger:
                 data = self._data
                 written = replace(record, line=data.lines + 1)
                 self._data = Snapshot(
-                    data.records + (written,), data.problems, self.location, data.lines + 1
+                    (*data.records, written), data.problems, self.location, data.lines + 1
                 )
                 return written
 
@@ -373,7 +373,7 @@ def _take(state: _Parser, raw: bytes, number: int) -> None:
         raise _BadLine("not a JSON object")
     kind = fields.get("kind")
     expected = _FIELDS.get(kind) if isinstance(kind, str) else None
-    if expected is None:
+    if not isinstance(kind, str) or expected is None:
         raise _BadLine(f"unknown kind {kind!r}; expected authorize, actual or void")
     keys = set(fields) - {"crc32"}
     if keys != expected:
@@ -404,16 +404,22 @@ def _record(fields: dict[str, object], kind: str, record_id: str, ts: datetime, 
             lab = fields["lab"]
             if lab is not None and not isinstance(lab, str):
                 raise _BadLine("lab must be a string or null")
-            return Record(record_id, ts, "authorize", _text(fields, "op_label"), estimated,
-                          lab=lab, line=n)
+            return Record(
+                record_id, ts, "authorize", _text(fields, "op_label"), estimated, lab=lab, line=n
+            )
         op_id = fields["op_id"]
         if op_id is not None and not isinstance(op_id, str):
             raise _BadLine("op_id must be a string or null")
         reserved = fields["estimated"]
         return Record(
-            record_id, ts, "actual", _text(fields, "op_label"),
+            record_id,
+            ts,
+            "actual",
+            _text(fields, "op_label"),
             None if reserved is None else parse_usd(reserved, what="estimated"),
-            actual=parse_usd(fields["actual"], what="actual"), op_id=op_id, line=n,
+            actual=parse_usd(fields["actual"], what="actual"),
+            op_id=op_id,
+            line=n,
         )
     except InputError as exc:
         raise _BadLine(str(exc)) from None

@@ -12,7 +12,8 @@ Its rules:
 * **record_actual** closes the most recent open authorization of the same label (or the one
   named by ``op_id``). If the label's authorizations are all closed already it raises
   :class:`AlreadyRecorded` naming the first recording; if the label was never authorized it
-  records and counts the actual and warns with :class:`UnmatchedActualWarning`.
+  records and counts the actual and warns with :class:`UnmatchedActualWarning` (once: a second
+  actual for that label is refused like any other).
 * The ledger is read and decided on under one exclusive lock, and any bad line makes the guard
   refuse to decide (fail closed) until a person repairs it (``budget repair``).
 """
@@ -142,9 +143,7 @@ class BudgetGuard:
         snapshot.require_clean()
         self._refuse_if_over(_tally(snapshot.records), label, estimate, _lab_of(op_label, lab))
 
-    def record_actual(
-        self, op_label: str, actual_usd: Amount, *, op_id: str | None = None
-    ) -> None:
+    def record_actual(self, op_label: str, actual_usd: Amount, *, op_id: str | None = None) -> None:
         """Append actual spend after the operation finishes."""
         label, actual = _check_label(op_label), parse_usd(actual_usd, what="actual")
         with self._ledger.transaction() as (snapshot, append):
@@ -224,26 +223,44 @@ def _tally(records: tuple[_ledger.Record, ...]) -> list[Operation]:
     for record in records:
         if record.kind == "authorize":
             operations[record.id] = Operation(
-                record.id, record.op_label, record.lab, record.estimated, None,
-                record.ts, None, record.line,
+                record.id,
+                record.op_label,
+                record.lab,
+                record.estimated,
+                None,
+                record.ts,
+                None,
+                record.line,
             )
         elif record.op_id is not None:
             opened = operations[record.op_id]
             operations[record.op_id] = Operation(
-                opened.id, opened.label, opened.lab, opened.estimated, record.actual,
-                opened.authorized_at, record.ts, opened.line, record.line,
+                opened.id,
+                opened.label,
+                opened.lab,
+                opened.estimated,
+                record.actual,
+                opened.authorized_at,
+                record.ts,
+                opened.line,
+                record.line,
             )
         else:
             operations[record.id] = Operation(
-                record.id, record.op_label, _lab_of(record.op_label, None), None, record.actual,
-                None, record.ts, record.line, record.line,
+                record.id,
+                record.op_label,
+                _lab_of(record.op_label, None),
+                None,
+                record.actual,
+                None,
+                record.ts,
+                record.line,
+                record.line,
             )
     return list(operations.values())
 
 
-def _open_operation(
-    operations: list[Operation], label: str, op_id: str | None
-) -> Operation | None:
+def _open_operation(operations: list[Operation], label: str, op_id: str | None) -> Operation | None:
     """The authorization an actual closes; None when the label was never authorized."""
     if op_id is not None:
         named = next((op for op in operations if op.id == op_id), None)
@@ -251,13 +268,14 @@ def _open_operation(
             raise InputError(f"no authorization {op_id} of {label!r} in the ledger")
         candidates = [named]
     else:
-        candidates = [op for op in operations if op.label == label and op.estimated is not None]
+        candidates = [op for op in operations if op.label == label]
     open_ones = [op for op in candidates if op.is_open]
     if open_ones:
         return open_ones[-1]
     if candidates:
         first = candidates[0]
-        assert first.actual is not None and first.recorded_at is not None
+        assert first.actual is not None
+        assert first.recorded_at is not None
         raise AlreadyRecorded(
             f"the actual of {label!r} was already recorded: {format_usd(first.actual)} at"
             f" {first.recorded_at:%Y-%m-%d %H:%M:%S} UTC (ledger line {first.actual_line});"

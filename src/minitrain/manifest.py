@@ -18,7 +18,7 @@ from minitrain.errors import FileFormatError, InputError
 from minitrain.money import parse_rate, parse_usd
 
 MANIFEST_PATH = Path("experiments/35-cloud-budget/manifest.json")
-_FIELDS = {
+_FIELDS: dict[str, type | tuple[type, ...]] = {
     "seed": int,
     "lab": str,
     "hardware_target": (str, dict),
@@ -101,7 +101,9 @@ def _build(path: Path, data: dict[str, Any]) -> Manifest:
             for lab, cap in data["ceiling_per_lab"].items()
         }
         prices = {
-            str(vendor): parse_rate(_strip_unit(price), what=f"field 'vendor_snapshot_prices.{vendor}'")
+            str(vendor): parse_rate(
+                _strip_unit(price), what=f"field 'vendor_snapshot_prices.{vendor}'"
+            )
             for vendor, price in data["vendor_snapshot_prices"].items()
         }
     except InputError as exc:
@@ -113,9 +115,7 @@ def _build(path: Path, data: dict[str, Any]) -> Manifest:
             f" not the ceiling_usd {ceiling}; make the caps add up to the ceiling"
         )
     if data["vendor"] not in prices:
-        raise fail(
-            f"field 'vendor_snapshot_prices' has no price for the vendor {data['vendor']!r}"
-        )
+        raise fail(f"field 'vendor_snapshot_prices' has no price for the vendor {data['vendor']!r}")
     resolved = path.resolve()
     at_home = resolved.parts[-len(MANIFEST_PATH.parts) :] == MANIFEST_PATH.parts
     root = resolved.parents[len(MANIFEST_PATH.parts) - 1] if at_home else resolved.parent

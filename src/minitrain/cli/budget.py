@@ -76,9 +76,12 @@ def _authorize(args: argparse.Namespace) -> int:
     estimate = parse_usd(args.usd, what="estimate")
     guard.authorize(args.label, estimate, lab=args.lab)
     status = guard.status()
-    _say(args, f"authorized {args.label} {format_usd(estimate)};"
-         f" remaining {format_usd(status.remaining)} of {format_usd(status.ceiling)}",
-         {"authorized": args.label, "remaining": str(status.remaining)})
+    _say(
+        args,
+        f"authorized {args.label} {format_usd(estimate)};"
+        f" remaining {format_usd(status.remaining)} of {format_usd(status.ceiling)}",
+        {"authorized": args.label, "remaining": str(status.remaining)},
+    )
     return ExitCode.OK
 
 
@@ -87,9 +90,12 @@ def _record(args: argparse.Namespace) -> int:
     actual = parse_usd(args.usd, what="actual")
     guard.record_actual(args.label, actual, op_id=args.op_id)
     status = guard.status()
-    _say(args, f"recorded {args.label} actual {format_usd(actual)};"
-         f" spent {format_usd(status.spent)}, remaining {format_usd(status.remaining)}",
-         {"recorded": args.label, "spent": str(status.spent), "remaining": str(status.remaining)})
+    _say(
+        args,
+        f"recorded {args.label} actual {format_usd(actual)};"
+        f" spent {format_usd(status.spent)}, remaining {format_usd(status.remaining)}",
+        {"recorded": args.label, "spent": str(status.spent), "remaining": str(status.remaining)},
+    )
     return ExitCode.OK
 
 
@@ -112,9 +118,12 @@ def _verify(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return ExitCode.REFUSED
-    _say(args, f"ok: {snapshot.lines} lines, {len(status.operations)} operations,"
-         f" spent {format_usd(status.spent)} of {format_usd(status.ceiling)}",
-         {"ok": True, "lines": snapshot.lines, "spent": str(status.spent)})
+    _say(
+        args,
+        f"ok: {snapshot.lines} lines, {len(status.operations)} operations,"
+        f" spent {format_usd(status.spent)} of {format_usd(status.ceiling)}",
+        {"ok": True, "lines": snapshot.lines, "spent": str(status.spent)},
+    )
     return ExitCode.OK
 
 
@@ -128,8 +137,10 @@ def _repair(args: argparse.Namespace) -> int:
     reason = args.reason or "torn last line (a crash mid-write); its writer never returned"
     voided, kept = ledger.repair(line=args.line, reason=reason)
     if kept:
-        message = (f"line {voided.line} was complete but for its newline; it is kept"
-                   f" ({voided.looks_like}); check `budget status`")
+        message = (
+            f"line {voided.line} was complete but for its newline; it is kept"
+            f" ({voided.looks_like}); check `budget status`"
+        )
     else:
         message = f"voided line {voided.line} ({voided.looks_like or voided.reason}) by appending"
         if "actual" in voided.looks_like:
@@ -164,8 +175,11 @@ def _status_text(status: Status) -> str:
         for op in status.operations:
             estimated = format_usd(op.estimated) if op.estimated is not None else "-"
             actual = format_usd(op.actual) if op.actual is not None else "-"
-            state = "open (reserved)" if op.is_open else (
-                "closed" if op.estimated is not None else "unauthorized spend")
+            state = (
+                "open (reserved)"
+                if op.is_open
+                else ("closed" if op.estimated is not None else "unauthorized spend")
+            )
             lines.append(f"{op.line:>5}  {op.label:<28} {estimated:>10} {actual:>9}  {state}")
     return "\n".join(lines)
 

@@ -1,0 +1,70 @@
+"""Fixtures for every test: nothing may touch the real ledger, the home folder or the network."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from minitrain import _ledger
+
+REPO = Path(__file__).resolve().parent.parent
+REAL_LEDGER = REPO / "experiments" / "35-cloud-budget" / "spend.jsonl"
+REAL_MANIFEST = REPO / "experiments" / "35-cloud-budget" / "manifest.json"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Make touching the real ledger, the home folder or the network an error."""
+    real_init = _ledger.JsonlLedger.__init__
+
+    def guarded_init(self: _ledger.JsonlLedger, path: Path) -> None:
+        if Path(path).resolve() == REAL_LEDGER.resolve():
+            raise AssertionError(f"a test tried to use the real ledger {REAL_LEDGER}")
+        real_init(self, path)
+
+    monkeypatch.setattr(_ledger.JsonlLedger, "__init__", guarded_init)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("LYNX_CLOUD_BUDGET_USD", raising=False)
+    monkeypatch.chdir(tmp_path)  # relative default paths land in this test's folder
+
+    def no_network(self: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else address
+        local = self.family == socket.AF_UNIX or host in ("127.0.0.1", "::1", "localhost")
+        if not local:
+            raise AssertionError(f"a test tried to reach the network: {address!r}")
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    real_connect = socket.socket.connect
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+
+
+@pytest.fixture
+def file_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests about the bytes on disk: the guard must really write, whatever the env says."""
+    monkeypatch.delenv("BUDGET_GUARD_TEST_MODE", raising=False)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--stress", action="store_true", help="run the long fault runs too")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--stress"):
+        return
+    skip = pytest.mark.skip(reason="a long fault run; pass --stress")
+    for item in items:
+        if "stress" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _real_ledger_untouched() -> object:
+    """Belt and braces: the real ledger's bytes are the same after the whole run."""
+    before = REAL_LEDGER.read_bytes() if REAL_LEDGER.exists() else None
+    yield
+    after = REAL_LEDGER.read_bytes() if REAL_LEDGER.exists() else None
+    assert before == after, "the test run changed the real ledger"

@@ -1,0 +1,493 @@
+"""The guard's contract. Runs in either mode; tests about bytes on disk ask for ``file_mode``.
+
+``BUDGET_GUARD_TEST_MODE=1 pytest tests/minitrain/test_budget_guard.py`` must pass too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import warnings
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from minitrain import (
+    AlreadyRecorded,
+    BudgetGuard,
+    BudgetGuardExceeded,
+    InputError,
+    LedgerError,
+    _ledger,
+)
+from minitrain.budget_guard import UnmatchedActualWarning
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    return tmp_path / "spend.jsonl"
+
+
+@pytest.fixture
+def guard(ledger: Path) -> BudgetGuard:
+    return BudgetGuard(5.00, ledger)
+
+
+# --- the seed's stop conditions -------------------------------------------------------------
+
+
+def test_seed_stop_conditions(guard: BudgetGuard) -> None:
+    guard.authorize("lab02-tp-spinup", 3.00)
+    with pytest.raises(BudgetGuardExceeded):
+        guard.authorize("hypothetical-lab", 10.00)
+    assert guard.total_spent == Decimal("3.00")
+    assert guard.remaining == Decimal("2.00")
+
+
+def test_refusal_carries_and_says_the_numbers(guard: BudgetGuard) -> None:
+    guard.authorize("lab02-tp-spinup", "3.00")
+    with pytest.raises(BudgetGuardExceeded) as caught:
+        guard.authorize("hypothetical-lab", "10.00")
+    error = caught.value
+    assert (error.estimated, error.spent, error.limit, error.remaining) == (
+        Decimal("10.00"),
+        Decimal("3.00"),
+        Decimal("5.00"),
+        Decimal("2.00"),
+    )
+    assert str(error) == (
+        "refused 'hypothetical-lab': estimate $10.00 + spent $3.00 = $13.00 would exceed"
+        " the ceiling $5.00 (remaining $2.00)"
+    )
+
+
+def test_five_hundred_cents_fit_a_five_dollar_ceiling_and_not_one_more(guard: BudgetGuard) -> None:
+    for i in range(500):
+        guard.authorize(f"op-{i}", 0.01)  # floats on purpose: 500 x 0.01 as floats != 5.00
+    assert guard.total_spent == Decimal("5.00")
+    with pytest.raises(BudgetGuardExceeded):
+        guard.authorize("op-500", 0.01)
+    assert guard.remaining == Decimal("0.00")
+
+
+def test_spending_exactly_the_ceiling_is_allowed(guard: BudgetGuard) -> None:
+    guard.authorize("all-of-it", "5.00")
+    assert guard.remaining == 0
+
+
+# --- what counts as spent ---------------------------------------------------------------------
+
+
+def test_actual_replaces_the_reservation_it_closes(guard: BudgetGuard) -> None:
+    guard.authorize("lab02-tp-spinup", "3.00")
+    guard.record_actual("lab02-tp-spinup", "2.10")
+    assert guard.total_spent == Decimal("2.10")
+    status = guard.status()
+    assert status.reserved == 0
+    assert [op.actual for op in status.operations] == [Decimal("2.10")]
+
+
+def test_actual_above_estimate_counts_in_full_even_past_the_ceiling(guard: BudgetGuard) -> None:
+    guard.authorize("lab02-tp-spinup", "3.00")
+    guard.record_actual("lab02-tp-spinup", "5.50")  # the money is gone; the books say so
+    assert guard.remaining == Decimal("-0.50")
+    with pytest.raises(BudgetGuardExceeded):
+        guard.authorize("anything", "0.00")  # 5.50 + 0 > 5.00
+
+
+def test_actual_closes_the_most_recent_open_authorization_of_its_label(guard: BudgetGuard) -> None:
+    guard.authorize("retry", "1.00")
+    guard.authorize("retry", "2.00")
+    guard.record_actual("retry", "0.50")
+    ops = guard.status().operations
+    assert [(op.estimated, op.actual) for op in ops] == [
+        (Decimal("1.00"), None),
+        (Decimal("2.00"), Decimal("0.50")),
+    ]
+    assert guard.total_spent == Decimal("1.50")
+
+
+def test_actual_by_op_id_closes_that_one(guard: BudgetGuard) -> None:
+    guard.authorize("retry", "1.00")
+    guard.authorize("retry", "2.00")
+    first = guard.status().operations[0]
+    guard.record_actual("retry", "0.75", op_id=first.id)
+    assert guard.status().operations[0].actual == Decimal("0.75")
+
+
+def test_actual_without_authorization_is_counted_and_warned(guard: BudgetGuard) -> None:
+    with pytest.warns(UnmatchedActualWarning, match="no authorization of 'forgot' was open"):
+        guard.record_actual("forgot", "0.40")
+    assert guard.total_spent == Decimal("0.40")
+
+
+def test_second_actual_for_the_same_authorization_is_refused(guard: BudgetGuard) -> None:
+    guard.authorize("lab02-tp-spinup", "3.00")
+    guard.record_actual("lab02-tp-spinup", "2.47")
+    with pytest.raises(AlreadyRecorded, match=r"already recorded: \$2\.47 .*ledger line 2"):
+        guard.record_actual("lab02-tp-spinup", "2.47")
+    assert guard.total_spent == Decimal("2.47")
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        (-1, "negative"),
+        ("-0.01", "negative"),
+        (float("nan"), "not a finite number"),
+        ("NaN", "not a finite number"),
+        (float("inf"), "not a finite number"),
+        ("Infinity", "not a finite number"),
+        ("three dollars", "not a number of dollars"),
+        ("", "not a number of dollars"),
+        (True, "must be a number of dollars"),
+        (None, "must be a number of dollars"),
+        ("3.005", "fractions of a cent; write whole cents, e.g. 3.01"),
+        (0.1 + 0.2, "fractions of a cent"),  # a float sum, caught rather than rounded
+    ],
+)
+def test_bad_amounts_are_refused_and_nothing_is_written(
+    guard: BudgetGuard, ledger: Path, amount: object, message: str
+) -> None:
+    with pytest.raises(InputError, match=message):
+        guard.authorize("op", amount)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=message):
+        guard.record_actual("op", amount)  # type: ignore[arg-type]
+    assert not ledger.exists()
+    assert guard.total_spent == 0
+
+
+@pytest.mark.parametrize(
+    ("label", "message"),
+    [
+        ("", "is empty"),
+        ("   ", "is empty"),
+        ("two\nlines", "newline or control character"),
+        ("bell\x07", "newline or control character"),
+        (" padded", "surrounding spaces"),
+        ("x" * 121, "over 120 characters"),
+        (None, "is empty"),
+    ],
+)
+def test_bad_labels_are_refused(
+    guard: BudgetGuard, ledger: Path, label: object, message: str
+) -> None:
+    with pytest.raises(InputError, match=message):
+        guard.authorize(label, "1.00")  # type: ignore[arg-type]
+    assert not ledger.exists()
+
+
+def test_input_errors_are_value_errors() -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - the builtin is the point
+        BudgetGuard(-1, "x.jsonl")
+
+
+def test_sub_cent_ceiling_and_negative_ceiling_are_refused(ledger: Path) -> None:
+    with pytest.raises(InputError, match="negative"):
+        BudgetGuard("-5", ledger)
+    with pytest.raises(InputError, match="fractions of a cent"):
+        BudgetGuard("5.001", ledger)
+
+
+# --- the ceiling override ---------------------------------------------------------------------
+
+
+def test_env_ceiling_overrides_the_constructor(
+    monkeypatch: pytest.MonkeyPatch, ledger: Path
+) -> None:
+    monkeypatch.setenv("LYNX_CLOUD_BUDGET_USD", "2.00")
+    guard = BudgetGuard(5.00, ledger)
+    assert (guard.ceiling, guard.ceiling_source) == (Decimal("2.00"), "LYNX_CLOUD_BUDGET_USD")
+    with pytest.raises(BudgetGuardExceeded, match=r"ceiling \$2\.00"):
+        guard.authorize("lab02-tp-spinup", "3.00")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("abc", "LYNX_CLOUD_BUDGET_USD 'abc' is not a number of dollars"),
+        ("nan", "LYNX_CLOUD_BUDGET_USD 'nan' is not a finite number"),
+        ("inf", "LYNX_CLOUD_BUDGET_USD 'inf' is not a finite number"),
+        ("-1", "LYNX_CLOUD_BUDGET_USD '-1' is negative"),
+        ("", "LYNX_CLOUD_BUDGET_USD is set but empty"),
+    ],
+)
+def test_bad_env_ceiling_is_an_error_never_ignored(
+    monkeypatch: pytest.MonkeyPatch, ledger: Path, value: str, message: str
+) -> None:
+    monkeypatch.setenv("LYNX_CLOUD_BUDGET_USD", value)
+    with pytest.raises(InputError, match=message):
+        BudgetGuard(5.00, ledger)
+
+
+# --- test mode --------------------------------------------------------------------------------
+
+
+def test_test_mode_writes_nothing_but_starts_from_the_file(
+    monkeypatch: pytest.MonkeyPatch, ledger: Path
+) -> None:
+    monkeypatch.delenv("BUDGET_GUARD_TEST_MODE", raising=False)
+    BudgetGuard(5, ledger).authorize("lab02-tp-spinup", "3.00")
+    before = ledger.read_bytes()
+    monkeypatch.setenv("BUDGET_GUARD_TEST_MODE", "1")
+    guard = BudgetGuard(5, ledger)
+    assert guard.total_spent == Decimal("3.00")
+    guard.authorize("more", "2.00")
+    assert guard.remaining == 0
+    assert ledger.read_bytes() == before
+    assert BudgetGuard(5, ledger).total_spent == Decimal("3.00")  # the memory dies with it
+
+
+def test_test_mode_with_no_file_creates_none(monkeypatch: pytest.MonkeyPatch, ledger: Path) -> None:
+    monkeypatch.setenv("BUDGET_GUARD_TEST_MODE", "1")
+    BudgetGuard(5, ledger).authorize("x", 1)
+    assert list(ledger.parent.iterdir()) == [ledger.parent / "home"]
+
+
+def test_unknown_test_mode_value_is_an_error(monkeypatch: pytest.MonkeyPatch, ledger: Path) -> None:
+    monkeypatch.setenv("BUDGET_GUARD_TEST_MODE", "yes")
+    with pytest.raises(InputError, match="BUDGET_GUARD_TEST_MODE='yes'"):
+        BudgetGuard(5, ledger)
+
+
+# --- per-lab caps -----------------------------------------------------------------------------
+
+
+def test_lab_cap_refuses_before_the_ceiling_does(ledger: Path) -> None:
+    guard = BudgetGuard(5, ledger, lab_caps={"02": "3.00", "buffer": "2.00"})
+    guard.authorize("lab02-tp-spinup", "2.50")
+    with pytest.raises(BudgetGuardExceeded, match=r"lab 02 cap \$3\.00") as caught:
+        guard.authorize("lab02-retry", "1.00")
+    assert caught.value.limit_name == "lab 02 cap"
+    guard.authorize("setup-tax", "2.00")  # outside any lab: draws on the buffer
+    with pytest.raises(BudgetGuardExceeded, match=r"buffer cap \$2\.00"):
+        guard.authorize("lab03-reading", "0.01")  # lab 03 has no cap of its own
+
+
+def test_explicit_lab_wins_over_the_label_prefix(ledger: Path) -> None:
+    guard = BudgetGuard(5, ledger, lab_caps={"02": "3.00", "buffer": "2.00"})
+    guard.authorize("spinup", "3.00", lab="02")
+    assert guard.status().lab_spent("02") == Decimal("3.00")
+
+
+# --- the file on disk -------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_lines_have_the_seed_fields(guard: BudgetGuard, ledger: Path) -> None:
+    guard.authorize("lab02-tp-spinup", "3.00")
+    guard.record_actual("lab02-tp-spinup", "2.10")
+    first, second = (json.loads(line) for line in ledger.read_text().splitlines())
+    assert first["op_label"] == "lab02-tp-spinup"
+    assert (first["estimated"], first["currency"], first["kind"]) == ("3.00", "USD", "authorize")
+    assert "actual" not in first
+    assert first["ts"].endswith("+00:00")
+    assert (second["actual"], second["op_id"], second["estimated"]) == ("2.10", first["id"], "3.00")
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_no_operation_changes_existing_bytes(guard: BudgetGuard, ledger: Path) -> None:
+    seen = b""
+    steps = [
+        lambda: guard.authorize("a", "1.00"),
+        lambda: guard.record_actual("a", "0.50"),
+        lambda: guard.authorize("b", "2.00"),
+        lambda: guard.authorize("too-much", "9.00"),
+        lambda: guard.record_actual("a", "0.50"),
+        lambda: guard.authorize("bad", "nan"),
+        guard.status,
+    ]
+    for step in steps:
+        with contextlib.suppress(BudgetGuardExceeded, InputError):
+            step()
+        data = ledger.read_bytes()
+        assert data.startswith(seen)
+        seen = data
+    assert len(seen.splitlines()) == 3
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_torn_last_line_fails_closed_until_repaired_by_appending(
+    guard: BudgetGuard, ledger: Path
+) -> None:
+    guard.authorize("lab02-tp-spinup", "3.00")
+    whole = _ledger.encode(
+        _ledger.new_record("actual", "lab02-tp-spinup", estimated=None, actual=Decimal("1.00"))
+    )
+    with ledger.open("ab") as f:
+        f.write(whole[: len(whole) // 2])  # a crash mid-write
+    torn = ledger.read_bytes()
+    with pytest.raises(LedgerError, match=r"spend\.jsonl:2: torn last line.*budget repair"):
+        guard.authorize("next", "0.50")
+    with pytest.raises(LedgerError):
+        guard.record_actual("lab02-tp-spinup", "2.00")
+    assert ledger.read_bytes() == torn
+
+    voided, kept = _ledger.JsonlLedger(ledger).repair(reason="torn")
+    assert (voided.line, kept) == (2, False)
+    assert "kind actual" in voided.looks_like
+    assert ledger.read_bytes().startswith(torn)
+    assert guard.total_spent == Decimal("3.00")
+    guard.authorize("next", "0.50")
+    assert guard.total_spent == Decimal("3.50")
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_torn_line_missing_only_its_newline_is_kept(guard: BudgetGuard, ledger: Path) -> None:
+    guard.authorize("a", "1.00")
+    line = _ledger.encode(_ledger.new_record("authorize", "b", estimated=Decimal("2.00")))
+    with ledger.open("ab") as f:
+        f.write(line[:-1])
+    with pytest.raises(LedgerError):
+        guard.total_spent  # noqa: B018 - reading is the point
+    _, kept = _ledger.JsonlLedger(ledger).repair(reason="torn")
+    assert kept
+    assert guard.total_spent == Decimal("3.00")
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_bad_line_followed_by_good_lines_needs_a_person(guard: BudgetGuard, ledger: Path) -> None:
+    guard.authorize("a", "1.00")
+    data = ledger.read_bytes()
+    ledger.write_bytes(data.replace(b'"1.00"', b'"7.00"'))  # a flipped digit, still valid JSON
+    with pytest.raises(LedgerError, match="crc32 does not match"):
+        guard.authorize("b", "1.00")
+    BudgetGuard(5, ledger)  # constructing is fine; deciding is not
+    with pytest.raises(LedgerError, match="not a torn last line"):
+        _ledger.JsonlLedger(ledger).repair(reason="?")
+    _ledger.JsonlLedger(ledger).repair(line=1, reason="edited by hand; restored in git")
+    assert guard.total_spent == 0
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_every_byte_prefix_loads_or_is_refused_cleanly(guard: BudgetGuard, ledger: Path) -> None:
+    guard.authorize("a", "1.00")
+    guard.record_actual("a", "0.25")
+    guard.authorize("b", "2.00")
+    data = ledger.read_bytes()
+    line_ends = {i + 1 for i, byte in enumerate(data) if byte == ord("\n")}
+    for cut in range(len(data) + 1):
+        snapshot = _ledger.parse(data[:cut], location="prefix")
+        if cut == 0 or cut in line_ends:
+            assert not snapshot.problems, cut
+        else:
+            assert [p.torn for p in snapshot.problems] == [True], cut
+            with pytest.raises(LedgerError, match="torn last line"):
+                snapshot.require_clean()
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_union_merged_ledgers_verify_and_duplicates_are_caught(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    BudgetGuard(5, a).authorize("shared", "1.00")
+    b.write_bytes(a.read_bytes())
+    BudgetGuard(5, a).authorize("mine", "1.00")
+    BudgetGuard(5, b).authorize("yours", "1.00")
+    merged = a.read_bytes() + b.read_bytes().splitlines(keepends=True)[1]
+    snapshot = _ledger.parse(merged, location="merged")
+    assert not snapshot.problems
+    duplicated = _ledger.parse(merged + a.read_bytes().splitlines(keepends=True)[0], location="d")
+    assert "duplicate id" in duplicated.problems[0].reason
+
+
+# --- concurrency ------------------------------------------------------------------------------
+
+
+def _race(ledger: str, worker: int, tries: int, results: multiprocessing.Queue[int]) -> None:
+    guard = BudgetGuard("1.00", ledger)
+    won = 0
+    for i in range(tries):
+        try:
+            guard.authorize(f"w{worker}-{i}", "0.01")
+            won += 1
+        except BudgetGuardExceeded:
+            pass
+    results.put(won)
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_racing_processes_never_breach_the_ceiling(ledger: Path) -> None:
+    ctx = multiprocessing.get_context("fork")
+    results: multiprocessing.Queue[int] = ctx.Queue()
+    workers = [ctx.Process(target=_race, args=(str(ledger), w, 20, results)) for w in range(8)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=60)
+    won = sum(results.get(timeout=5) for _ in workers)
+    assert won == 100  # 160 tries of $0.01 at a $1.00 ceiling
+    assert BudgetGuard("1.00", ledger).total_spent == Decimal("1.00")
+    assert len(ledger.read_bytes().splitlines()) == 100
+
+
+# --- a reference model ------------------------------------------------------------------------
+
+
+def test_random_sequences_match_a_reference_model(tmp_path: Path) -> None:
+    counter = iter(range(10**6))
+
+    class Model(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.guard = BudgetGuard("5.00", tmp_path / f"ledger-{next(counter)}.jsonl")
+            self.open: dict[str, list[Decimal]] = {}  # label -> open estimates, oldest first
+            self.closed: set[str] = set()
+            self.spent = Decimal(0)
+
+        @rule(label=st.sampled_from(["a", "b", "c"]), cents=st.integers(min_value=0, max_value=300))
+        def authorize(self, label: str, cents: int) -> None:
+            amount = Decimal(cents) / 100
+            if self.spent + amount > 5:
+                with pytest.raises(BudgetGuardExceeded):
+                    self.guard.authorize(label, amount)
+                return
+            self.guard.authorize(label, amount)
+            self.open.setdefault(label, []).append(amount)
+            self.spent += amount
+
+        @rule(
+            label=st.sampled_from(["a", "b", "c", "d"]),
+            cents=st.integers(min_value=0, max_value=300),
+        )
+        def record(self, label: str, cents: int) -> None:
+            amount = Decimal(cents) / 100
+            if self.open.get(label):
+                self.guard.record_actual(label, amount)
+                self.spent += amount - self.open[label].pop()
+                self.closed.add(label)
+            elif label in self.closed:
+                with pytest.raises(AlreadyRecorded):
+                    self.guard.record_actual(label, amount)
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UnmatchedActualWarning)
+                    self.guard.record_actual(label, amount)
+                self.spent += amount
+                self.closed.add(label)
+
+        @invariant()
+        def totals_match(self) -> None:
+            status = self.guard.status()
+            assert status.spent == self.spent
+            assert status.remaining == Decimal("5.00") - self.spent
+            assert status.reserved == sum(
+                (sum(v, Decimal(0)) for v in self.open.values()), Decimal(0)
+            )
+
+    run_state_machine_as_test(
+        Model,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )

@@ -1,0 +1,71 @@
+"""The lab manifest drives the guard; a broken one is a clear error naming the field."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from minitrain import manifest
+from minitrain.errors import FileFormatError
+from tests.conftest import REAL_MANIFEST
+
+GOOD = json.loads(REAL_MANIFEST.read_text())
+
+
+def write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "experiments" / "35-cloud-budget" / "manifest.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def test_the_real_manifest_loads_with_the_seed_numbers() -> None:
+    loaded = manifest.load(REAL_MANIFEST)
+    assert (loaded.seed, loaded.ceiling, loaded.currency) == (35000, Decimal("5.00"), "USD")
+    assert dict(loaded.lab_caps) == {"02": Decimal("3.00"), "buffer": Decimal("2.00")}
+    assert loaded.ledger_path == REAL_MANIFEST.parent / "spend.jsonl"
+
+
+def test_found_from_a_folder_inside_the_repository(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert manifest.find(deep) == path
+    assert manifest.load(path).root == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ceiling_per_lab": {"02": 3.00, "buffer": 1.00}}, "adds up to 4.00"),
+        ({"currency": "EUR"}, "field 'currency' is 'EUR'; only 'USD' is supported"),
+        ({"ceiling_usd": "five"}, "field 'ceiling_usd' has the wrong type"),
+        ({"ceiling_usd": -5}, "negative"),
+        ({"vendor": "aws"}, "no price for the vendor 'aws'"),
+        ({"surprise": 1}, "unknown field 'surprise'"),
+        ({"vendor_snapshot_prices": {"runpod": "cheap"}}, "is not a number"),
+    ],
+)
+def test_broken_manifests_name_the_field(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    path = write(tmp_path, {**GOOD, **change})
+    with pytest.raises(FileFormatError, match=message) as caught:
+        manifest.load(path)
+    assert str(caught.value).startswith(str(path))
+
+
+def test_missing_field_and_bad_json(tmp_path: Path) -> None:
+    data = dict(GOOD)
+    del data["spend_log_path"]
+    with pytest.raises(FileFormatError, match="missing field 'spend_log_path'"):
+        manifest.load(write(tmp_path, data))
+    with pytest.raises(FileFormatError, match=r"manifest.json:2: not valid JSON"):
+        manifest.load(write(tmp_path, '{\n  "seed": ,\n}'))
+    with pytest.raises(FileFormatError, match="NaN is not a number"):
+        manifest.load(
+            write(tmp_path, json.dumps(GOOD).replace('"ceiling_usd": 5.0', '"ceiling_usd": NaN'))
+        )
