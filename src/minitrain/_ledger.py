@@ -34,6 +34,7 @@ from minitrain.errors import InputError, LedgerError
 from minitrain.money import parse_usd
 
 CURRENCY = "USD"
+_TAIL_CHECK = 4096  # bytes before the cached end re-read to see that the prefix is unchanged
 _CRC_SUFFIX = re.compile(rb',"crc32":"([0-9a-f]{8})"}$')
 _FIELDS = {
     "authorize": {"id", "ts", "kind", "op_label", "lab", "estimated", "currency"},
@@ -162,21 +163,65 @@ class JsonlLedger:
         self.path = Path(path)
         self.location = str(self.path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._cache: _Parser | None = None
+        self._cache_identity: tuple[int, int] = (0, 0)
+        self._cache_tail = b""
 
     def read(self) -> Snapshot:
+        """What the ledger holds, read under a shared lock so a line being appended is not torn."""
+        if not self.path.exists():
+            return self._read()
         try:
-            data = self.path.read_bytes()
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:  # a read-only copy (someone else's ledger): nobody writes it here
+            return self._read()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            return self._read()
+        finally:
+            os.close(fd)
+
+    def _read(self) -> Snapshot:
+        """Parse the file, or only what was appended since this object last read a clean file.
+
+        The cached prefix is trusted only while the file is the same inode, no shorter, and its
+        last cached bytes are unchanged; anything else (a `git checkout`, a truncation, an edit
+        near the end) is parsed again from the start. A file with a bad line is never cached.
+        """
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
-            data = b""
+            self._cache = None
+            return parse(b"", location=self.location)
         except OSError as exc:
             raise LedgerError(f"{self.path}: cannot read the ledger: {exc.strerror}") from None
-        return parse(data, location=self.location)
+        try:
+            info = os.fstat(fd)
+            identity = (info.st_dev, info.st_ino)
+            state, tail = self._cache, self._cache_tail
+            if state is None or not self._prefix_unchanged(fd, state, identity, info.st_size):
+                state, tail = _Parser(self.location), b""
+            new = os.pread(fd, info.st_size - state.size, state.size)
+        finally:
+            os.close(fd)
+        state.feed(new)
+        self._cache = None if state.problems else state
+        self._cache_identity, self._cache_tail = identity, (tail + new)[-_TAIL_CHECK:]
+        return state.snapshot()
+
+    def _prefix_unchanged(
+        self, fd: int, state: _Parser, identity: tuple[int, int], size: int
+    ) -> bool:
+        if identity != self._cache_identity or size < state.size:
+            return False
+        start = max(0, state.size - _TAIL_CHECK)
+        return os.pread(fd, state.size - start, start) == self._cache_tail
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[tuple[Snapshot, Appender]]:
         """Hold the lock; yield what the ledger holds now and a function that appends one line."""
         with self._locked():
-            snapshot = self.read()
+            snapshot = self._read()
             next_line = snapshot.lines + 1
 
             def append(record: Record) -> Record:
@@ -197,7 +242,7 @@ class JsonlLedger:
         crash, and a person must say which line and why (``line`` and ``reason``).
         """
         with self._locked():
-            snapshot = self.read()
+            snapshot = self._read()
             if not snapshot.problems:
                 raise InputError(f"{self.path}: every line is sound; there is nothing to repair")
             if line is None:
@@ -264,7 +309,10 @@ class MemoryLedger:
 
     def __init__(self, path: Path) -> None:
         self.location = f"{path} (test mode: in memory)"
-        self._data = JsonlLedger(path).read()
+        try:
+            self._data = parse(Path(path).read_bytes(), location=self.location)
+        except FileNotFoundError:
+            self._data = parse(b"", location=self.location)
         self._lock = threading.Lock()
 
     def read(self) -> Snapshot:
@@ -303,6 +351,8 @@ class _BadLine(Exception):
 
 @dataclass
 class _Parser:
+    """Parse state that can continue where it stopped, so a growing file is read once."""
+
     location: str
     records: list[Record] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -310,31 +360,42 @@ class _Parser:
     ids: set[str] = field(default_factory=set)
     open_ops: dict[str, Record] = field(default_factory=dict)
     closed_ops: dict[str, Record] = field(default_factory=dict)
+    size: int = 0  # bytes consumed
+    lines: int = 0
+
+    def feed(self, data: bytes) -> None:
+        """Take the bytes that follow the ones already fed (the file from ``self.size`` on)."""
+        offset = 0
+        while offset < len(data):
+            self.lines += 1
+            end = data.find(b"\n", offset)
+            torn = end == -1
+            raw = data[offset:] if torn else data[offset:end]
+            try:
+                if torn:
+                    raise _BadLine("torn last line: no newline at its end (a crash mid-write?)")
+                _take(self, raw, self.lines)
+            except _BadLine as exc:
+                crc = f"{zlib.crc32(raw):08x}"
+                looks_like = _describe_torn(raw) if torn else ""
+                self.problems.append(
+                    Problem(
+                        self.lines, self.size + offset, len(raw), str(exc), torn, crc, looks_like
+                    )
+                )
+            offset = len(data) if torn else end + 1
+        self.size += len(data)
+        _apply_voids(self)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(tuple(self.records), tuple(self.problems), self.location, self.lines)
 
 
 def parse(data: bytes, *, location: str) -> Snapshot:
     """Every line of a ledger file, checked; bad lines become :class:`Problem` s, never guesses."""
     state = _Parser(location)
-    offset = 0
-    number = 0
-    while offset < len(data):
-        number += 1
-        end = data.find(b"\n", offset)
-        torn = end == -1
-        raw = data[offset:] if torn else data[offset:end]
-        try:
-            if torn:
-                raise _BadLine("torn last line: no newline at its end (a crash mid-write?)")
-            _take(state, raw, number)
-        except _BadLine as exc:
-            crc = f"{zlib.crc32(raw):08x}"
-            looks_like = _describe_torn(raw) if torn else ""
-            state.problems.append(
-                Problem(number, offset, len(raw), str(exc), torn, crc, looks_like)
-            )
-        offset = len(data) if torn else end + 1
-    _apply_voids(state)
-    return Snapshot(tuple(state.records), tuple(state.problems), location, number)
+    state.feed(data)
+    return state.snapshot()
 
 
 def _apply_voids(state: _Parser) -> None:
@@ -355,6 +416,7 @@ def _apply_voids(state: _Parser) -> None:
             )
         else:
             state.problems.remove(match)
+    state.voids.clear()
     state.problems.sort(key=lambda p: p.line)
 
 

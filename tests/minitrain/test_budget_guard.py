@@ -491,3 +491,23 @@ def test_random_sequences_match_a_reference_model(tmp_path: Path) -> None:
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_a_ledger_replaced_under_a_running_guard_is_read_again(
+    guard: BudgetGuard, ledger: Path, tmp_path: Path
+) -> None:
+    guard.authorize("a", "1.00")
+    guard.authorize("b", "1.00")
+    assert guard.total_spent == Decimal("2.00")  # cached from here on
+    other = tmp_path / "other.jsonl"
+    BudgetGuard(5, other).authorize("c", "4.00")
+    other.replace(ledger)  # what `git checkout` does: a new inode at the same path
+    assert guard.total_spent == Decimal("4.00")
+    with pytest.raises(BudgetGuardExceeded):
+        guard.authorize("d", "1.01")
+    same_inode = ledger.read_bytes().replace(b'"4.00"', b'"9.00"')
+    with ledger.open("r+b") as f:  # an edit in place, same inode and size
+        f.write(same_inode)
+    with pytest.raises(LedgerError, match="crc32 does not match"):
+        guard.authorize("d", "0.01")
