@@ -127,8 +127,8 @@ class BudgetGuard:
 
     def authorize(self, op_label: str, estimated_usd: Amount, *, lab: str | None = None) -> None:
         """Raises BudgetGuardExceeded if estimated total > ceiling. Logs intent."""
-        label, estimate = _check_label(op_label), parse_usd(estimated_usd, what="estimate")
-        lab = _lab_of(label, lab)
+        label, estimate = check_label(op_label), parse_usd(estimated_usd, what="estimate")
+        lab = lab_of(label, lab)
         with self._ledger.transaction() as (snapshot, append):
             snapshot.require_clean()
             self._refuse_if_over(_tally(snapshot.records), label, estimate, lab)
@@ -138,14 +138,14 @@ class BudgetGuard:
         self, op_label: str, estimated_usd: Amount, *, lab: str | None = None
     ) -> None:
         """What :meth:`authorize` would decide now, writing nothing (for dry runs)."""
-        label, estimate = _check_label(op_label), parse_usd(estimated_usd, what="estimate")
+        label, estimate = check_label(op_label), parse_usd(estimated_usd, what="estimate")
         snapshot = self._ledger.read()
         snapshot.require_clean()
-        self._refuse_if_over(_tally(snapshot.records), label, estimate, _lab_of(op_label, lab))
+        self._refuse_if_over(_tally(snapshot.records), label, estimate, lab_of(op_label, lab))
 
     def record_actual(self, op_label: str, actual_usd: Amount, *, op_id: str | None = None) -> None:
         """Append actual spend after the operation finishes."""
-        label, actual = _check_label(op_label), parse_usd(actual_usd, what="actual")
+        label, actual = check_label(op_label), parse_usd(actual_usd, what="actual")
         with self._ledger.transaction() as (snapshot, append):
             snapshot.require_clean()
             target = _open_operation(_tally(snapshot.records), label, op_id)
@@ -249,7 +249,7 @@ def _tally(records: tuple[_ledger.Record, ...]) -> list[Operation]:
             operations[record.id] = Operation(
                 record.id,
                 record.op_label,
-                _lab_of(record.op_label, None),
+                lab_of(record.op_label, None),
                 None,
                 record.actual,
                 None,
@@ -294,15 +294,15 @@ def _pool(lab: str | None, caps: Mapping[str, Decimal]) -> str | None:
     return BUFFER if BUFFER in caps else None
 
 
-def _lab_of(label: str, lab: str | None) -> str | None:
+def lab_of(label: str, lab: str | None) -> str | None:
     """An explicit lab wins; else a ``labNN-`` label prefix names it (``lab02-tp-spinup``)."""
     if lab is not None:
-        return _check_label(lab)
+        return check_label(lab)
     match = _LAB_PREFIX.match(label)
     return match.group(1) if match else None
 
 
-def _check_label(label: object) -> str:
+def check_label(label: object) -> str:
     if not isinstance(label, str) or not label.strip():
         raise InputError(f"operation label {label!r} is empty; name it, e.g. lab02-tp-spinup")
     if label != label.strip() or len(label) > 120:

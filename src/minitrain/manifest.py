@@ -30,7 +30,7 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "vendor_snapshot_date": str,
     "vendor_snapshot_prices": dict,
 }
-_OPTIONAL = {"$schema", "ledger_url", "gpus", "hours_cap"}
+_OPTIONAL = {"$schema", "gpus"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Manifest:
     ledger_path: Path
     snapshot_date: str
     prices: Mapping[str, Decimal]  # per-GPU $/hour by vendor
+    gpus: int = 2  # GPUs in the instance the estimate assumes (the seed's 2-GPU job)
 
     @property
     def price_per_gpu_hour(self) -> Decimal:
@@ -132,7 +133,14 @@ def _build(path: Path, data: dict[str, Any]) -> Manifest:
         ledger_path=root / data["spend_log_path"],
         snapshot_date=data["vendor_snapshot_date"],
         prices=MappingProxyType(prices),
+        gpus=_gpus(data.get("gpus", 2), fail),
     )
+
+
+def _gpus(value: object, fail: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 64:
+        raise fail(f"field 'gpus' is {value!r}; give the GPU count of the instance, e.g. 2")
+    return value
 
 
 def _strip_unit(price: object) -> object:

@@ -1,13 +1,86 @@
-"""``preflight``: the checklist runner (not built yet)."""
+"""``preflight``: run, lint and render checklists. Parses arguments and calls one function each."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from minitrain.cli._handler import run
 from minitrain.errors import ExitCode
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    print("preflight: the checklist runner is not built yet (issue 3)", file=sys.stderr)
-    return ExitCode.INTERNAL
+    args = _parser().parse_args(argv)
+    return run("preflight", lambda: args.func(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="preflight", description="Run the pre-flight checklist before renting GPUs."
+    )
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    go = sub.add_parser("run", help="walk the checklist; authorize the estimate if all pass")
+    go.add_argument("--label", required=True, help="the operation, e.g. lab02-tp-spinup")
+    go.add_argument("--estimate", required=True, metavar="USD", help="its estimated cost")
+    go.add_argument("--lab", help="the lab it draws on (default: from a labNN- label)")
+    go.add_argument("--checklist", type=Path, help="default: checklists/pre-flight.yaml")
+    go.add_argument("--answers", type=Path, metavar="FILE", help="scripted answers (YAML)")
+    go.add_argument("--dry-run", action="store_true", help="never write the ledger")
+    go.add_argument("--records", type=Path, metavar="DIR", help="where the record goes")
+    go.add_argument("--ledger", metavar="PATH")
+    go.add_argument("--ceiling", metavar="USD")
+    go.add_argument("--manifest", metavar="PATH")
+    go.set_defaults(func=_run)
+
+    lint = sub.add_parser("lint", help="check a checklist against the schema and human factors")
+    lint.add_argument("checklist", type=Path)
+    lint.set_defaults(func=_lint)
+    render = sub.add_parser("render", help="print a checklist as Markdown")
+    render.add_argument("checklist", type=Path)
+    render.set_defaults(func=_render)
+    schema = sub.add_parser("schema", help="print the checklist JSON Schema")
+    schema.set_defaults(func=_schema)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from minitrain.preflight.session import Options, run_checklist
+
+    outcome = run_checklist(
+        Options(
+            label=args.label, estimate=args.estimate, lab=args.lab, checklist=args.checklist,
+            answers=args.answers, dry_run=args.dry_run, records=args.records,
+            ledger=args.ledger, ceiling=args.ceiling, manifest=args.manifest,
+        )
+    )
+    print(f"\n{outcome.message}\nrecord: {outcome.record}")
+    return ExitCode.OK
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from minitrain.preflight import checklist, lint
+
+    findings = lint.lint(checklist.load(args.checklist))
+    for finding in findings:
+        print(finding, file=sys.stderr)
+    if findings:
+        return ExitCode.BAD_INPUT
+    print(f"{args.checklist}: ok")
+    return ExitCode.OK
+
+
+def _render(args: argparse.Namespace) -> int:
+    from minitrain.preflight import checklist, render
+
+    sys.stdout.write(render.markdown(checklist.load(args.checklist)))
+    return ExitCode.OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from minitrain.preflight import checklist
+
+    print(json.dumps(checklist.schema(), indent=2))
+    return ExitCode.OK

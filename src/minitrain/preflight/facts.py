@@ -1,0 +1,93 @@
+"""Every number a checklist shows, computed once so a tired person never does arithmetic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+from minitrain.budget_guard import BUFFER, Status
+from minitrain.manifest import Manifest
+from minitrain.money import CENT, format_usd
+
+HEADROOM = Decimal("1.5")  # remaining must cover the estimate + 50% (the seed's Block D)
+ALERT_SHARE = Decimal("0.8")  # the console's budget alert at 80% of the lab's cap
+MAX_HOURS = 4  # vendor-side auto-termination, in hours
+
+FACT_NAMES = frozenset(
+    {
+        "label", "estimate", "lab", "lab_cap", "alert", "ceiling", "remaining", "needed",
+        "remaining_after", "price", "gpus", "hourly", "hours_at_estimate", "vendor", "max_hours",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Facts:
+    label: str
+    estimate: Decimal
+    lab: str  # "02", or "buffer" for an operation outside any capped lab
+    lab_cap: Decimal | None
+    ceiling: Decimal
+    remaining: Decimal
+    price: Decimal | None  # per GPU-hour
+    gpus: int
+    vendor: str
+
+    @property
+    def needed(self) -> Decimal:
+        return (self.estimate * HEADROOM).quantize(CENT)
+
+    @property
+    def alert(self) -> Decimal | None:
+        if self.lab_cap is None:
+            return None
+        return (self.lab_cap * ALERT_SHARE).quantize(CENT, rounding=ROUND_DOWN)
+
+    @property
+    def hourly(self) -> Decimal | None:
+        return None if self.price is None else self.price * self.gpus
+
+    def as_text(self) -> dict[str, str]:
+        """The facts as a person reads them, for ``{name}`` placeholders in a checklist."""
+        hourly = self.hourly
+        hours = (
+            (self.estimate / hourly).quantize(Decimal("0.1"), rounding=ROUND_DOWN)
+            if hourly
+            else None
+        )
+        unknown = "(not in the manifest)"
+        return {
+            "label": self.label,
+            "estimate": format_usd(self.estimate),
+            "lab": "the buffer" if self.lab == BUFFER else f"lab {self.lab}",
+            "lab_cap": format_usd(self.lab_cap) if self.lab_cap is not None else unknown,
+            "alert": format_usd(self.alert) if self.alert is not None else unknown,
+            "ceiling": format_usd(self.ceiling),
+            "remaining": format_usd(self.remaining),
+            "remaining_after": format_usd(self.remaining - self.estimate),
+            "needed": format_usd(self.needed),
+            "price": f"${self.price}" if self.price is not None else unknown,
+            "gpus": str(self.gpus),
+            "hourly": format_usd(hourly) if hourly is not None else unknown,
+            "hours_at_estimate": str(hours) if hours is not None else unknown,
+            "vendor": self.vendor,
+            "max_hours": str(MAX_HOURS),
+        }
+
+
+def compute(
+    *, label: str, estimate: Decimal, lab: str | None, status: Status, manifest: Manifest | None
+) -> Facts:
+    caps = status.lab_caps
+    pool = lab if lab in caps else BUFFER
+    return Facts(
+        label=label,
+        estimate=estimate,
+        lab=pool,
+        lab_cap=caps.get(pool),
+        ceiling=status.ceiling,
+        remaining=status.remaining,
+        price=manifest.price_per_gpu_hour if manifest else None,
+        gpus=manifest.gpus if manifest else 2,
+        vendor=manifest.vendor if manifest else "your vendor",
+    )

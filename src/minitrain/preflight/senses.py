@@ -1,0 +1,70 @@
+"""What the runner checks itself instead of asking: the guard, the clock, a command, a file."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from minitrain.money import format_usd
+from minitrain.preflight.checklist import Step
+from minitrain.preflight.facts import HEADROOM, Facts
+
+DEFAULT_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class Sensed:
+    value: str  # what goes into the record
+    passed: bool
+    note: str  # what the person is shown
+
+
+def sense(step: Step, *, facts: Facts, root: Path, now: datetime | None = None) -> Sensed:
+    if step.sense == "headroom":
+        return _headroom(facts)
+    if step.sense == "clock":
+        stamp = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+        return Sensed(stamp.isoformat(), True, f"start time {stamp:%Y-%m-%d %H:%M:%S} UTC: note it")
+    if step.sense == "command":
+        return _command(step)
+    assert step.sense == "file" and step.path is not None
+    found = (root / step.path).is_file()
+    return Sensed(str(step.path), found, f"{step.path} {'exists' if found else 'is missing'}")
+
+
+def _headroom(facts: Facts) -> Sensed:
+    ok = facts.remaining >= facts.needed
+    relation = ">=" if ok else "<"
+    note = (
+        f"remaining {format_usd(facts.remaining)} {relation} needed {format_usd(facts.needed)}"
+        f" (estimate {format_usd(facts.estimate)} + {int((HEADROOM - 1) * 100)}%)"
+    )
+    return Sensed(str(facts.remaining), ok, note)
+
+
+def _command(step: Step) -> Sensed:
+    argv = list(step.command)
+    timeout = float(step.timeout) if step.timeout is not None else DEFAULT_TIMEOUT
+    shown = " ".join(argv)
+    try:
+        done = subprocess.run(  # an argument list, never a shell
+            argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except FileNotFoundError:
+        return Sensed("", False, f"`{argv[0]}` is not installed or not on PATH")
+    except subprocess.TimeoutExpired:
+        return Sensed("", False, f"`{shown}` did not finish within {timeout:g} s")
+    except OSError as exc:
+        return Sensed("", False, f"`{shown}` could not run: {exc.strerror}")
+    output = done.stdout.strip()
+    first = output.splitlines()[0][:120] if output else "(no output)"
+    if done.returncode != 0:
+        error = (done.stderr.strip().splitlines() or ["(no message)"])[0][:200]
+        return Sensed(output, False, f"`{shown}` failed with exit {done.returncode}: {error}")
+    if step.expect_stdout is not None and not re.search(step.expect_stdout, done.stdout):
+        return Sensed(output, False, f"`{shown}` printed {first!r}, not what the step expects")
+    return Sensed(output, True, f"`{shown}`: {first}")
