@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 from pathlib import Path
 
@@ -68,3 +69,14 @@ def _real_ledger_untouched() -> object:
     yield
     after = REAL_LEDGER.read_bytes() if REAL_LEDGER.exists() else None
     assert before == after, "the test run changed the real ledger"
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Path:
+    """A repository root (the working directory) with the real manifest and checklists and an
+    empty ledger."""
+    folder = tmp_path / "experiments" / "35-cloud-budget"
+    folder.mkdir(parents=True)
+    shutil.copy(REAL_MANIFEST, folder / "manifest.json")
+    shutil.copytree(REPO / "checklists", tmp_path / "checklists")
+    return tmp_path

@@ -38,8 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     lint = sub.add_parser("lint", help="check a checklist against the schema and human factors")
     lint.add_argument("checklist", type=Path)
     lint.set_defaults(func=_lint)
-    render = sub.add_parser("render", help="print a checklist as Markdown")
-    render.add_argument("checklist", type=Path)
+    render = sub.add_parser("render", help="print checklists as Markdown")
+    render.add_argument("checklist", type=Path, nargs="+")
     render.set_defaults(func=_render)
     schema = sub.add_parser("schema", help="print the checklist JSON Schema")
     schema.set_defaults(func=_schema)
@@ -51,9 +51,16 @@ def _run(args: argparse.Namespace) -> int:
 
     outcome = run_checklist(
         Options(
-            label=args.label, estimate=args.estimate, lab=args.lab, checklist=args.checklist,
-            answers=args.answers, dry_run=args.dry_run, records=args.records,
-            ledger=args.ledger, ceiling=args.ceiling, manifest=args.manifest,
+            label=args.label,
+            estimate=args.estimate,
+            lab=args.lab,
+            checklist=args.checklist,
+            answers=args.answers,
+            dry_run=args.dry_run,
+            records=args.records,
+            ledger=args.ledger,
+            ceiling=args.ceiling,
+            manifest=args.manifest,
         )
     )
     print(f"\n{outcome.message}\nrecord: {outcome.record}")
@@ -75,7 +82,7 @@ def _lint(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from minitrain.preflight import checklist, render
 
-    sys.stdout.write(render.markdown(checklist.load(args.checklist)))
+    sys.stdout.write("\n".join(render.markdown(checklist.load(p)) for p in args.checklist))
     return ExitCode.OK
 
 

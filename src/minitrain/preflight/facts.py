@@ -13,12 +13,24 @@ HEADROOM = Decimal("1.5")  # remaining must cover the estimate + 50% (the seed's
 ALERT_SHARE = Decimal("0.8")  # the console's budget alert at 80% of the lab's cap
 MAX_HOURS = 4  # vendor-side auto-termination, in hours
 
-FACT_NAMES = frozenset(
-    {
-        "label", "estimate", "lab", "lab_cap", "alert", "ceiling", "remaining", "needed",
-        "remaining_after", "price", "gpus", "hourly", "hours_at_estimate", "vendor", "max_hours",
-    }
-)
+FACT_DOCS = {
+    "label": "the operation's label (`--label`)",
+    "estimate": "the estimated cost (`--estimate`)",
+    "lab": "the lab the operation draws on (`--lab`, a `labNN-` label, else the buffer)",
+    "lab_cap": "that lab's cap, from the manifest's `ceiling_per_lab`",
+    "alert": "80% of the lab's cap: the console's budget alert",
+    "ceiling": "the ceiling (manifest, `--ceiling` or `LYNX_CLOUD_BUDGET_USD`)",
+    "remaining": "the ceiling minus everything spent or reserved in the ledger",
+    "remaining_after": "what remains once this estimate is reserved",
+    "needed": "the estimate + 50%: the headroom the budget must have",
+    "price": "the chosen vendor's price per GPU-hour, from the manifest",
+    "gpus": "the GPUs in the instance (the manifest's `gpus`, default 2)",
+    "hourly": "price x GPUs: what the instance costs per hour",
+    "hours_at_estimate": "the hours the estimate buys at that hourly price",
+    "vendor": "the chosen vendor, from the manifest",
+    "max_hours": "the longest vendor-side auto-termination allowed (4 hours)",
+}
+FACT_NAMES = frozenset(FACT_DOCS)
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,7 @@ def compute(
     *, label: str, estimate: Decimal, lab: str | None, status: Status, manifest: Manifest | None
 ) -> Facts:
     caps = status.lab_caps
-    pool = lab if lab in caps else BUFFER
+    pool = lab if lab is not None and lab in caps else BUFFER
     return Facts(
         label=label,
         estimate=estimate,

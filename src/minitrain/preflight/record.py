@@ -11,7 +11,7 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ class RunRecord:
         dry_run: bool,
         resumed_from: str | None = None,
     ) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.path = _reserve(folder, now, facts.label, dry_run)
         self.data: dict[str, Any] = {
             "status": "running",
@@ -82,14 +82,20 @@ class RunRecord:
         self.data["steps"] = [s for s in steps if s["step"] != result.step] + [asdict(result)]
         self._save()
 
-    def finish(self, status: str, *, reason: str = "", step: str | None = None,
-               remaining_after: str | None = None) -> None:
+    def finish(
+        self,
+        status: str,
+        *,
+        reason: str = "",
+        step: str | None = None,
+        remaining_after: str | None = None,
+    ) -> None:
         self.data.update(
             status=status,
             reason=reason,
             stopped_at_step=step,
             remaining_after=remaining_after,
-            finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         self._save()
 
@@ -101,27 +107,34 @@ class RunRecord:
         temp.replace(self.path)
 
 
-def find_resumable(folder: Path, *, checklist: Checklist, facts: Facts) -> tuple[Path, list[StepResult]] | None:
-    """The newest unfinished live run of the same label, estimate and checklist, if fresh."""
+def find_resumable(
+    folder: Path, *, checklist: Checklist, facts: Facts
+) -> tuple[Path, list[StepResult]] | None:
+    """The newest live run of this label, if it stopped unfinished, is fresh, and used the same
+    estimate and checklist; its steps. Only the newest run of the label is a candidate."""
     if not folder.is_dir():
         return None
-    now = datetime.now(timezone.utc)
-    for path in sorted(folder.glob(f"*-{safe_label(facts.label)}.json"), reverse=True):
+    runs = []
+    for path in folder.glob(f"*-{safe_label(facts.label)}*.json"):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            started = datetime.fromisoformat(data["started_at"])
-            same = (
-                data["status"] in ("running", "aborted")
-                and data["checklist"]["sha256"] == checklist.sha256
-                and data["estimate"] == str(facts.estimate)
-                and data["label"] == facts.label
-            )
-            steps = [StepResult(**s) for s in data["steps"]]
+            if data["label"] == facts.label and data["mode"] == "live":
+                runs.append((data["started_at"], path.stat().st_mtime, path, data))
         except (OSError, ValueError, KeyError, TypeError):
             continue  # not ours to judge; it stays as it is
-        if same and now - started < STALE_AFTER and steps:
-            return path, steps
-        return None  # only the newest run of this label is a candidate
+    if not runs:
+        return None
+    _, _, path, data = max(runs, key=lambda run: run[:2])
+    try:
+        fresh = datetime.now(UTC) - datetime.fromisoformat(data["started_at"]) < STALE_AFTER
+        steps = [StepResult(**s) for s in data["steps"]]
+        same = data["checklist"]["sha256"] == checklist.sha256 and data["estimate"] == str(
+            facts.estimate
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    if data["status"] in ("running", "aborted", "error") and fresh and same and steps:
+        return path, steps
     return None
 
 

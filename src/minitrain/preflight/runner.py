@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from minitrain.budget_guard import BudgetGuard
-from minitrain.errors import BudgetGuardExceeded, InputError, Interrupted, NotPassed, PreflightError
+from minitrain.errors import BudgetGuardExceeded, InputError, Interrupted, NotPassed
 from minitrain.money import format_usd, parse_rate, parse_usd
 from minitrain.preflight import senses
 from minitrain.preflight.checklist import Checklist, Step
@@ -52,12 +52,20 @@ class Run:
                     self._take(self._do(current))
             current = self.checklist.gate
             return self._gate()
-        except (PreflightError, KeyboardInterrupt) as exc:
-            error = exc if isinstance(exc, PreflightError) else Interrupted("interrupted (Ctrl-C)")
-            status = {NotPassed: "not-passed", Interrupted: "aborted",
-                      BudgetGuardExceeded: "refused"}.get(type(error), "error")
-            where = current.id if current else None
-            self.record.finish(status, reason=str(error), step=where)
+        except BaseException as exc:  # every ending is recorded, then goes on up
+            error = (
+                Interrupted("interrupted (Ctrl-C)") if isinstance(exc, KeyboardInterrupt) else exc
+            )
+            status = {
+                NotPassed: "not-passed",
+                Interrupted: "aborted",
+                BudgetGuardExceeded: "refused",
+            }.get(type(error), "error")
+            self.record.finish(
+                status,
+                reason=str(error) or type(error).__name__,
+                step=current.id if current else None,
+            )
             self.source.show(f"record: {self.record.path}")
             if error is exc:
                 raise
@@ -72,29 +80,42 @@ class Run:
             found = senses.sense(step, facts=self.facts, root=self.root)
             verdict = "ok" if found.passed else "FAILED"
             self.source.show(f"\n{header}: {say}\n  {verdict}: {found.note}")
-            return StepResult(step.id, step.kind, say, found.value, "sensed", _now(),
-                              found.passed, found.note)
+            return StepResult(
+                step.id, step.kind, say, found.value, "sensed", _now(), found.passed, found.note
+            )
         kept = (self.earlier or {}).get(step.id)
         if kept is not None:
-            self.source.show(f"\n{header}: {say}\n  -> {kept.answer} (kept from the interrupted run)")
+            self.source.show(
+                f"\n{header}: {say}\n  -> {kept.answer} (kept from the interrupted run)"
+            )
             return replace(kept, at=_now())
-        question = Question(header, say, step.why.format_map(self.text), _instruction(step),
-                            lambda answer: _malformed(step, answer), step.default)
+        question = Question(
+            header,
+            say,
+            step.why.format_map(self.text),
+            _instruction(step),
+            lambda answer: _malformed(step, answer),
+            step.default,
+        )
         answer, origin = self.source.answer(step, question)
         passed, note = self._judge(step, answer)
         if not passed:
             self.source.show(f"  FAILED: {note}")
-        return StepResult(step.id, step.kind, say, _normal(step, answer), origin, _now(), passed,
-                          note)
+        return StepResult(
+            step.id, step.kind, say, _normal(step, answer), origin, _now(), passed, note
+        )
 
-    def _take(self, result: StepResult) -> None:
+    def _take(self, result: StepResult, *, changed: bool = False) -> None:
+        """Keep a step's result (a changed one replaces the earlier); stop if it failed."""
         self.results[result.step] = result
-        self.record.add(result)
+        (self.record.replace if changed else self.record.add)(result)
         if not result.passed:
             step = self.checklist.step(result.step)
             fix = step.if_failed.format_map(self.text)
-            raise NotPassed(f"step {self._index(step)} ({step.id}) did not pass: {result.note}"
-                            + (f"; {fix}" if fix else ""))
+            raise NotPassed(
+                f"step {self._index(step)} ({step.id}) did not pass: {result.note}"
+                + (f"; {fix}" if fix else "")
+            )
 
     def _judge(self, step: Step, answer: str) -> tuple[bool, str]:
         """Whether a well-formed answer passes the step, and what to tell the person."""
@@ -105,17 +126,21 @@ class Run:
             return value in [p.lower() for p in step.passing], f"chose {value}"
         if step.type == "text":
             return True, ""
+        return self._judge_number(step, value)
+
+    def _judge_number(self, step: Step, value: str) -> tuple[bool, str]:
         number = parse_usd(value) if step.type == "money" else parse_rate(value)
         shown = format_usd(number) if step.type == "money" else f"{number:g} {step.unit or ''}"
+        shown = shown.strip()
         if step.equals is not None:
             target = parse_usd(step.equals.format_map(self.text))
             if number != target:
-                return False, f"you entered {shown.strip()}; it must be {format_usd(target)}"
+                return False, f"you entered {shown}; it must be {format_usd(target)}"
         if step.max is not None and number > step.max:
-            return False, f"you entered {shown.strip()}; the most allowed is {step.max:g}"
+            return False, f"you entered {shown}; the most allowed is {step.max:g}"
         if step.min is not None and number < step.min:
-            return False, f"you entered {shown.strip()}; the least allowed is {step.min:g}"
-        return True, shown.strip()
+            return False, f"you entered {shown}; the least allowed is {step.min:g}"
+        return True, shown
 
     def _applies(self, step: Step) -> bool:
         if step.when is None:
@@ -130,7 +155,9 @@ class Run:
         while True:
             self.source.show(self._review())
             question = Question(
-                self._header(gate), gate.say.format_map(self.text), gate.why.format_map(self.text),
+                self._header(gate),
+                gate.say.format_map(self.text),
+                gate.why.format_map(self.text),
                 "type authorize, a step number to change its answer, or stop",
                 self._gate_answer_problem,
             )
@@ -140,19 +167,11 @@ class Run:
                 raise NotPassed("stopped at the gate: nothing was authorized")
             if answer.isdigit():
                 step = self.checklist.steps[int(answer) - 1]
-                result = self._do(step)
-                self.record.replace(result)
-                self._take_changed(result)
+                self._take(self._do(step), changed=True)
                 continue
             break
         self.record.add(StepResult(gate.id, "gate", question.text, answer, origin, _now(), True))
         return self._pass_gate(gate)
-
-    def _take_changed(self, result: StepResult) -> None:
-        self.results[result.step] = result
-        if not result.passed:
-            step = self.checklist.step(result.step)
-            raise NotPassed(f"step {self._index(step)} ({step.id}) did not pass: {result.note}")
 
     def _pass_gate(self, gate: Step) -> Outcome:
         label, estimate, lab = self.facts.label, self.facts.estimate, self.facts.lab
@@ -175,8 +194,10 @@ class Run:
             self.guard.authorize(label, estimate, lab=lab_arg)
             status, verb = "authorized", "authorized"
         after = self.facts.remaining - estimate
-        message = (f"{verb} {label} {format_usd(estimate)}; remaining {format_usd(after)}"
-                   f" of {format_usd(self.facts.ceiling)}")
+        message = (
+            f"{verb} {label} {format_usd(estimate)}; remaining {format_usd(after)}"
+            f" of {format_usd(self.facts.ceiling)}"
+        )
         self.record.finish(status, reason=message, remaining_after=str(after))
         return Outcome(status, self.record.path, message)
 
@@ -187,8 +208,11 @@ class Run:
         if answer.isdigit():
             index = int(answer)
             steps = self.checklist.steps
-            if 1 <= index < len(steps) and steps[index - 1].id in self.results and \
-                    steps[index - 1].kind not in ("sensed", "gate"):
+            if (
+                1 <= index < len(steps)
+                and steps[index - 1].id in self.results
+                and steps[index - 1].kind not in ("sensed", "gate")
+            ):
                 return None
             return f"step {index} has no answer to change"
         return "type the whole word authorize, a step number, or stop"
@@ -204,8 +228,11 @@ class Run:
                 shown = result.note if result.origin == "sensed" or numeric else result.answer
                 lines.append(f"  {index:>2}. {step.id:<28} {shown}  [{result.origin}]")
         f = self.facts
-        action = "record the actual of" if self.checklist.gate.action == "record_actual" else (
-            f"authorize {format_usd(f.estimate)} for")
+        action = (
+            "record the actual of"
+            if self.checklist.gate.action == "record_actual"
+            else (f"authorize {format_usd(f.estimate)} for")
+        )
         lines.append(
             f"\nGate: {action} {f.label} ({self.text['lab']}); remaining {format_usd(f.remaining)}"
             f" -> {format_usd(f.remaining - f.estimate)} of the ceiling {format_usd(f.ceiling)}"
@@ -268,4 +295,4 @@ def _normal(step: Step, answer: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

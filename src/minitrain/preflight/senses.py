@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from minitrain.money import format_usd
@@ -26,11 +26,11 @@ def sense(step: Step, *, facts: Facts, root: Path, now: datetime | None = None) 
     if step.sense == "headroom":
         return _headroom(facts)
     if step.sense == "clock":
-        stamp = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+        stamp = (now or datetime.now(UTC)).replace(microsecond=0)
         return Sensed(stamp.isoformat(), True, f"start time {stamp:%Y-%m-%d %H:%M:%S} UTC: note it")
     if step.sense == "command":
         return _command(step)
-    assert step.sense == "file" and step.path is not None
+    assert step.path is not None  # the loader requires it of a file step
     found = (root / step.path).is_file()
     return Sensed(str(step.path), found, f"{step.path} {'exists' if found else 'is missing'}")
 
@@ -51,7 +51,11 @@ def _command(step: Step) -> Sensed:
     shown = " ".join(argv)
     try:
         done = subprocess.run(  # an argument list, never a shell
-            argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
             check=False,
         )
     except FileNotFoundError:

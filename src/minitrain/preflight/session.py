@@ -45,7 +45,10 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     guard = config.guard()
     status = guard.status()
     facts = facts_module.compute(
-        label=label, estimate=estimate, lab=lab_of(label, options.lab), status=status,
+        label=label,
+        estimate=estimate,
+        lab=lab_of(label, options.lab),
+        status=status,
         manifest=config.manifest,
     )
     source = _source(options, checklist, terminal)
@@ -57,14 +60,20 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
             resumed_from = found[0].name
             # keep the answers before the last one; the last completed step is asked again
             earlier = {r.step: r for r in found[1][:-1] if r.origin != "sensed" and r.passed}
-    record = RunRecord(folder, checklist=checklist, facts=facts,
-                       ceiling_source=status.ceiling_source, dry_run=options.dry_run,
-                       resumed_from=resumed_from)
+    record = RunRecord(
+        folder,
+        checklist=checklist,
+        facts=facts,
+        ceiling_source=status.ceiling_source,
+        dry_run=options.dry_run,
+        resumed_from=resumed_from,
+    )
     return Run(checklist, facts, guard, source, record, root, options.dry_run, earlier).go()
 
 
-def _source(options: Options, checklist: checklist_module.Checklist,
-            terminal: Source | None) -> Source:
+def _source(
+    options: Options, checklist: checklist_module.Checklist, terminal: Source | None
+) -> Source:
     if options.answers is None:  # a dry run without answers rehearses with a person
         return terminal or Terminal()
     answers = load_answers(options.answers, checklist, live=not options.dry_run)
@@ -74,13 +83,15 @@ def _source(options: Options, checklist: checklist_module.Checklist,
 
 
 def _wants_resume(source: Source, path: Path, done: int) -> bool:
-    step = Step(id="resume", kind="choice", say="", line=0, choices=("resume", "new"),
-                critical=True)
+    step = Step(
+        id="resume", kind="choice", say="", line=0, choices=("resume", "new"), critical=True
+    )
     question = Question(
         "An earlier run of this label stopped",
         f"{path.name} stopped after {done} step(s). Resume (step {done} is asked again)"
         " or start a new run?",
-        "", "type resume or new",
+        "",
+        "type resume or new",
         lambda a: None if a.strip().lower() in ("resume", "new") else "type resume or new",
     )
     answer, _ = source.answer(step, question)

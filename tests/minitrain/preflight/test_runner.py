@@ -1,0 +1,218 @@
+"""The runner's logic with a fake person: what passes, what stops, what is recorded."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from minitrain import BudgetGuard
+from minitrain.errors import BudgetGuardExceeded, Interrupted, NotPassed
+from minitrain.preflight.session import Options, run_checklist
+from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson
+
+pytestmark = pytest.mark.usefixtures("file_mode")
+
+
+def ledger(lab: Path) -> Path:
+    return lab / "experiments" / "35-cloud-budget" / "spend.jsonl"
+
+
+def records(lab: Path) -> list[dict[str, object]]:
+    folder = lab / "experiments" / "35-cloud-budget" / "preflight"
+    paths = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    return [{**json.loads(p.read_text()), "name": p.name} for p in paths]
+
+
+def go(lab: Path, person: FakePerson, **options: object) -> object:
+    opts = Options(**{"label": "lab02-tp-spinup", "estimate": "3.00", **options})  # type: ignore[arg-type]
+    return run_checklist(opts, terminal=person)
+
+
+def test_every_step_passing_authorizes_and_records(lab: Path) -> None:
+    person = FakePerson(CI_ANSWERS)
+    outcome = go(lab, person)
+    assert outcome.status == "authorized"  # type: ignore[attr-defined]
+    assert BudgetGuard(5, ledger(lab)).total_spent == Decimal("3.00")
+    [record] = records(lab)
+    assert record["status"] == "authorized"
+    assert (record["mode"], record["label"], record["estimate"]) == (
+        "live",
+        "lab02-tp-spinup",
+        "3.00",
+    )
+    assert (record["remaining_before"], record["remaining_after"]) == ("5.00", "2.00")
+    steps = {s["step"]: s for s in record["steps"]}  # type: ignore[union-attr]
+    assert steps["budget-alert"]["origin"] == "person"
+    assert steps["headroom"]["origin"] == "sensed"
+    assert steps["start-time"]["answer"].endswith("+00:00")
+    assert record["checklist"]["sha256"]  # type: ignore[index]
+
+
+def test_the_computed_numbers_are_shown(lab: Path) -> None:
+    person = FakePerson(CI_ANSWERS)
+    go(lab, person)
+    shown = "\n".join(person.shown)
+    assert "remaining $5.00 >= needed $4.50 (estimate $3.00 + 50%)" in shown
+    assert "Gate: authorize $3.00 for lab02-tp-spinup (lab 02); remaining $5.00 -> $2.00" in shown
+
+
+@pytest.mark.parametrize(
+    ("step", "answer", "reason"),
+    [
+        ("no-other-instances", "no", "step 1 (no-other-instances) did not pass: answered no"),
+        (
+            "budget-alert",
+            "2.50",
+            "step 2 (budget-alert) did not pass: you entered $2.50; it must be $2.40",
+        ),
+        (
+            "auto-termination",
+            "6",
+            "step 3 (auto-termination) did not pass: you entered 6 hours; the most allowed is 4",
+        ),
+        ("instance-type", "1.10", "it must be $0.68"),
+        ("gate", "stop", "stopped at the gate: nothing was authorized"),
+    ],
+)
+def test_a_failing_answer_stops_the_run_and_spends_nothing(
+    lab: Path, step: str, answer: str, reason: str
+) -> None:
+    with pytest.raises(
+        NotPassed, match=reason.replace("(", r"\(").replace(")", r"\)").replace("$", r"\$")
+    ):
+        go(lab, FakePerson({**CI_ANSWERS, step: answer}))
+    assert not ledger(lab).exists()
+    [record] = records(lab)
+    assert record["status"] == "not-passed"
+    assert record["stopped_at_step"] == step
+    assert reason in record["reason"]  # type: ignore[operator]
+
+
+def test_the_failure_says_how_to_fix_it(lab: Path) -> None:
+    with pytest.raises(
+        NotPassed, match=r"set the alert to exactly \$2\.40 in the console, then rerun"
+    ):
+        go(lab, FakePerson({**CI_ANSWERS, "budget-alert": "2.50"}))
+
+
+def test_habit_answers_never_pass_a_critical_step(lab: Path) -> None:
+    person = FakePerson({**CI_ANSWERS, "no-other-instances": ["", "y", "Y", "yes please", "yes"]})
+    go(lab, person, dry_run=True)
+    assert [r[1] for r in person.rejected] == ["", "y", "Y", "yes please"]
+    gate = FakePerson({**CI_ANSWERS, "gate": ["", "yes", "y", "authorize"]})
+    go(lab, gate, dry_run=True)
+    assert [r[1] for r in gate.rejected] == ["", "yes", "y"]
+
+
+def test_a_malformed_number_is_asked_again(lab: Path) -> None:
+    person = FakePerson({**CI_ANSWERS, "budget-alert": ["two forty", "2.405", "$2.40"]})
+    go(lab, person)
+    assert [r[1] for r in person.rejected] == ["two forty", "2.405"]
+
+
+def test_headroom_short_fails_without_asking_further(lab: Path) -> None:
+    BudgetGuard(5, ledger(lab)).authorize("earlier", "2.00")
+    before = ledger(lab).read_bytes()
+    person = FakePerson(CI_ANSWERS)
+    with pytest.raises(NotPassed, match=r"remaining \$3\.00 < needed \$4\.50"):
+        go(lab, person)
+    assert "termination-plan" not in person.asked
+    assert ledger(lab).read_bytes() == before
+
+
+def test_a_lab_cap_refusal_at_the_gate_is_a_refusal(lab: Path) -> None:
+    BudgetGuard(5, ledger(lab)).authorize("lab02-warmup", "2.50")
+    before = ledger(lab).read_bytes()
+    with pytest.raises(BudgetGuardExceeded, match=r"lab 02 cap \$3\.00"):
+        go(lab, FakePerson(CI_ANSWERS), estimate="1.00")
+    assert ledger(lab).read_bytes() == before
+    assert records(lab)[0]["status"] == "refused"
+
+
+def test_interrupt_mid_run_aborts_with_nothing_authorized(lab: Path) -> None:
+    person = FakePerson({k: v for k, v in CI_ANSWERS.items() if k != "instance-type"})
+    with pytest.raises(EOFError):
+        go(lab, person)
+    assert not ledger(lab).exists()
+    [record] = records(lab)
+    assert record["status"] == "error"
+
+    class CtrlC(FakePerson):
+        def answer(self, step, question):  # type: ignore[no-untyped-def]
+            if step.id == "auto-termination":
+                raise Interrupted("stopped at the prompt")
+            return super().answer(step, question)
+
+    with pytest.raises(Interrupted):
+        go(lab, CtrlC({**CI_ANSWERS, "resume": "new"}))
+    aborted = records(lab)[-1]
+    assert (aborted["status"], aborted["stopped_at_step"]) == ("aborted", "auto-termination")
+    assert not ledger(lab).exists()
+
+
+def test_change_an_answer_at_the_review(lab: Path) -> None:
+    person = FakePerson(
+        {**CI_ANSWERS, "budget-alert": ["2.40", "2.40"], "gate": ["7", "2", "authorize"]}
+    )
+    go(lab, person)
+    assert person.asked.count("budget-alert") == 2
+    assert person.rejected == [("gate", "7", "step 7 has no answer to change")]
+
+
+def test_changed_answer_that_fails_stops_the_run(lab: Path) -> None:
+    person = FakePerson({**CI_ANSWERS, "auto-termination": ["4", "5"], "gate": ["3"]})
+    with pytest.raises(NotPassed, match="auto-termination"):
+        go(lab, person)
+    assert not ledger(lab).exists()
+
+
+def test_resume_keeps_earlier_answers_and_asks_the_last_again(lab: Path) -> None:
+    first = FakePerson({k: v for k, v in CI_ANSWERS.items() if k not in ("instance-type",)})
+    with pytest.raises(EOFError):
+        go(lab, first)
+    second = FakePerson({**CI_ANSWERS, "resume": "resume"})
+    go(lab, second)
+    assert second.asked[:2] == ["resume", "auto-termination"]
+    assert "no-other-instances" not in second.asked
+    first_run, second_run = records(lab)
+    assert second_run["resumed_from"] == first_run["name"]
+    assert second_run["status"] == "authorized"
+
+
+def test_new_instead_of_resume_asks_everything(lab: Path) -> None:
+    with pytest.raises(EOFError):
+        go(lab, FakePerson({"no-other-instances": "yes"}))
+    second = FakePerson({**CI_ANSWERS, "resume": "new"})
+    go(lab, second)
+    assert second.asked[1] == "no-other-instances"
+
+
+def test_post_flight_records_the_actual(lab: Path) -> None:
+    BudgetGuard(5, ledger(lab)).authorize("lab02-tp-spinup", "3.00")
+    proof = lab / "experiments" / "35-tp-inference" / "proof-terminated.png"
+    proof.parent.mkdir(parents=True)
+    proof.write_bytes(b"\x89PNG")
+    person = FakePerson({"terminated": "yes", "actual-cost": "2.47", "gate": "authorize"})
+    outcome = go(lab, person, checklist=lab / "checklists" / "post-flight.yaml")
+    assert outcome.status == "recorded"  # type: ignore[attr-defined]
+    assert BudgetGuard(5, ledger(lab)).total_spent == Decimal("2.47")
+
+
+def test_post_flight_without_the_screenshot_does_not_record(lab: Path) -> None:
+    with pytest.raises(NotPassed, match=r"proof-terminated\.png is missing"):
+        go(
+            lab,
+            FakePerson({"terminated": "yes"}),
+            checklist=lab / "checklists" / "post-flight.yaml",
+        )
+    assert not ledger(lab).exists()
+
+
+def test_two_runs_in_one_second_get_two_records(lab: Path) -> None:
+    go(lab, FakePerson(CI_ANSWERS), dry_run=True)
+    go(lab, FakePerson(CI_ANSWERS), dry_run=True)
+    assert len(records(lab)) == 2
+    assert not ledger(lab).exists()
