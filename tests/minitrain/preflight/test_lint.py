@@ -21,7 +21,8 @@ def test_each_rule_is_reported_where_it_is_broken() -> None:
         "8: step 'alert': critical, but after the non-critical 'routine'; put critical items first",
         "8: step 'alert': a number asked as yes/no; ask it as a value step with a unit, so the"
         " person reads the figure back",
-        "12: step 'hours': critical, but after the non-critical 'routine'; put critical items first",
+        "12: step 'hours': critical, but after the non-critical 'routine';"
+        " put critical items first",
         "12: step 'hours': vague wording 'Make sure'; say exactly what to do or check",
         "12: step 'hours': a number without a unit; give it one (USD, hours, GPUs)",
     ]
