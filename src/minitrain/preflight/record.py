@@ -43,7 +43,6 @@ class RunRecord:
         facts: Facts,
         ceiling_source: str,
         dry_run: bool,
-        resumed_from: str | None = None,
     ) -> None:
         now = datetime.now(UTC)
         self.path = _reserve(folder, now, facts.label, dry_run)
@@ -65,7 +64,7 @@ class RunRecord:
             },
             "started_at": now.isoformat(timespec="seconds"),
             "finished_at": None,
-            "resumed_from": resumed_from,
+            "resumed_from": None,
             "steps": [],
             "reason": "",
             "stopped_at_step": None,
@@ -108,7 +107,7 @@ class RunRecord:
 
 
 def find_resumable(
-    folder: Path, *, checklist: Checklist, facts: Facts
+    folder: Path, *, checklist: Checklist, facts: Facts, before: Path
 ) -> tuple[Path, list[StepResult]] | None:
     """The newest live run of this label, if it stopped unfinished, is fresh, and used the same
     estimate and checklist; its steps. Only the newest run of the label is a candidate."""
@@ -116,6 +115,8 @@ def find_resumable(
         return None
     runs = []
     for path in folder.glob(f"*-{safe_label(facts.label)}*.json"):
+        if path == before:
+            continue  # the run asking
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data["label"] == facts.label and data["mode"] == "live":

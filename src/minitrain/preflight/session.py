@@ -51,23 +51,26 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
         status=status,
         manifest=config.manifest,
     )
-    source = _source(options, checklist, terminal)
     folder = options.records or config.ledger_path.parent / "preflight"
-    earlier, resumed_from = None, None
-    if not options.dry_run and options.answers is None:
-        found = find_resumable(folder, checklist=checklist, facts=facts)
-        if found is not None and _wants_resume(source, found[0], len(found[1])):
-            resumed_from = found[0].name
-            # keep the answers before the last one; the last completed step is asked again
-            earlier = {r.step: r for r in found[1][:-1] if r.origin != "sensed" and r.passed}
     record = RunRecord(
         folder,
         checklist=checklist,
         facts=facts,
         ceiling_source=status.ceiling_source,
         dry_run=options.dry_run,
-        resumed_from=resumed_from,
     )
+    try:
+        source = _source(options, checklist, terminal)
+        earlier = None
+        if not options.dry_run and options.answers is None:
+            found = find_resumable(folder, checklist=checklist, facts=facts, before=record.path)
+            if found is not None and _wants_resume(source, found[0], len(found[1])):
+                record.data["resumed_from"] = found[0].name
+                # keep the answers before the last one; the last completed step is asked again
+                earlier = {r.step: r for r in found[1][:-1] if r.origin != "sensed" and r.passed}
+    except BaseException as exc:  # no terminal, a bad answers file, Ctrl-C: still recorded
+        record.finish("error" if isinstance(exc, Exception) else "aborted", reason=str(exc))
+        raise
     return Run(checklist, facts, guard, source, record, root, options.dry_run, earlier).go()
 
 

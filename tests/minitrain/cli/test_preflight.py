@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -131,6 +132,10 @@ def test_piped_yes_authorizes_nothing(lab: Path) -> None:
     assert done.returncode == 2
     assert "piped input never answers a checklist" in done.stderr
     assert not spend(lab).exists()
+    [record] = (lab / "experiments/35-cloud-budget/preflight").glob("*.json")
+    data = json.loads(record.read_text())
+    assert (data["status"], data["steps"]) == ("error", [])
+    assert "no terminal" in data["reason"]
 
 
 def test_lint_and_render(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -216,3 +216,38 @@ def test_two_runs_in_one_second_get_two_records(lab: Path) -> None:
     go(lab, FakePerson(CI_ANSWERS), dry_run=True)
     assert len(records(lab)) == 2
     assert not ledger(lab).exists()
+
+
+def test_choice_and_a_condition_on_an_earlier_answer(lab: Path) -> None:
+    path = lab / "checklists" / "branch.yaml"
+    path.write_text(
+        """id: branch
+version: 1
+title: Branching
+steps:
+  - id: vendor
+    kind: choice
+    critical: true
+    choices: [runpod, vast, lambda]
+    passing: [runpod, vast]
+    say: Which vendor?
+  - id: vast-destroy
+    kind: confirm
+    critical: true
+    when: {step: vendor, equals: vast}
+    say: You know `vastai destroy instance ID` needs -y without a terminal.
+  - id: gate
+    kind: gate
+    action: authorize
+    say: Go?
+"""
+    )
+    runpod = FakePerson({"vendor": ["1", "RunPod"], "gate": "authorize"})
+    go(lab, runpod, checklist=path, dry_run=True)
+    assert runpod.asked == ["vendor", "gate"]
+    assert runpod.rejected[0][:2] == ("vendor", "1")  # no first-choice-on-Enter: type the name
+    vast = FakePerson({"vendor": "vast", "vast-destroy": "yes", "gate": "authorize"})
+    go(lab, vast, checklist=path, dry_run=True)
+    assert vast.asked == ["vendor", "vast-destroy", "gate"]
+    with pytest.raises(NotPassed, match="chose lambda"):
+        go(lab, FakePerson({"vendor": "lambda"}), checklist=path, dry_run=True)
