@@ -251,3 +251,23 @@ steps:
     assert vast.asked == ["vendor", "vast-destroy", "gate"]
     with pytest.raises(NotPassed, match="chose lambda"):
         go(lab, FakePerson({"vendor": "lambda"}), checklist=path, dry_run=True)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"started_at": "2026-01-01T00:00:00+00:00"},  # stale: over 30 minutes old
+        {"estimate": "2.00"},  # another estimate
+        {"status": "authorized"},  # it finished
+    ],
+)
+def test_no_resume_offered_for_stale_or_different_progress(
+    lab: Path, change: dict[str, str]
+) -> None:
+    with pytest.raises(EOFError):
+        go(lab, FakePerson({"no-other-instances": "yes"}))
+    [path] = (lab / "experiments/35-cloud-budget/preflight").glob("*.json")
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    person = FakePerson(CI_ANSWERS)  # no "resume" answer: being asked would fail
+    go(lab, person)
+    assert person.asked[0] == "no-other-instances"
