@@ -25,7 +25,11 @@ def write(tmp_path: Path, data: object) -> Path:
 def test_the_real_manifest_loads_with_the_seed_numbers() -> None:
     loaded = manifest.load(REAL_MANIFEST)
     assert (loaded.seed, loaded.ceiling, loaded.currency) == (35000, Decimal("5.00"), "USD")
-    assert dict(loaded.lab_caps) == {"02": Decimal("3.00"), "buffer": Decimal("2.00")}
+    assert dict(loaded.lab_caps) == {
+        "02": Decimal("3.00"),
+        "03": Decimal("0.00"),
+        "buffer": Decimal("2.00"),
+    }
     assert loaded.ledger_path == REAL_MANIFEST.parent / "spend.jsonl"
 
 
@@ -41,6 +45,7 @@ def test_found_from_a_folder_inside_the_repository(tmp_path: Path) -> None:
     ("change", "message"),
     [
         ({"ceiling_per_lab": {"02": 3.00, "buffer": 1.00}}, "adds up to 4.00"),
+        ({"gpus": 0}, "field 'gpus' is 0"),
         ({"currency": "EUR"}, "field 'currency' is 'EUR'; only 'USD' is supported"),
         ({"ceiling_usd": "five"}, "field 'ceiling_usd' has the wrong type"),
         ({"ceiling_usd": -5}, "negative"),
@@ -69,3 +74,20 @@ def test_missing_field_and_bad_json(tmp_path: Path) -> None:
         manifest.load(
             write(tmp_path, json.dumps(GOOD).replace('"ceiling_usd": 5.0', '"ceiling_usd": NaN'))
         )
+
+
+def test_the_schema_accepts_the_real_manifest_and_rejects_what_the_loader_rejects() -> None:
+    import jsonschema
+
+    schema = json.loads((REAL_MANIFEST.parent / "manifest.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    assert not list(validator.iter_errors(json.loads(REAL_MANIFEST.read_text())))
+    for change in (
+        {"currency": "EUR"},
+        {"ceiling_usd": "five"},
+        {"ceiling_usd": -5},
+        {"surprise": 1},
+        {"vendor_snapshot_prices": {"runpod": "cheap"}},
+        {"gpus": 0},
+    ):
+        assert list(validator.iter_errors({**GOOD, **change})), change

@@ -48,7 +48,7 @@ def test_a_person_walks_the_checklist_and_is_authorized(lab: Path) -> None:
     answer(child, "Step 1 of 8", "yes")
     answer(child, "Type the figure you set", "2.40")
     answer(child, "Type the hours configured", "4")
-    answer(child, "Type the hourly price the console shows", "0.68")
+    answer(child, "Type the hourly price the console shows", "0.70")
     child.expect_exact("remaining $5.00 >= needed $4.50")
     answer(child, "end this instance", "runpodctl pod delete abc123")
     child.expect_exact("Gate: authorize $3.00 for lab02-tp-spinup (lab 02)")

@@ -11,7 +11,7 @@ CI_ANSWERS = {
     "no-other-instances": "yes",
     "budget-alert": "2.40",
     "auto-termination": "4",
-    "instance-type": "0.68",
+    "instance-type": "0.70",
     "termination-plan": "runpodctl pod delete POD_ID",
     "gate": "authorize",
 }

@@ -73,7 +73,7 @@ def test_the_computed_numbers_are_shown(lab: Path) -> None:
             "6",
             "step 3 (auto-termination) did not pass: you entered 6 hours; the most allowed is 4",
         ),
-        ("instance-type", "1.10", "it must be $0.68"),
+        ("instance-type", "1.10", "it must be $0.70"),
         ("gate", "stop", "stopped at the gate: nothing was authorized"),
     ],
 )
