@@ -95,7 +95,7 @@ class Status:
 
     def lab_spent(self, pool: str) -> Decimal:
         return sum(
-            (op.charged for op in self.operations if _pool(op.lab, self.lab_caps) == pool),
+            (op.charged for op in self.operations if pool_of(op.lab, self.lab_caps) == pool),
             Decimal(0),
         )
 
@@ -200,11 +200,11 @@ class BudgetGuard:
             raise BudgetGuardExceeded(
                 op_label=label, estimated=estimate, spent=spent, limit=self.ceiling
             )
-        pool = _pool(lab, self.lab_caps)
+        pool = pool_of(lab, self.lab_caps)
         if pool is None:
             return
         pool_spent = sum(
-            (op.charged for op in operations if _pool(op.lab, self.lab_caps) == pool), Decimal(0)
+            (op.charged for op in operations if pool_of(op.lab, self.lab_caps) == pool), Decimal(0)
         )
         if pool_spent + estimate > self.lab_caps[pool]:
             name = "buffer cap" if pool == BUFFER else f"lab {pool} cap"
@@ -285,7 +285,7 @@ def _open_operation(operations: list[Operation], label: str, op_id: str | None) 
     return None
 
 
-def _pool(lab: str | None, caps: Mapping[str, Decimal]) -> str | None:
+def pool_of(lab: str | None, caps: Mapping[str, Decimal]) -> str | None:
     """Which per-lab cap an operation draws on; None when no caps are set."""
     if not caps:
         return None

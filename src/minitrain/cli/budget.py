@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--op-id", help="the authorization to close (default: latest open)")
     record.set_defaults(func=_record)
 
+    report = sub.add_parser("report", parents=[common], help="spend per lab and over time")
+    report.add_argument("--png", metavar="FILE", help="also save a chart (needs matplotlib)")
+    report.set_defaults(func=_report)
+
     verify = sub.add_parser("verify", parents=[common], help="check every line of the ledger")
     verify.set_defaults(func=_verify)
 
@@ -68,6 +72,19 @@ def _settings(args: argparse.Namespace) -> settings.Settings:
 def _status(args: argparse.Namespace) -> int:
     status = _settings(args).guard().status()
     print(json.dumps(_status_json(status), indent=2) if args.json else _status_text(status))
+    return ExitCode.OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from minitrain import report
+
+    built = report.build(_settings(args).guard().status())
+    print(json.dumps(report.as_json(built), indent=2) if args.json else report.text(built))
+    if args.png:
+        report.png(built, Path(args.png))
+        print(f"chart: {args.png}", file=sys.stderr)
     return ExitCode.OK
 
 

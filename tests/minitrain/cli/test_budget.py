@@ -154,3 +154,27 @@ def test_python_dash_m_runs_budget() -> None:
     )
     assert done.returncode == 0
     assert "remaining  $5.00" in done.stdout
+
+
+def test_a_cap_changed_in_the_manifest_is_enforced_with_no_other_edit(
+    lab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["authorize", "lab02-tp-spinup", "1.50", "--json"]) == 0
+    path = lab / "experiments/35-cloud-budget/manifest.json"
+    data = json.loads(path.read_text())
+    data["ceiling_per_lab"] = {"02": 1.50, "03": 0.00, "buffer": 3.50}
+    path.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["authorize", "lab02-retry", "0.01"]) == 3
+    assert "would exceed the lab 02 cap $1.50" in capsys.readouterr().err
+    assert main(["authorize", "lab03-reading", "0.01"]) == 3
+    assert "lab 03 cap $0.00" in capsys.readouterr().err
+
+
+def test_a_broken_manifest_is_bad_input_naming_the_field(
+    lab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = lab / "experiments/35-cloud-budget/manifest.json"
+    path.write_text(path.read_text().replace('"USD"', '"EUR"'))
+    assert main(["status"]) == 2
+    assert "field 'currency' is 'EUR'" in capsys.readouterr().err

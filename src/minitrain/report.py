@@ -1,0 +1,187 @@
+"""``budget report``: spend per lab against its cap, reserved vs actual, and spend over time.
+
+The chart needs matplotlib (the ``chart`` extra); nothing else here does, and it is imported only
+when a PNG is asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from minitrain.budget_guard import BUFFER, Status, pool_of
+from minitrain.errors import InputError
+from minitrain.money import format_usd
+
+
+@dataclass(frozen=True)
+class LabRow:
+    lab: str
+    cap: Decimal | None
+    reserved: Decimal  # open authorizations' estimates
+    actual: Decimal  # recorded actuals
+    remaining: Decimal | None
+
+    @property
+    def charged(self) -> Decimal:
+        return self.reserved + self.actual
+
+
+@dataclass(frozen=True)
+class Point:
+    at: datetime
+    spent: Decimal  # cumulative, as the ledger counted it at that moment
+    label: str
+    event: str  # "authorize" or "actual"
+
+
+@dataclass(frozen=True)
+class Report:
+    status: Status
+    labs: tuple[LabRow, ...]
+    timeline: tuple[Point, ...]
+
+
+def build(status: Status) -> Report:
+    pools = list(status.lab_caps) or [BUFFER]
+    rows = []
+    for pool in pools:
+        ops = [
+            op for op in status.operations if (pool_of(op.lab, status.lab_caps) or BUFFER) == pool
+        ]
+        reserved = sum((op.charged for op in ops if op.is_open), Decimal(0))
+        actual = sum((op.charged for op in ops if not op.is_open), Decimal(0))
+        cap = status.lab_caps.get(pool)
+        rows.append(
+            LabRow(pool, cap, reserved, actual, None if cap is None else cap - reserved - actual)
+        )
+    return Report(status, tuple(rows), _timeline(status))
+
+
+def _timeline(status: Status) -> tuple[Point, ...]:
+    """Spend as it moved: an authorization adds its estimate, an actual replaces it."""
+    events: list[tuple[datetime, Decimal, str, str]] = []
+    for op in status.operations:
+        if op.authorized_at is not None and op.estimated is not None:
+            events.append((op.authorized_at, op.estimated, op.label, "authorize"))
+        if op.recorded_at is not None and op.actual is not None:
+            events.append((op.recorded_at, op.actual - (op.estimated or 0), op.label, "actual"))
+    spent = Decimal(0)
+    points = []
+    for at, delta, label, event in sorted(events, key=lambda e: e[0]):
+        spent += delta
+        points.append(Point(at, spent, label, event))
+    return tuple(points)
+
+
+def text(report: Report) -> str:
+    s = report.status
+    lines = [
+        f"ceiling {format_usd(s.ceiling)} ({s.ceiling_source}); spent {format_usd(s.spent)}"
+        f" ({format_usd(s.reserved)} reserved, {format_usd(s.spent - s.reserved)} actual);"
+        f" remaining {format_usd(s.remaining)}",
+        "",
+        f"{'lab':<8} {'cap':>8} {'reserved':>9} {'actual':>8} {'remaining':>10}",
+    ]
+    for row in report.labs:
+        cap = format_usd(row.cap) if row.cap is not None else "-"
+        left = format_usd(row.remaining) if row.remaining is not None else "-"
+        lines.append(
+            f"{row.lab:<8} {cap:>8} {format_usd(row.reserved):>9} {format_usd(row.actual):>8}"
+            f" {left:>10}"
+        )
+    if report.timeline:
+        lines += ["", "spend over time (UTC)"]
+        for point in report.timeline:
+            lines.append(
+                f"  {point.at:%Y-%m-%d %H:%M}  {format_usd(point.spent):>8}  {point.event:<9}"
+                f" {point.label}"
+            )
+    return "\n".join(lines)
+
+
+def as_json(report: Report) -> dict[str, object]:
+    return {
+        "ceiling": str(report.status.ceiling),
+        "spent": str(report.status.spent),
+        "reserved": str(report.status.reserved),
+        "remaining": str(report.status.remaining),
+        "labs": [
+            {
+                "lab": row.lab,
+                "cap": None if row.cap is None else str(row.cap),
+                "reserved": str(row.reserved),
+                "actual": str(row.actual),
+                "remaining": None if row.remaining is None else str(row.remaining),
+            }
+            for row in report.labs
+        ],
+        "timeline": [
+            {"at": p.at.isoformat(), "spent": str(p.spent), "label": p.label, "event": p.event}
+            for p in report.timeline
+        ],
+    }
+
+
+def png(report: Report, path: Path) -> None:
+    """Two panels: each lab's reserved + actual against its cap; cumulative spend vs ceiling."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only: no display needed, none opened
+        import matplotlib.pyplot as plt
+        from matplotlib.dates import DateFormatter
+    except ImportError:
+        raise InputError(
+            "--png needs matplotlib: pip install 'minitrain-preflight[chart]'"
+        ) from None
+    figure, (bars, line) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    labs = [row.lab for row in report.labs]
+    actual = [float(row.actual) for row in report.labs]  # floats only to draw, never to add
+    reserved = [float(row.reserved) for row in report.labs]
+    bars.bar(labs, actual, color="#2a7ab9", label="actual")
+    bars.bar(labs, reserved, bottom=actual, color="#9cc7e6", label="reserved")
+    caps = [(i, float(row.cap)) for i, row in enumerate(report.labs) if row.cap is not None]
+    if caps:
+        bars.scatter(
+            [i for i, _ in caps],
+            [c for _, c in caps],
+            marker="_",
+            s=900,
+            color="#c0392b",
+            label="cap",
+            zorder=3,
+        )
+    bars.set_title("Spend per lab against its cap")
+    bars.set_ylabel("USD")
+    bars.legend()
+    ceiling = float(report.status.ceiling)
+    if report.timeline:
+        times = [p.at for p in report.timeline]
+        line.step(
+            times,
+            [float(p.spent) for p in report.timeline],
+            where="post",
+            color="#2a7ab9",
+            label="spent (reserved + actual)",
+        )
+        line.xaxis.set_major_formatter(DateFormatter("%m-%d %H:%M"))  # type: ignore[no-untyped-call]
+        line.tick_params(axis="x", labelrotation=30)
+    line.axhline(
+        ceiling,
+        color="#c0392b",
+        linestyle="--",
+        label=f"ceiling {format_usd(report.status.ceiling)}",
+    )
+    line.set_ylim(0, max(ceiling, float(report.status.spent)) * 1.15 or 1)
+    line.set_title("Cumulative spend over time (UTC)")
+    line.set_ylabel("USD")
+    line.legend(loc="lower right")
+    try:
+        figure.savefig(path, dpi=110)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    finally:
+        plt.close(figure)
