@@ -25,12 +25,13 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 from minitrain import _ledger
+from minitrain._records import Record, Totals, new_record
 from minitrain.errors import AlreadyRecorded, BudgetGuardExceeded, InputError
 from minitrain.money import Amount, format_usd, parse_usd
 
@@ -89,15 +90,14 @@ class Status:
     spent: Decimal
     reserved: Decimal  # the part of ``spent`` that is open reservations
     remaining: Decimal
-    operations: tuple[Operation, ...]
+    open_operations: tuple[Operation, ...]  # authorizations still waiting for their actual
     location: str
     lab_caps: Mapping[str, Decimal]
+    charged_by_lab: Mapping[str, Decimal]  # "" = no lab
 
     def lab_spent(self, pool: str) -> Decimal:
-        return sum(
-            (op.charged for op in self.operations if pool_of(op.lab, self.lab_caps) == pool),
-            Decimal(0),
-        )
+        """What counts against one cap (a lab, or the buffer)."""
+        return pool_spent(self.charged_by_lab, self.lab_caps, pool)
 
 
 class BudgetGuard:
@@ -119,7 +119,7 @@ class BudgetGuard:
         self.log_path = Path(log_path)
         if ledger is None:
             ledger = (_ledger.MemoryLedger if _test_mode() else _ledger.JsonlLedger)(self.log_path)
-        self._ledger = ledger
+        self._ledger: _ledger.Ledger = ledger
 
     @property
     def location(self) -> str:
@@ -129,10 +129,10 @@ class BudgetGuard:
         """Raises BudgetGuardExceeded if estimated total > ceiling. Logs intent."""
         label, estimate = check_label(op_label), parse_usd(estimated_usd, what="estimate")
         lab = lab_of(label, lab)
-        with self._ledger.transaction() as (snapshot, append):
-            snapshot.require_clean()
-            self._refuse_if_over(_tally(snapshot.records), label, estimate, lab)
-            append(_ledger.new_record("authorize", label, estimated=estimate, lab=lab))
+        with self._ledger.transaction() as txn:
+            txn.snapshot.require_clean()
+            self._refuse_if_over(txn.snapshot.totals, label, estimate, lab)
+            txn.append(new_record("authorize", label, estimated=estimate, lab=lab))
 
     def would_authorize(
         self, op_label: str, estimated_usd: Amount, *, lab: str | None = None
@@ -141,15 +141,16 @@ class BudgetGuard:
         label, estimate = check_label(op_label), parse_usd(estimated_usd, what="estimate")
         snapshot = self._ledger.read()
         snapshot.require_clean()
-        self._refuse_if_over(_tally(snapshot.records), label, estimate, lab_of(op_label, lab))
+        self._refuse_if_over(snapshot.totals, label, estimate, lab_of(label, lab))
 
     def record_actual(self, op_label: str, actual_usd: Amount, *, op_id: str | None = None) -> None:
         """Append actual spend after the operation finishes."""
         label, actual = check_label(op_label), parse_usd(actual_usd, what="actual")
-        with self._ledger.transaction() as (snapshot, append):
-            snapshot.require_clean()
-            target = _open_operation(_tally(snapshot.records), label, op_id)
-            if target is None:
+        with self._ledger.transaction() as txn:
+            txn.snapshot.require_clean()
+            target = _open_authorization(txn.snapshot.totals, label, op_id)
+            if target is None:  # nothing open: look through everything (rare, so slow is fine)
+                _refuse_second_actual(_tally(txn.full().records or ()), label, op_id)
                 warnings.warn(
                     UnmatchedActualWarning(
                         f"no authorization of {label!r} was open; the actual {format_usd(actual)}"
@@ -157,32 +158,39 @@ class BudgetGuard:
                     ),
                     stacklevel=2,
                 )
-            append(
-                _ledger.new_record(
+            txn.append(
+                new_record(
                     "actual",
                     label,
                     estimated=None if target is None else target.estimated,
                     actual=actual,
                     op_id=None if target is None else target.id,
+                    lab=lab_of(label, None) if target is None else target.lab,
                 )
             )
 
     def status(self) -> Status:
+        """The numbers, from the totals alone: fast whatever the size of the ledger."""
         snapshot = self._ledger.read()
         snapshot.require_clean()
-        operations = _tally(snapshot.records)
-        spent = sum((op.charged for op in operations), Decimal(0))
-        reserved = sum((op.charged for op in operations if op.is_open), Decimal(0))
+        totals = snapshot.totals
         return Status(
             ceiling=self.ceiling,
             ceiling_source=self.ceiling_source,
-            spent=spent,
-            reserved=reserved,
-            remaining=self.ceiling - spent,
-            operations=tuple(operations),
+            spent=totals.spent,
+            reserved=totals.reserved,
+            remaining=self.ceiling - totals.spent,
+            open_operations=tuple(_operation(r) for r in totals.open_ops.values()),
             location=self.location,
             lab_caps=dict(self.lab_caps),
+            charged_by_lab=dict(totals.charged_by_lab),
         )
+
+    def operations(self) -> list[Operation]:
+        """Every operation, oldest first (reads every line)."""
+        snapshot = self._ledger.read(full=True)
+        snapshot.require_clean()
+        return _tally(snapshot.records or ())
 
     @property
     def total_spent(self) -> Decimal:
@@ -193,9 +201,9 @@ class BudgetGuard:
         return self.status().remaining
 
     def _refuse_if_over(
-        self, operations: list[Operation], label: str, estimate: Decimal, lab: str | None
+        self, totals: Totals, label: str, estimate: Decimal, lab: str | None
     ) -> None:
-        spent = sum((op.charged for op in operations), Decimal(0))
+        spent = totals.spent
         if spent + estimate > self.ceiling:
             raise BudgetGuardExceeded(
                 op_label=label, estimated=estimate, spent=spent, limit=self.ceiling
@@ -203,53 +211,40 @@ class BudgetGuard:
         pool = pool_of(lab, self.lab_caps)
         if pool is None:
             return
-        pool_spent = sum(
-            (op.charged for op in operations if pool_of(op.lab, self.lab_caps) == pool), Decimal(0)
-        )
-        if pool_spent + estimate > self.lab_caps[pool]:
+        spent = pool_spent(totals.charged_by_lab, self.lab_caps, pool)
+        if spent + estimate > self.lab_caps[pool]:
             name = "buffer cap" if pool == BUFFER else f"lab {pool} cap"
             raise BudgetGuardExceeded(
                 op_label=label,
                 estimated=estimate,
-                spent=pool_spent,
+                spent=spent,
                 limit=self.lab_caps[pool],
                 limit_name=name,
             )
 
 
-def _tally(records: tuple[_ledger.Record, ...]) -> list[Operation]:
+def _operation(record: Record) -> Operation:
+    return Operation(
+        record.id, record.op_label, record.lab, record.estimated, None, record.ts, None, record.line
+    )
+
+
+def _tally(records: tuple[Record, ...]) -> list[Operation]:
     """Fold ledger records into operations, oldest first. Links were checked by the reader."""
     operations: dict[str, Operation] = {}
     for record in records:
         if record.kind == "authorize":
-            operations[record.id] = Operation(
-                record.id,
-                record.op_label,
-                record.lab,
-                record.estimated,
-                None,
-                record.ts,
-                None,
-                record.line,
-            )
+            operations[record.id] = _operation(record)
         elif record.op_id is not None:
             opened = operations[record.op_id]
-            operations[record.op_id] = Operation(
-                opened.id,
-                opened.label,
-                opened.lab,
-                opened.estimated,
-                record.actual,
-                opened.authorized_at,
-                record.ts,
-                opened.line,
-                record.line,
+            operations[record.op_id] = replace(
+                opened, actual=record.actual, recorded_at=record.ts, actual_line=record.line
             )
         else:
             operations[record.id] = Operation(
                 record.id,
                 record.op_label,
-                lab_of(record.op_label, None),
+                record.lab,
                 None,
                 record.actual,
                 None,
@@ -260,29 +255,39 @@ def _tally(records: tuple[_ledger.Record, ...]) -> list[Operation]:
     return list(operations.values())
 
 
-def _open_operation(operations: list[Operation], label: str, op_id: str | None) -> Operation | None:
-    """The authorization an actual closes; None when the label was never authorized."""
+def _open_authorization(totals: Totals, label: str, op_id: str | None) -> Record | None:
+    """The authorization an actual closes: the one named, else the label's latest open one."""
     if op_id is not None:
-        named = next((op for op in operations if op.id == op_id), None)
-        if named is None or named.label != label:
-            raise InputError(f"no authorization {op_id} of {label!r} in the ledger")
-        candidates = [named]
-    else:
-        candidates = [op for op in operations if op.label == label]
-    open_ones = [op for op in candidates if op.is_open]
-    if open_ones:
-        return open_ones[-1]
-    if candidates:
-        first = candidates[0]
-        assert first.actual is not None
-        assert first.recorded_at is not None
+        named = totals.open_ops.get(op_id)
+        return named if named is not None and named.op_label == label else None
+    open_ones = [r for r in totals.open_ops.values() if r.op_label == label]
+    return max(open_ones, key=lambda r: r.line) if open_ones else None
+
+
+def _refuse_second_actual(operations: list[Operation], label: str, op_id: str | None) -> None:
+    """Nothing open for this actual: fine if the label is new, an error if it was recorded."""
+    if op_id is not None and not any(op.id == op_id and op.label == label for op in operations):
+        raise InputError(f"no authorization {op_id} of {label!r} in the ledger")
+    done = [op for op in operations if op.label == label and (op_id is None or op.id == op_id)]
+    if done:
+        first = done[0]
+        assert first.actual is not None and first.recorded_at is not None
         raise AlreadyRecorded(
             f"the actual of {label!r} was already recorded: {format_usd(first.actual)} at"
             f" {first.recorded_at:%Y-%m-%d %H:%M:%S} UTC (ledger line {first.actual_line});"
             " an actual is recorded once per authorization. If this is another spend,"
             " record it under a new label"
         )
-    return None
+
+
+def pool_spent(
+    charged_by_lab: Mapping[str, Decimal], caps: Mapping[str, Decimal], pool: str
+) -> Decimal:
+    """What counts against one cap: the charges of every lab that draws on it."""
+    return sum(
+        (amount for lab, amount in charged_by_lab.items() if pool_of(lab or None, caps) == pool),
+        Decimal(0),
+    )
 
 
 def pool_of(lab: str | None, caps: Mapping[str, Decimal]) -> str | None:

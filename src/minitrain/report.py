@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from minitrain.budget_guard import BUFFER, Status, pool_of
+from minitrain.budget_guard import BUFFER, Operation, Status, pool_of
 from minitrain.errors import InputError
 from minitrain.money import format_usd
 
@@ -44,26 +44,29 @@ class Report:
     timeline: tuple[Point, ...]
 
 
-def build(status: Status) -> Report:
-    pools = list(status.lab_caps) or [BUFFER]
+def build(status: Status, operations: list[Operation]) -> Report:
     rows = []
-    for pool in pools:
-        ops = [
-            op for op in status.operations if (pool_of(op.lab, status.lab_caps) or BUFFER) == pool
-        ]
-        reserved = sum((op.charged for op in ops if op.is_open), Decimal(0))
-        actual = sum((op.charged for op in ops if not op.is_open), Decimal(0))
+    for pool in list(status.lab_caps) or [BUFFER]:
+        reserved = sum(
+            (
+                op.charged
+                for op in status.open_operations
+                if (pool_of(op.lab, status.lab_caps) or BUFFER) == pool
+            ),
+            Decimal(0),
+        )
+        charged = status.lab_spent(pool) if status.lab_caps else status.spent
         cap = status.lab_caps.get(pool)
         rows.append(
-            LabRow(pool, cap, reserved, actual, None if cap is None else cap - reserved - actual)
+            LabRow(pool, cap, reserved, charged - reserved, None if cap is None else cap - charged)
         )
-    return Report(status, tuple(rows), _timeline(status))
+    return Report(status, tuple(rows), _timeline(operations))
 
 
-def _timeline(status: Status) -> tuple[Point, ...]:
+def _timeline(operations: list[Operation]) -> tuple[Point, ...]:
     """Spend as it moved: an authorization adds its estimate, an actual replaces it."""
     events: list[tuple[datetime, Decimal, str, str]] = []
-    for op in status.operations:
+    for op in operations:
         if op.authorized_at is not None and op.estimated is not None:
             events.append((op.authorized_at, op.estimated, op.label, "authorize"))
         if op.recorded_at is not None and op.actual is not None:

@@ -24,6 +24,7 @@ from minitrain import (
     InputError,
     LedgerError,
     _ledger,
+    _records,
 )
 from minitrain.budget_guard import UnmatchedActualWarning
 
@@ -89,7 +90,7 @@ def test_actual_replaces_the_reservation_it_closes(guard: BudgetGuard) -> None:
     assert guard.total_spent == Decimal("2.10")
     status = guard.status()
     assert status.reserved == 0
-    assert [op.actual for op in status.operations] == [Decimal("2.10")]
+    assert [op.actual for op in guard.operations()] == [Decimal("2.10")]
 
 
 def test_actual_above_estimate_counts_in_full_even_past_the_ceiling(guard: BudgetGuard) -> None:
@@ -104,7 +105,7 @@ def test_actual_closes_the_most_recent_open_authorization_of_its_label(guard: Bu
     guard.authorize("retry", "1.00")
     guard.authorize("retry", "2.00")
     guard.record_actual("retry", "0.50")
-    ops = guard.status().operations
+    ops = guard.operations()
     assert [(op.estimated, op.actual) for op in ops] == [
         (Decimal("1.00"), None),
         (Decimal("2.00"), Decimal("0.50")),
@@ -115,9 +116,9 @@ def test_actual_closes_the_most_recent_open_authorization_of_its_label(guard: Bu
 def test_actual_by_op_id_closes_that_one(guard: BudgetGuard) -> None:
     guard.authorize("retry", "1.00")
     guard.authorize("retry", "2.00")
-    first = guard.status().operations[0]
+    first = guard.operations()[0]
     guard.record_actual("retry", "0.75", op_id=first.id)
-    assert guard.status().operations[0].actual == Decimal("0.75")
+    assert guard.operations()[0].actual == Decimal("0.75")
 
 
 def test_actual_without_authorization_is_counted_and_warned(guard: BudgetGuard) -> None:
@@ -319,8 +320,8 @@ def test_torn_last_line_fails_closed_until_repaired_by_appending(
     guard: BudgetGuard, ledger: Path
 ) -> None:
     guard.authorize("lab02-tp-spinup", "3.00")
-    whole = _ledger.encode(
-        _ledger.new_record("actual", "lab02-tp-spinup", estimated=None, actual=Decimal("1.00"))
+    whole = _records.encode(
+        _records.new_record("actual", "lab02-tp-spinup", estimated=None, actual=Decimal("1.00"))
     )
     with ledger.open("ab") as f:
         f.write(whole[: len(whole) // 2])  # a crash mid-write
@@ -343,7 +344,7 @@ def test_torn_last_line_fails_closed_until_repaired_by_appending(
 @pytest.mark.usefixtures("file_mode")
 def test_torn_line_missing_only_its_newline_is_kept(guard: BudgetGuard, ledger: Path) -> None:
     guard.authorize("a", "1.00")
-    line = _ledger.encode(_ledger.new_record("authorize", "b", estimated=Decimal("2.00")))
+    line = _records.encode(_records.new_record("authorize", "b", estimated=Decimal("2.00")))
     with ledger.open("ab") as f:
         f.write(line[:-1])
     with pytest.raises(LedgerError):
@@ -375,7 +376,7 @@ def test_every_byte_prefix_loads_or_is_refused_cleanly(guard: BudgetGuard, ledge
     data = ledger.read_bytes()
     line_ends = {i + 1 for i, byte in enumerate(data) if byte == ord("\n")}
     for cut in range(len(data) + 1):
-        snapshot = _ledger.parse(data[:cut], location="prefix")
+        snapshot = _records.parse(data[:cut], location="prefix")
         if cut == 0 or cut in line_ends:
             assert not snapshot.problems, cut
         else:
@@ -392,9 +393,9 @@ def test_union_merged_ledgers_verify_and_duplicates_are_caught(tmp_path: Path) -
     BudgetGuard(5, a).authorize("mine", "1.00")
     BudgetGuard(5, b).authorize("yours", "1.00")
     merged = a.read_bytes() + b.read_bytes().splitlines(keepends=True)[1]
-    snapshot = _ledger.parse(merged, location="merged")
+    snapshot = _records.parse(merged, location="merged")
     assert not snapshot.problems
-    duplicated = _ledger.parse(merged + a.read_bytes().splitlines(keepends=True)[0], location="d")
+    duplicated = _records.parse(merged + a.read_bytes().splitlines(keepends=True)[0], location="d")
     assert "duplicate id" in duplicated.problems[0].reason
 
 

@@ -26,7 +26,7 @@ def guard(tmp_path: Path) -> BudgetGuard:
 
 
 def test_rows_per_lab_split_reserved_and_actual(guard: BudgetGuard) -> None:
-    built = report.build(guard.status())
+    built = report.build(guard.status(), guard.operations())
     rows = {row.lab: (row.cap, row.reserved, row.actual, row.remaining) for row in built.labs}
     assert rows == {
         "02": (Decimal("3.00"), Decimal(0), Decimal("2.10"), Decimal("0.90")),
@@ -36,7 +36,7 @@ def test_rows_per_lab_split_reserved_and_actual(guard: BudgetGuard) -> None:
 
 
 def test_timeline_moves_as_the_ledger_did(guard: BudgetGuard) -> None:
-    points = report.build(guard.status()).timeline
+    points = report.build(guard.status(), guard.operations()).timeline
     assert [(p.event, p.spent) for p in points] == [
         ("authorize", Decimal("3.00")),
         ("actual", Decimal("2.10")),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from minitrain import settings
-from minitrain.budget_guard import Status
+from minitrain.budget_guard import Operation, Status
 from minitrain.cli._handler import run
 from minitrain.errors import ExitCode, LedgerError
 from minitrain.money import format_usd, parse_usd
@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     status = sub.add_parser("status", parents=[common], help="ceiling, spent, reserved, remaining")
+    status.add_argument("--all", action="store_true", help="list every operation, not only open")
     status.set_defaults(func=_status)
 
     authorize = sub.add_parser("authorize", parents=[common], help="reserve an estimate")
@@ -70,8 +71,13 @@ def _settings(args: argparse.Namespace) -> settings.Settings:
 
 
 def _status(args: argparse.Namespace) -> int:
-    status = _settings(args).guard().status()
-    print(json.dumps(_status_json(status), indent=2) if args.json else _status_text(status))
+    guard = _settings(args).guard()
+    status = guard.status()
+    operations = guard.operations() if args.all else list(status.open_operations)
+    if args.json:
+        print(json.dumps(_status_json(status, operations), indent=2))
+    else:
+        print(_status_text(status, operations, listed="all" if args.all else "open"))
     return ExitCode.OK
 
 
@@ -80,7 +86,8 @@ def _report(args: argparse.Namespace) -> int:
 
     from minitrain import report
 
-    built = report.build(_settings(args).guard().status())
+    guard = _settings(args).guard()
+    built = report.build(guard.status(), guard.operations())
     print(json.dumps(report.as_json(built), indent=2) if args.json else report.text(built))
     if args.png:
         report.png(built, Path(args.png))
@@ -120,26 +127,28 @@ def _verify(args: argparse.Namespace) -> int:
     from minitrain import _ledger
 
     resolved = _settings(args)
-    snapshot = _ledger.JsonlLedger(resolved.ledger_path).read()
+    snapshot = _ledger.JsonlLedger(resolved.ledger_path).read(full=True)  # every line, always
     for problem in snapshot.problems:
         print(f"{snapshot.location}:{problem.line}: {problem.reason}", file=sys.stderr)
     if snapshot.problems:
         raise LedgerError(
             f"{len(snapshot.problems)} bad line(s) in {snapshot.location}; see the README's Repair"
         )
-    status = resolved.guard().status()
-    if status.remaining < 0:
+    guard = resolved.guard()
+    spent = snapshot.totals.spent
+    if spent > guard.ceiling:
         print(
-            f"budget: OVER THE CEILING: spent {format_usd(status.spent)} of"
-            f" {format_usd(status.ceiling)} (a merge of two clones can do this)",
+            f"budget: OVER THE CEILING: spent {format_usd(spent)} of"
+            f" {format_usd(guard.ceiling)} (a merge of two clones can do this)",
             file=sys.stderr,
         )
         return ExitCode.REFUSED
+    operations = len({r.op_id or r.id for r in snapshot.records or ()})
     _say(
         args,
-        f"ok: {snapshot.lines} lines, {len(status.operations)} operations,"
-        f" spent {format_usd(status.spent)} of {format_usd(status.ceiling)}",
-        {"ok": True, "lines": snapshot.lines, "spent": str(status.spent)},
+        f"ok: {snapshot.lines} lines, {operations} operations,"
+        f" spent {format_usd(spent)} of {format_usd(guard.ceiling)}",
+        {"ok": True, "lines": snapshot.lines, "spent": str(spent)},
     )
     return ExitCode.OK
 
@@ -170,8 +179,8 @@ def _say(args: argparse.Namespace, text: str, data: dict[str, object]) -> None:
     print(json.dumps(data) if args.json else text)
 
 
-def _status_text(status: Status) -> str:
-    open_count = sum(op.is_open for op in status.operations)
+def _status_text(status: Status, operations: list[Operation], *, listed: str) -> str:
+    open_count = len(status.open_operations)
     lines = [
         f"ledger     {status.location}",
         f"ceiling    {format_usd(status.ceiling)}  (from {status.ceiling_source})",
@@ -187,9 +196,9 @@ def _status_text(status: Status) -> str:
                 f"{lab:<8} {format_usd(cap):>8} {format_usd(spent):>8}"
                 f" {format_usd(cap - spent):>10}"
             )
-    if status.operations:
+    if operations:
         lines += ["", f"{'line':>5}  {'operation':<28} {'estimated':>10} {'actual':>9}  state"]
-        for op in status.operations:
+        for op in operations:
             estimated = format_usd(op.estimated) if op.estimated is not None else "-"
             actual = format_usd(op.actual) if op.actual is not None else "-"
             state = (
@@ -198,10 +207,12 @@ def _status_text(status: Status) -> str:
                 else ("closed" if op.estimated is not None else "unauthorized spend")
             )
             lines.append(f"{op.line:>5}  {op.label:<28} {estimated:>10} {actual:>9}  {state}")
+    if listed == "open":
+        lines += ["", "(open authorizations only; `budget status --all` lists every operation)"]
     return "\n".join(lines)
 
 
-def _status_json(status: Status) -> dict[str, object]:
+def _status_json(status: Status, operations: list[Operation]) -> dict[str, object]:
     def money(value: Decimal | None) -> str | None:
         return None if value is None else str(value)
 
@@ -229,6 +240,6 @@ def _status_json(status: Status) -> dict[str, object]:
                 "authorized_at": op.authorized_at.isoformat() if op.authorized_at else None,
                 "recorded_at": op.recorded_at.isoformat() if op.recorded_at else None,
             }
-            for op in status.operations
+            for op in operations
         ],
     }

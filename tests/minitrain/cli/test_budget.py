@@ -37,9 +37,13 @@ def test_status_tells_the_truth(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ceiling    $5.00  (from --ceiling)" in out
     assert "spent      $3.20  (of which $3.00 reserved by 1 open authorization(s))" in out
     assert "remaining  $1.80" in out
+    assert "(open authorizations only; `budget status --all` lists every operation)" in out
     assert main(["status", "--json", *LEDGER]) == 0
     data = json.loads(capsys.readouterr().out)
     assert (data["spent"], data["reserved"], data["remaining"]) == ("3.20", "3.00", "1.80")
+    assert [op["label"] for op in data["operations"]] == ["lab02-tp-spinup"]
+    assert main(["status", "--json", "--all", *LEDGER]) == 0
+    data = json.loads(capsys.readouterr().out)
     assert [(op["label"], op["open"]) for op in data["operations"]] == [
         ("lab02-tp-spinup", True),
         ("setup", False),

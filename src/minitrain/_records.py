@@ -1,0 +1,373 @@
+"""The ledger's lines: what a record is, how it is written as one line, and how lines are read.
+
+Reading folds every line into :class:`Totals` (what the guard decides on) and, when asked, keeps
+the records themselves (what ``budget status --all`` and ``budget report`` list). A bad line is a
+:class:`Problem` with its line number, never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from minitrain.errors import InputError, LedgerError
+from minitrain.money import parse_usd
+
+CURRENCY = "USD"
+_CRC_SUFFIX = re.compile(rb',"crc32":"([0-9a-f]{8})"}$')
+_FIELDS = {
+    "authorize": {"id", "ts", "kind", "op_label", "lab", "estimated", "currency"},
+    "actual": {"id", "ts", "kind", "op_label", "lab", "op_id", "estimated", "actual", "currency"},
+    "void": {"id", "ts", "kind", "op_label", "voids", "reason", "currency"},
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One authorization or one recorded actual, as read from (or about to go to) the ledger."""
+
+    id: str
+    ts: datetime
+    kind: Literal["authorize", "actual"]
+    op_label: str
+    estimated: Decimal | None  # authorize: the reservation; actual: the one it replaces, if any
+    actual: Decimal | None = None
+    op_id: str | None = None  # actual: the authorization it closes (None: nothing was open)
+    lab: str | None = None
+    line: int = 0  # 1-based line number in the file; 0 until written
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A line that cannot be trusted, with where it is and what to do about it."""
+
+    line: int
+    offset: int
+    length: int
+    reason: str
+    torn: bool = False  # the last line, without its newline: a crash mid-write
+    crc32: str = ""
+    looks_like: str = ""  # for a torn line: what it seems to have been (never trusted)
+
+
+@dataclass
+class Totals:
+    """What the guard decides on, folded line by line: a reservation counts until its actual
+    replaces it; an actual with no authorization counts in full."""
+
+    reserved: Decimal = Decimal(0)
+    charged_by_lab: dict[str, Decimal] = field(default_factory=dict)  # "" = no lab
+    open_ops: dict[str, Record] = field(default_factory=dict)  # authorization id -> its record
+
+    @property
+    def spent(self) -> Decimal:
+        return sum(self.charged_by_lab.values(), Decimal(0))
+
+    def fold(self, record: Record) -> None:
+        """Take one linked record (an actual's authorization, if any, is open here)."""
+        if record.kind == "authorize":
+            assert record.estimated is not None
+            self.open_ops[record.id] = record
+            self.reserved += record.estimated
+            self._charge(record.lab, record.estimated)
+        elif record.op_id is not None:
+            opened = self.open_ops.pop(record.op_id)
+            assert opened.estimated is not None and record.actual is not None
+            self.reserved -= opened.estimated
+            self._charge(opened.lab, record.actual - opened.estimated)
+        else:
+            assert record.actual is not None
+            self._charge(record.lab, record.actual)
+
+    def copy(self) -> Totals:
+        return Totals(self.reserved, dict(self.charged_by_lab), dict(self.open_ops))
+
+    def _charge(self, lab: str | None, amount: Decimal) -> None:
+        key = lab or ""
+        self.charged_by_lab[key] = self.charged_by_lab.get(key, Decimal(0)) + amount
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the ledger held at one moment: always its totals, and its records if asked for."""
+
+    totals: Totals
+    problems: tuple[Problem, ...]
+    location: str
+    lines: int = 0  # lines in the file, a torn tail included
+    records: tuple[Record, ...] | None = None  # None: read from a checkpoint, totals only
+
+    def require_clean(self) -> None:
+        """Fail closed: the guard may not decide anything over a ledger with bad lines."""
+        if not self.problems:
+            return
+        first = self.problems[0]
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        if first.torn and len(self.problems) == 1:
+            hint = "run `budget repair` to void it by appending (nothing is deleted)"
+        else:
+            hint = "run `budget verify` to list every bad line, then see the README's Repair"
+        raise LedgerError(f"{self.location}:{first.line}: {first.reason}{more}; {hint}")
+
+
+def new_record(
+    kind: Literal["authorize", "actual"],
+    op_label: str,
+    *,
+    estimated: Decimal | None,
+    actual: Decimal | None = None,
+    op_id: str | None = None,
+    lab: str | None = None,
+) -> Record:
+    return Record(
+        id=uuid.uuid4().hex,
+        ts=datetime.now(UTC),
+        kind=kind,
+        op_label=op_label,
+        estimated=estimated,
+        actual=actual,
+        op_id=op_id,
+        lab=lab,
+    )
+
+
+def encode(record: Record) -> bytes:
+    """The record as one complete ledger line (with its CRC and newline)."""
+    fields: dict[str, object] = {
+        "id": record.id,
+        "ts": record.ts.isoformat(timespec="microseconds"),
+        "kind": record.kind,
+        "op_label": record.op_label,
+        "lab": record.lab,
+    }
+    if record.kind == "actual":
+        fields["op_id"] = record.op_id
+    fields["estimated"] = _amount(record.estimated)
+    if record.kind == "actual":
+        fields["actual"] = _amount(record.actual)
+    fields["currency"] = CURRENCY
+    return seal(fields)
+
+
+def seal(fields: dict[str, object]) -> bytes:
+    """A line from its fields: compact JSON, then a CRC-32 of those bytes as the last field."""
+    body = json.dumps(fields, separators=(",", ":"), ensure_ascii=True).encode()
+    crc = zlib.crc32(body)
+    return body[:-1] + b',"crc32":"%08x"}\n' % crc
+
+
+def _amount(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+class _BadLine(Exception):
+    pass
+
+
+@dataclass
+class Parser:
+    """Parse state that can continue where it stopped, so a growing file is read once.
+
+    ``keep_records`` keeps every record (for listings); without it only the totals grow.
+    A parser may start from a checkpoint's totals (``size`` and ``lines`` set to where the
+    checkpoint ends); ids and closed operations are then known only from there on.
+    """
+
+    location: str
+    keep_records: bool = True
+    totals: Totals = field(default_factory=Totals)
+    size: int = 0  # bytes consumed
+    lines: int = 0
+    records: list[Record] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    voids: list[tuple[int, dict[str, object]]] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    closed_ops: dict[str, Record] = field(default_factory=dict)
+
+    def feed(self, data: bytes) -> None:
+        """Take the bytes that follow the ones already fed (the file from ``self.size`` on)."""
+        offset = 0
+        while offset < len(data):
+            self.lines += 1
+            end = data.find(b"\n", offset)
+            torn = end == -1
+            raw = data[offset:] if torn else data[offset:end]
+            try:
+                if torn:
+                    raise _BadLine("torn last line: no newline at its end (a crash mid-write?)")
+                _take(self, raw, self.lines)
+            except _BadLine as exc:
+                crc = f"{zlib.crc32(raw):08x}"
+                looks_like = _describe_torn(raw) if torn else ""
+                self.problems.append(
+                    Problem(
+                        self.lines, self.size + offset, len(raw), str(exc), torn, crc, looks_like
+                    )
+                )
+            offset = len(data) if torn else end + 1
+        self.size += len(data)
+        _apply_voids(self)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            self.totals.copy(),
+            tuple(self.problems),
+            self.location,
+            self.lines,
+            tuple(self.records) if self.keep_records else None,
+        )
+
+
+def parse(data: bytes, *, location: str) -> Snapshot:
+    """Every line of a ledger file, checked; bad lines become :class:`Problem` s, never guesses."""
+    state = Parser(location)
+    state.feed(data)
+    return state.snapshot()
+
+
+def _apply_voids(state: Parser) -> None:
+    for line, voids in state.voids:
+        match = next(
+            (
+                p
+                for p in state.problems
+                if p.offset == voids.get("offset")
+                and p.length == voids.get("length")
+                and p.crc32 == voids.get("crc32")
+            ),
+            None,
+        )
+        if match is None:
+            state.problems.append(
+                Problem(line, 0, 0, "void line names no bad line (offset, length and crc32)")
+            )
+        else:
+            state.problems.remove(match)
+    state.voids.clear()
+    state.problems.sort(key=lambda p: p.line)
+
+
+def _take(state: Parser, raw: bytes, number: int) -> None:
+    match = _CRC_SUFFIX.search(raw)
+    if match is None:
+        raise _BadLine("no crc32 field at the end of the line; not written by this tool")
+    body = raw[: match.start()] + b"}"
+    if f"{zlib.crc32(body):08x}".encode() != match.group(1):
+        raise _BadLine("crc32 does not match the line's bytes: the line was changed")
+    try:
+        fields = json.loads(raw, parse_float=Decimal, parse_constant=_no_constants)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _BadLine(f"not valid JSON ({exc})") from None
+    if not isinstance(fields, dict):
+        raise _BadLine("not a JSON object")
+    kind = fields.get("kind")
+    expected = _FIELDS.get(kind) if isinstance(kind, str) else None
+    if not isinstance(kind, str) or expected is None:
+        raise _BadLine(f"unknown kind {kind!r}; expected authorize, actual or void")
+    keys = set(fields) - {"crc32"}
+    if keys != expected:
+        missing, extra = sorted(expected - keys), sorted(keys - expected)
+        raise _BadLine(f"fields do not match a {kind} line (missing {missing}, unknown {extra})")
+    record_id = _text(fields, "id")
+    if record_id in state.ids:
+        raise _BadLine(f"duplicate id {record_id}")
+    if fields["currency"] != CURRENCY:
+        raise _BadLine(f"currency {fields['currency']!r}; this ledger is in {CURRENCY}")
+    ts = _timestamp(fields)
+    if kind == "void":
+        if not isinstance(fields["voids"], dict):
+            raise _BadLine("void line without an {offset, length, crc32} object")
+        state.ids.add(record_id)
+        state.voids.append((number, fields["voids"]))
+        return
+    record = _record(fields, kind, record_id, ts, number)
+    _link(state, record)
+    state.ids.add(record_id)
+    state.totals.fold(record)
+    if state.keep_records:
+        state.records.append(record)
+
+
+def _record(fields: dict[str, object], kind: str, record_id: str, ts: datetime, n: int) -> Record:
+    lab, op_id = fields["lab"], fields.get("op_id")
+    if lab is not None and not isinstance(lab, str):
+        raise _BadLine("lab must be a string or null")
+    if op_id is not None and not isinstance(op_id, str):
+        raise _BadLine("op_id must be a string or null")
+    estimated = fields["estimated"]
+    try:
+        return Record(
+            record_id,
+            ts,
+            "authorize" if kind == "authorize" else "actual",
+            _text(fields, "op_label"),
+            None if estimated is None else parse_usd(estimated, what="estimated"),
+            actual=None if kind == "authorize" else parse_usd(fields["actual"], what="actual"),
+            op_id=op_id,
+            lab=lab,
+            line=n,
+        )
+    except InputError as exc:
+        raise _BadLine(str(exc)) from None
+
+
+def _link(state: Parser, record: Record) -> None:
+    """An authorization carries its estimate; an actual closes an open one of its label, once."""
+    if record.kind == "authorize":
+        if record.estimated is None:
+            raise _BadLine("an authorize line needs an estimated amount")
+        return
+    if record.op_id is None:
+        return
+    if record.op_id in state.closed_ops:
+        first = state.closed_ops[record.op_id]
+        raise _BadLine(f"authorization {record.op_id} already closed on line {first.line}")
+    opened = state.totals.open_ops.get(record.op_id)
+    if opened is None:
+        raise _BadLine(f"closes authorization {record.op_id}, which is not open on an earlier line")
+    if opened.op_label != record.op_label:
+        raise _BadLine(f"closes authorization {record.op_id} of another label")
+    state.closed_ops[record.op_id] = record
+
+
+def _text(fields: dict[str, object], key: str) -> str:
+    value = fields[key]
+    if not isinstance(value, str) or not value:
+        raise _BadLine(f"{key} must be a non-empty string")
+    return value
+
+
+def _timestamp(fields: dict[str, object]) -> datetime:
+    try:
+        ts = datetime.fromisoformat(_text(fields, "ts"))
+    except ValueError:
+        raise _BadLine(f"ts {fields['ts']!r} is not an ISO-8601 timestamp") from None
+    if ts.utcoffset() is None:
+        raise _BadLine(f"ts {fields['ts']!r} has no UTC offset")
+    return ts
+
+
+def _no_constants(name: str) -> object:
+    raise ValueError(f"{name} is not an amount")
+
+
+def _describe_torn(data: bytes) -> str:
+    """What a torn tail looked like, for the repair message (best effort, never trusted)."""
+    kind = re.search(rb'"kind":"(\w+)"', data)
+    label = re.search(rb'"op_label":"([^"]*)"', data)
+    actual = re.search(rb'"actual":"([0-9.]+)"', data)
+    parts = [
+        f"kind {kind.group(1).decode()}" if kind else "",
+        f"label {label.group(1).decode(errors='replace')!r}" if label else "",
+        f"actual ${actual.group(1).decode()}" if actual else "",
+    ]
+    return ", ".join(p for p in parts if p) or "nothing readable"

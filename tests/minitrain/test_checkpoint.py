@@ -1,0 +1,120 @@
+"""The derived checkpoint: used while it can be trusted, rebuilt from the lines whenever not."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from minitrain import BudgetGuard, LedgerError, _records
+
+pytestmark = pytest.mark.usefixtures("file_mode")
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    path = tmp_path / "spend.jsonl"
+    guard = BudgetGuard(5, path)
+    guard.authorize("a", "1.00")
+    guard.record_actual("a", "0.40")
+    guard.authorize("b", "2.00")
+    return path
+
+
+@pytest.fixture
+def fed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many bytes each parse was given: 0 means the checkpoint stood in for every line."""
+    sizes: list[int] = []
+    real = _records.Parser.feed
+
+    def spy(self: _records.Parser, data: bytes) -> None:
+        sizes.append(len(data))
+        real(self, data)
+
+    monkeypatch.setattr(_records.Parser, "feed", spy)
+    return sizes
+
+
+def fresh_total(path: Path) -> Decimal:
+    return BudgetGuard(5, path).total_spent  # a new guard: nothing cached in this object
+
+
+def checkpoint(path: Path) -> Path:
+    return path.with_name(path.name + ".checkpoint")
+
+
+def test_a_fresh_reader_starts_from_the_checkpoint(ledger: Path, fed: list[int]) -> None:
+    assert checkpoint(ledger).exists()
+    assert fresh_total(ledger) == Decimal("2.40")
+    assert fed == [0]
+
+
+def test_lines_appended_after_the_checkpoint_are_read(ledger: Path, fed: list[int]) -> None:
+    line = _records.encode(_records.new_record("authorize", "c", estimated=Decimal("0.50")))
+    with ledger.open("ab") as f:  # an append the checkpoint did not see
+        f.write(line)
+    assert fresh_total(ledger) == Decimal("2.90")
+    assert fed == [len(line)]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text.replace('"reserved": "2.00"', '"reserved": "0.00"'),  # edited
+        lambda text: text[: len(text) // 2],  # truncated
+        lambda text: "",  # emptied
+        lambda text: "not json",
+    ],
+    ids=["edited", "truncated", "emptied", "garbage"],
+)
+def test_a_damaged_checkpoint_is_ignored_and_rebuilt(
+    ledger: Path, fed: list[int], damage: object
+) -> None:
+    path = checkpoint(ledger)
+    path.write_text(damage(path.read_text()))  # type: ignore[operator]
+    assert fresh_total(ledger) == Decimal("2.40")
+    assert fed == [ledger.stat().st_size]
+    assert fresh_total(ledger) == Decimal("2.40")  # ... and rebuilt: the next reader uses it
+    assert fed[-1] == 0
+
+
+def test_a_ledger_swapped_under_the_checkpoint_is_read_in_full(
+    ledger: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.jsonl"
+    BudgetGuard(5, other).authorize("x", "4.50")
+    other.replace(ledger)  # `git checkout`: another file at the same path
+    assert fresh_total(ledger) == Decimal("4.50")
+
+
+def test_an_edit_in_place_is_not_hidden_by_the_checkpoint(ledger: Path) -> None:
+    data = ledger.read_bytes()
+    with ledger.open("r+b") as f:  # same inode, same size, one digit changed
+        f.write(data.replace(b'"2.00"', b'"1.00"'))
+    with pytest.raises(LedgerError, match="crc32 does not match"):
+        fresh_total(ledger)
+
+
+def test_a_truncated_and_regrown_ledger_is_read_in_full(ledger: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.jsonl"
+    guard = BudgetGuard(5, other)
+    for label in "wxyz":
+        guard.authorize(label, "1.10")
+    ledger.write_bytes(other.read_bytes())  # same inode, longer, different bytes
+    assert fresh_total(ledger) == Decimal("4.40")
+
+
+def test_a_stale_checkpoint_from_another_ledger_is_ignored(ledger: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.jsonl"
+    BudgetGuard(5, other).authorize("x", "0.10")
+    checkpoint(other).replace(checkpoint(ledger))
+    assert fresh_total(ledger) == Decimal("2.40")
+
+
+def test_the_checkpoint_is_derived_data_only(ledger: Path) -> None:
+    data = json.loads(checkpoint(ledger).read_text())
+    assert set(data) == {"body", "sha256"}
+    assert data["body"]["size"] == ledger.stat().st_size
+    assert [op["op_label"] for op in data["body"]["open"]] == ["b"]
