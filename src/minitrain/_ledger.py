@@ -21,7 +21,6 @@ import contextlib
 import fcntl
 import os
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -68,6 +67,7 @@ class JsonlLedger:
         self._state: Parser | None = None  # totals of a clean prefix, continued on next read
         self._identity = (0, 0)
         self._tail = b""
+        self._saved = 0  # where the checkpoint on disk ends, as far as this object knows
 
     def read(self, *, full: bool = False) -> Snapshot:
         """What the ledger holds, read under a shared lock so a line being appended is not torn."""
@@ -105,7 +105,7 @@ class JsonlLedger:
                 self._write(b"\n")
                 return target, True
             fields: dict[str, object] = {
-                "id": uuid.uuid4().hex,
+                "id": os.urandom(16).hex(),
                 "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
                 "kind": "void",
                 "op_label": "ledger-repair",
@@ -159,6 +159,7 @@ class JsonlLedger:
             state = _checkpoint.load(self.checkpoint_path, fd=fd, stat=stat, location=self.location)
             if state is None:
                 state = Parser(self.location, keep_records=False)
+            self._saved = state.size
         start = state.size
         new = os.pread(fd, stat.st_size - start, start)
         state.feed(new)
@@ -168,8 +169,9 @@ class JsonlLedger:
             keep = min(state.size, _checkpoint.TAIL)
             self._state, self._identity = state, identity
             self._tail = os.pread(fd, keep, state.size - keep)
-            if new:
+            if state.size - self._saved >= _checkpoint.EVERY:
                 _checkpoint.save(self.checkpoint_path, state, fd=fd, stat=stat)
+                self._saved = state.size
         return state.snapshot()
 
     def _prefix_unchanged(

@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from minitrain import BudgetGuard, LedgerError, _records
+from minitrain import BudgetGuard, LedgerError, _checkpoint, _records
 
 pytestmark = pytest.mark.usefixtures("file_mode")
+
+
+@pytest.fixture(autouse=True)
+def _save_every_time(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small ledgers here: save after every new byte instead of every 64 KiB."""
+    if "default_threshold" not in request.keywords:
+        monkeypatch.setattr(_checkpoint, "EVERY", 1)
 
 
 @pytest.fixture
@@ -115,6 +122,18 @@ def test_a_stale_checkpoint_from_another_ledger_is_ignored(ledger: Path, tmp_pat
 
 def test_the_checkpoint_is_derived_data_only(ledger: Path) -> None:
     data = json.loads(checkpoint(ledger).read_text())
-    assert set(data) == {"body", "sha256"}
+    assert set(data) == {"body", "crc32"}
     assert data["body"]["size"] == ledger.stat().st_size
     assert [op["op_label"] for op in data["body"]["open"]] == ["b"]
+
+
+@pytest.mark.default_threshold
+def test_saved_only_once_a_reader_has_parsed_64_kib_past_it(tmp_path: Path) -> None:
+    path = tmp_path / "spend.jsonl"
+    guard = BudgetGuard(100000, path)
+    guard.authorize("first", "0.01")
+    assert not checkpoint(path).exists()  # one line: cheaper to parse than to save
+    line_size = path.stat().st_size
+    for i in range(_checkpoint.EVERY // line_size + 1):
+        guard.authorize(f"op-{i}", "0.01")
+    assert checkpoint(path).exists()
