@@ -12,9 +12,9 @@ cryptographic hash: it guards against accidents, and importing hashlib costs sta
 from __future__ import annotations
 
 import contextlib
-import zlib
 import json
 import os
+import zlib
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path

@@ -8,8 +8,8 @@ the records themselves (what ``budget status --all`` and ``budget report`` list)
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
