@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from minitrain._secrets import redact
 from minitrain.errors import InputError
 from minitrain.preflight.checklist import Checklist
 from minitrain.preflight.facts import Facts
@@ -100,7 +101,7 @@ class RunRecord:
 
     def _save(self) -> None:
         temp = self.path.with_name(f".{self.path.name}.tmp")
-        temp.write_text(json.dumps(self.data, indent=2) + "\n", encoding="utf-8")
+        temp.write_text(redact(json.dumps(self.data, indent=2)) + "\n", encoding="utf-8")
         with temp.open("rb") as f:
             os.fsync(f.fileno())
         temp.replace(self.path)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from minitrain._secrets import redact
 from minitrain.money import format_usd
 from minitrain.preflight.checklist import Step
 from minitrain.preflight.facts import HEADROOM, Facts
@@ -64,10 +65,10 @@ def _command(step: Step) -> Sensed:
         return Sensed("", False, f"`{shown}` did not finish within {timeout:g} s")
     except OSError as exc:
         return Sensed("", False, f"`{shown}` could not run: {exc.strerror}")
-    output = done.stdout.strip()
+    output = redact(done.stdout.strip())  # shown on screen and kept in the record
     first = output.splitlines()[0][:120] if output else "(no output)"
     if done.returncode != 0:
-        error = (done.stderr.strip().splitlines() or ["(no message)"])[0][:200]
+        error = redact((done.stderr.strip().splitlines() or ["(no message)"])[0][:200])
         return Sensed(output, False, f"`{shown}` failed with exit {done.returncode}: {error}")
     if step.expect_stdout is not None and not re.search(step.expect_stdout, done.stdout):
         return Sensed(output, False, f"`{shown}` printed {first!r}, not what the step expects")

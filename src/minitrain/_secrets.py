@@ -1,0 +1,24 @@
+"""Keep credentials out of what the project writes (records, the ledger, messages).
+
+A vendor CLI's output or a typed termination command can carry an API key; the record is
+committed to git, so anything that looks like a credential is replaced before it is written:
+the value of any environment variable whose name says it is secret, and RunPod-style keys.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+
+_SECRET_NAME = re.compile(r"API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+_KEY_SHAPES = re.compile(r"\brpa_[A-Za-z0-9]{16,}\b")  # RunPod API keys
+_MIN_LENGTH = 6  # shorter values would redact ordinary words
+
+
+def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    for name, value in env.items():
+        if len(value) >= _MIN_LENGTH and _SECRET_NAME.search(name) and value in text:
+            text = text.replace(value, f"[redacted ${name}]")
+    return _KEY_SHAPES.sub("[redacted API key]", text)
