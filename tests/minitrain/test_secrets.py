@@ -10,7 +10,7 @@ import pytest
 
 from minitrain._secrets import redact
 from minitrain.preflight.session import Options, run_checklist
-from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson
+from tests.minitrain.preflight.conftest import FakePerson
 
 KEY = "rpa_ABCDEF0123456789ABCDEF0123"
 

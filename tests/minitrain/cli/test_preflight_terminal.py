@@ -75,3 +75,69 @@ def test_ctrl_c_mid_run_authorizes_nothing_and_records_where(lab: Path) -> None:
     [record] = (lab / "experiments/35-cloud-budget/preflight").glob("*.json")
     data = json.loads(record.read_text())
     assert (data["status"], data["stopped_at_step"]) == ("aborted", "auto-termination")
+
+
+PROMPTS = [
+    ("no-other-instances", "Step 1 of 8", "yes"),
+    ("budget-alert", "Type the figure you set", "2.40"),
+    ("auto-termination", "Type the hours configured", "4"),
+    ("instance-type", "Type the hourly price the console shows", "0.70"),
+    ("termination-plan", "end this instance", "runpodctl pod delete abc123"),
+    ("gate", "Step 8 of 8", "authorize"),
+]
+
+
+def records(lab: Path) -> list[dict[str, object]]:
+    folder = lab / "experiments/35-cloud-budget/preflight"
+    paths = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    return [json.loads(p.read_text()) for p in paths]
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigkill"])
+@pytest.mark.parametrize("stop", range(len(PROMPTS)), ids=[p[0] for p in PROMPTS])
+def test_stopped_at_any_step_spends_nothing_and_says_where(lab: Path, stop: int, how: str) -> None:
+    child = spawn(lab)
+    for _, prompt, keys in PROMPTS[:stop]:
+        answer(child, prompt, keys)
+    child.expect_exact(PROMPTS[stop][1])
+    if how == "ctrl-c":
+        child.sendcontrol("c")
+    else:
+        child.kill(9)
+    child.expect(pexpect.EOF)
+    child.close()
+    if how == "ctrl-c":
+        assert child.exitstatus == 130
+    else:
+        assert child.signalstatus == 9
+    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
+    [record] = records(lab)
+    asked = {p[0] for p in PROMPTS}
+    answered = [s["step"] for s in record["steps"] if s["step"] in asked]  # type: ignore[union-attr,index]
+    assert answered == [p[0] for p in PROMPTS[:stop]]
+    if how == "ctrl-c":
+        assert (record["status"], record["stopped_at_step"]) == ("aborted", PROMPTS[stop][0])
+    else:
+        assert record["status"] == "running"  # killed: the record shows how far it got
+
+
+def test_resume_after_a_kill_asks_the_last_step_again_and_authorizes(lab: Path) -> None:
+    child = spawn(lab)
+    for _, prompt, keys in PROMPTS[:3]:
+        answer(child, prompt, keys)
+    child.expect_exact(PROMPTS[3][1])
+    child.kill(9)
+    child.close()
+    child = spawn(lab)
+    answer(child, "type resume or new", "resume")
+    child.expect_exact("-> yes (kept from the interrupted run)")
+    child.expect_exact("-> 2.40 (kept from the interrupted run)")
+    for _, prompt, keys in PROMPTS[2:]:
+        answer(child, prompt, keys)
+    child.expect_exact("authorized lab02-tp-spinup $3.00")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    first, second = records(lab)
+    assert second["resumed_from"] is not None
+    assert (first["status"], second["status"]) == ("running", "authorized")
