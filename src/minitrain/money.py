@@ -25,10 +25,10 @@ def parse_usd(value: object, *, what: str = "amount") -> Decimal:
     """
     number = _to_decimal(value, what=what)
     if number < 0:
-        raise InputError(f"{what} {value!r} is negative; amounts are dollars >= 0, e.g. 3.00")
+        raise InputError(f"{what} {_shown(value)} is negative; amounts are dollars >= 0, e.g. 3.00")
     if number != number.quantize(CENT):
         raise InputError(
-            f"{what} {value!r} has fractions of a cent; write whole cents, e.g."
+            f"{what} {_shown(value)} has fractions of a cent; write whole cents, e.g."
             f" {number.quantize(CENT, rounding='ROUND_CEILING')}"
         )
     return number.quantize(CENT)
@@ -38,7 +38,7 @@ def parse_rate(value: object, *, what: str = "rate") -> Decimal:
     """A non-negative price per unit (e.g. $/GPU-hour), which may have sub-cent digits."""
     number = _to_decimal(value, what=what)
     if number < 0:
-        raise InputError(f"{what} {value!r} is negative")
+        raise InputError(f"{what} {_shown(value)} is negative")
     return number
 
 
@@ -66,5 +66,10 @@ def _to_decimal(value: object, *, what: str) -> Decimal:
     else:
         raise InputError(f"{what} must be a number of dollars, not {type(value).__name__}")
     if not number.is_finite():
-        raise InputError(f"{what} {value!r} is not a finite number of dollars")
+        raise InputError(f"{what} {_shown(value)} is not a finite number of dollars")
     return number
+
+
+def _shown(value: object) -> str:
+    """Typed text quoted as typed; numbers as numbers (not ``Decimal('5.001')``)."""
+    return repr(value) if isinstance(value, str) else str(value)

@@ -30,8 +30,9 @@ def load(path: Path, *, strings_only: bool = False) -> Any:
         raise FileFormatError("no such file", path=path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FileFormatError(f"cannot read it: {exc}", path=path) from None
-    loader = (_StringLoader if strings_only else _SafeLoader)(text)
+    loader = None
     try:
+        loader = (_StringLoader if strings_only else _SafeLoader)(text)  # checks printability
         return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -40,7 +41,8 @@ def load(path: Path, *, strings_only: bool = False) -> Any:
     except yaml.YAMLError as exc:
         raise FileFormatError(f"not valid YAML: {exc}", path=path) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _construct_mapping(loader: yaml.BaseLoader, node: yaml.MappingNode) -> LineDict:

@@ -1,0 +1,213 @@
+"""One invalid file per error, each with its exact message and exit code, and never a traceback.
+
+The corpus is `tests/data/{ledgers,manifests,answers}/invalid/`; `tests/data/cases.json` holds
+what each must produce. Plus bad environment values, and fuzzed loaders.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from minitrain import PreflightError, _records, manifest
+from minitrain.cli.budget import main as budget
+from minitrain.cli.preflight import main as preflight
+from minitrain.preflight import checklist, sources
+from tests.conftest import REPO
+
+DATA = REPO / "tests" / "data"
+CASES = json.loads((DATA / "cases.json").read_text())
+
+pytestmark = pytest.mark.usefixtures("file_mode")
+
+
+def cases(kind: str) -> list[str]:
+    return sorted(name for name in CASES if name.startswith(f"{kind}/"))
+
+
+def check(capsys: pytest.CaptureFixture[str], code: int, name: str) -> None:
+    expected = CASES[name]
+    err = capsys.readouterr().err
+    assert code == expected["code"], err
+    assert expected["message"] in err
+    assert "Traceback" not in err
+
+
+def test_every_corpus_file_has_a_case_and_every_case_a_file() -> None:
+    files = {
+        str(p.relative_to(DATA)) for p in DATA.glob("*/invalid/*") if "checklists" not in str(p)
+    }
+    assert files == set(CASES)
+
+
+@pytest.mark.parametrize("name", cases("ledgers"))
+def test_bad_ledgers(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = tmp_path / Path(name).name
+    shutil.copy(DATA / name, ledger)
+    before = ledger.read_bytes()
+    check(capsys, budget(["verify", "--ledger", str(ledger), "--ceiling", "5"]), name)
+    assert budget(["authorize", "x", "0.01", "--ledger", str(ledger), "--ceiling", "5"]) == 4
+    assert budget(["status", "--ledger", str(ledger), "--ceiling", "5"]) == 4
+    assert ledger.read_bytes() == before  # refused, and nothing written
+
+
+@pytest.mark.parametrize("name", cases("manifests"))
+def test_bad_manifests(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    check(capsys, budget(["status", "--manifest", str(DATA / name)]), name)
+
+
+@pytest.mark.parametrize("name", cases("answers"))
+def test_bad_answers(name: str, lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = preflight(
+        [
+            "run",
+            "--label",
+            "lab02-tp-spinup",
+            "--estimate",
+            "3.00",
+            "--dry-run",
+            "--answers",
+            str(DATA / name),
+            "--records",
+            str(lab / "records"),
+        ]
+    )
+    check(capsys, code, name)
+    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "LYNX_CLOUD_BUDGET_USD",
+            "five",
+            "LYNX_CLOUD_BUDGET_USD 'five' is not a number of dollars",
+        ),
+        ("LYNX_CLOUD_BUDGET_USD", "NaN", "LYNX_CLOUD_BUDGET_USD 'NaN' is not a finite number"),
+        ("LYNX_CLOUD_BUDGET_USD", "-2", "LYNX_CLOUD_BUDGET_USD '-2' is negative"),
+        ("LYNX_CLOUD_BUDGET_USD", "2.005", "LYNX_CLOUD_BUDGET_USD '2.005' has fractions of a cent"),
+        ("LYNX_CLOUD_BUDGET_USD", " ", "LYNX_CLOUD_BUDGET_USD is set but empty"),
+        ("BUDGET_GUARD_TEST_MODE", "true", "BUDGET_GUARD_TEST_MODE='true': use 1"),
+    ],
+)
+def test_bad_environment_values(
+    variable: str,
+    value: str,
+    message: str,
+    lab: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert budget(["status"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"budget: error: {message}" + err.removeprefix(f"budget: error: {message}")
+    assert err.count("\n") == 1
+
+
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+@FUZZ
+@given(st.binary(max_size=400))
+def test_any_bytes_are_a_ledger_or_a_clean_problem(data: bytes) -> None:
+    snapshot = _records.parse(data, location="fuzz")
+    if snapshot.problems:
+        with pytest.raises(PreflightError):
+            snapshot.require_clean()
+
+
+@FUZZ
+@given(st.text(max_size=300))
+def test_any_text_is_a_checklist_or_a_clean_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "fuzz.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        checklist.load(path)
+    except PreflightError:
+        pass
+
+
+YAMLISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+    ),
+    max_leaves=12,
+)
+
+
+@FUZZ
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "id",
+                "kind",
+                "say",
+                "type",
+                "critical",
+                "equals",
+                "min",
+                "max",
+                "when",
+                "choices",
+                "sense",
+                "action",
+                "command",
+                "default",
+                "pattern",
+                "unit",
+            ]
+        ),
+        YAMLISH,
+        max_size=8,
+    )
+)
+def test_any_step_mapping_is_a_step_or_a_clean_error(
+    tmp_path: Path, step: dict[str, object]
+) -> None:
+    import yaml
+
+    path = tmp_path / "fuzz.yaml"
+    gate = {"id": "gate", "kind": "gate", "action": "authorize", "say": "Go?"}
+    path.write_text(yaml.safe_dump({"id": "f", "version": 1, "title": "F", "steps": [step, gate]}))
+    try:
+        checklist.load(path)
+    except PreflightError:
+        pass
+
+
+@FUZZ
+@given(st.dictionaries(st.text(max_size=20), YAMLISH, max_size=12))
+def test_any_json_object_is_a_manifest_or_a_clean_error(
+    tmp_path: Path, data: dict[str, object]
+) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(data))
+    try:
+        manifest.load(path)
+    except PreflightError:
+        pass
+
+
+@FUZZ
+@given(st.text(max_size=300))
+def test_any_text_is_an_answers_file_or_a_clean_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "answers.yaml"
+    path.write_text(text, encoding="utf-8")
+    loaded = checklist.load(REPO / "checklists" / "pre-flight.yaml")
+    try:
+        sources.load_answers(path, loaded, live=False)
+    except PreflightError:
+        pass
