@@ -6,6 +6,7 @@ what each must produce. Plus bad environment values, and fuzzed loaders.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -107,7 +108,7 @@ def test_bad_environment_values(
     monkeypatch.setenv(variable, value)
     assert budget(["status"]) == 2
     err = capsys.readouterr().err
-    assert err == f"budget: error: {message}" + err.removeprefix(f"budget: error: {message}")
+    assert err.startswith(f"budget: error: {message}")
     assert err.count("\n") == 1
 
 
@@ -132,10 +133,8 @@ def test_any_bytes_are_a_ledger_or_a_clean_problem(data: bytes) -> None:
 def test_any_text_is_a_checklist_or_a_clean_error(tmp_path: Path, text: str) -> None:
     path = tmp_path / "fuzz.yaml"
     path.write_text(text, encoding="utf-8")
-    try:
+    with contextlib.suppress(PreflightError):
         checklist.load(path)
-    except PreflightError:
-        pass
 
 
 YAMLISH = st.recursive(
@@ -182,10 +181,8 @@ def test_any_step_mapping_is_a_step_or_a_clean_error(
     path = tmp_path / "fuzz.yaml"
     gate = {"id": "gate", "kind": "gate", "action": "authorize", "say": "Go?"}
     path.write_text(yaml.safe_dump({"id": "f", "version": 1, "title": "F", "steps": [step, gate]}))
-    try:
+    with contextlib.suppress(PreflightError):
         checklist.load(path)
-    except PreflightError:
-        pass
 
 
 @FUZZ
@@ -195,10 +192,8 @@ def test_any_json_object_is_a_manifest_or_a_clean_error(
 ) -> None:
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(data))
-    try:
+    with contextlib.suppress(PreflightError):
         manifest.load(path)
-    except PreflightError:
-        pass
 
 
 @FUZZ
@@ -207,7 +202,5 @@ def test_any_text_is_an_answers_file_or_a_clean_error(tmp_path: Path, text: str)
     path = tmp_path / "answers.yaml"
     path.write_text(text, encoding="utf-8")
     loaded = checklist.load(REPO / "checklists" / "pre-flight.yaml")
-    try:
+    with contextlib.suppress(PreflightError):
         sources.load_answers(path, loaded, live=False)
-    except PreflightError:
-        pass

@@ -21,7 +21,7 @@ from minitrain import BudgetGuard, BudgetGuardExceeded, _ledger, _records
 pytestmark = pytest.mark.usefixtures("file_mode")
 
 
-def _race(  # noqa: PLR0917 - a multiprocessing target takes positional arguments
+def _race(
     ledger: str,
     ceiling: str,
     label: str,
