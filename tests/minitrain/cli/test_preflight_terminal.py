@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -66,6 +67,7 @@ def test_ctrl_c_mid_run_authorizes_nothing_and_records_where(lab: Path) -> None:
     answer(child, "Step 1 of 8", "yes")
     answer(child, "Type the figure you set", "2.40")
     child.expect_exact("Type the hours configured")
+    time.sleep(0.2)  # the prompt is drawn; let it take the keyboard before the key arrives
     child.sendcontrol("c")
     child.expect_exact("preflight: error: stopped at the prompt")
     child.expect(pexpect.EOF)
@@ -78,12 +80,12 @@ def test_ctrl_c_mid_run_authorizes_nothing_and_records_where(lab: Path) -> None:
 
 
 PROMPTS = [
-    ("no-other-instances", "Step 1 of 8", "yes"),
+    ("no-other-instances", "(type yes or no)", "yes"),
     ("budget-alert", "Type the figure you set", "2.40"),
     ("auto-termination", "Type the hours configured", "4"),
     ("instance-type", "Type the hourly price the console shows", "0.70"),
     ("termination-plan", "end this instance", "runpodctl pod delete abc123"),
-    ("gate", "Step 8 of 8", "authorize"),
+    ("gate", "(type authorize", "authorize"),
 ]
 
 
@@ -100,6 +102,7 @@ def test_stopped_at_any_step_spends_nothing_and_says_where(lab: Path, stop: int,
     for _, prompt, keys in PROMPTS[:stop]:
         answer(child, prompt, keys)
     child.expect_exact(PROMPTS[stop][1])
+    time.sleep(0.2)  # the prompt is drawn; let it take the keyboard before the key arrives
     if how == "ctrl-c":
         child.sendcontrol("c")
     else:
