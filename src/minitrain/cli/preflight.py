@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from minitrain.cli._handler import run
-from minitrain.errors import ExitCode
+from minitrain.errors import ExitCode, InputError, NotPassed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,6 +41,18 @@ def _parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="print checklists as Markdown")
     render.add_argument("checklist", type=Path, nargs="+")
     render.set_defaults(func=_render)
+    hw = sub.add_parser("hardware", help="on the instance: are these the GPUs paid for?")
+    hw.add_argument("--gpu", help="expected GPU name part, e.g. 'RTX 4090' (default: manifest)")
+    hw.add_argument("--count", type=int, help="expected number of GPUs")
+    hw.add_argument("--memory-mib", type=int, help="expected memory per GPU, at least")
+    hw.add_argument(
+        "--nvlink",
+        action=argparse.BooleanOptionalAction,
+        help="require NVLink between GPU0 and GPU1 (or not)",
+    )
+    hw.add_argument("--manifest", metavar="PATH")
+    hw.add_argument("--json", action="store_true")
+    hw.set_defaults(func=_hardware)
     schema = sub.add_parser("schema", help="print the checklist JSON Schema")
     schema.set_defaults(func=_schema)
     return parser
@@ -83,6 +95,37 @@ def _render(args: argparse.Namespace) -> int:
     from minitrain.preflight import checklist, render
 
     sys.stdout.write("\n".join(render.markdown(checklist.load(p)) for p in args.checklist))
+    return ExitCode.OK
+
+
+def _hardware(args: argparse.Namespace) -> int:
+    from minitrain import hardware
+
+    target = hardware.expected(
+        manifest=args.manifest,
+        gpu=args.gpu,
+        count=args.count,
+        memory_mib=args.memory_mib,
+        nvlink=args.nvlink,
+    )
+    found = hardware.read()
+    problems = hardware.compare(found, target) if target else []
+    if args.json:
+        print(json.dumps({**hardware.as_json(found), "problems": problems}, indent=2))
+    else:
+        print(f"found: {found.describe()}")
+    if target is None:
+        raise InputError(
+            "nothing to compare with: fill in the manifest's hardware_target (e.g."
+            ' {"gpu": "RTX 4090", "count": 2, "memory_mib": 24000, "nvlink": false}) or pass'
+            " --gpu and --count"
+        )
+    if problems:
+        raise NotPassed(
+            f"paid for {target.describe()}; found {found.describe()}: " + "; ".join(problems)
+        )
+    if not args.json:
+        print(f"ok: as paid for ({target.describe()})")
     return ExitCode.OK
 
 

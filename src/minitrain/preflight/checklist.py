@@ -24,8 +24,8 @@ from minitrain.preflight.facts import FACT_NAMES
 Kind = Literal["confirm", "value", "choice", "sensed", "gate"]
 KINDS: tuple[Kind, ...] = ("confirm", "value", "choice", "sensed", "gate")
 VALUE_TYPES = ("number", "money", "text")
-SENSES = ("headroom", "clock", "command", "file")
-ACTIONS = ("authorize", "record_actual")
+SENSES = ("headroom", "clock", "command", "file", "hardware")
+ACTIONS = ("authorize", "record_actual", "confirm")
 _ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 
 

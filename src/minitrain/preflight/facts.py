@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from minitrain.budget_guard import BUFFER, Status
+from minitrain.hardware import Target, target_from
 from minitrain.manifest import Manifest
 from minitrain.money import CENT, format_usd
 
@@ -44,6 +45,7 @@ class Facts:
     price: Decimal | None  # per GPU-hour
     gpus: int
     vendor: str
+    hardware: Target | None = None  # the manifest's hardware_target, once lab 02 fills it in
 
     @property
     def needed(self) -> Decimal:
@@ -102,4 +104,5 @@ def compute(
         price=manifest.price_per_gpu_hour if manifest else None,
         gpus=manifest.gpus if manifest else 2,
         vendor=manifest.vendor if manifest else "your vendor",
+        hardware=target_from(manifest.hardware_target) if manifest else None,
     )

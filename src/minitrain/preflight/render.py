@@ -56,17 +56,20 @@ def _how(step: Step) -> str:
     if step.kind == "choice":
         return "type one of " + ", ".join(f"`{c}`" for c in step.choices) + "."
     if step.kind == "gate":
-        return (
-            "review every answer, then type `authorize` (or a step number to change it)."
-            if step.action == "authorize"
-            else "type `authorize` to record the actual."
-        )
+        return {
+            "authorize": "review every answer, then type `authorize` (or a step number to"
+            " change it).",
+            "record_actual": "type `authorize` to record the actual.",
+            "confirm": "type `authorize` to confirm the checks; no money moves.",
+        }[step.action or "authorize"]
     if step.kind == "sensed":
         return {
             "headroom": "sensed: the runner reads the guard (remaining >= estimate + 50%).",
             "clock": "sensed: the runner reads the UTC clock and records it.",
             "command": f"sensed: the runner runs `{' '.join(step.command)}`.",
             "file": f"sensed: the runner looks for `{step.path}`.",
+            "hardware": "sensed: the runner reads `nvidia-smi` (GPUs, memory, NVLink) and"
+            " compares it with the manifest's hardware_target.",
         }[step.sense or ""]
     unit = f" ({step.unit})" if step.unit else ""
     rule = ""

@@ -176,6 +176,10 @@ class Run:
     def _pass_gate(self, gate: Step) -> Outcome:
         label, estimate, lab = self.facts.label, self.facts.estimate, self.facts.lab
         lab_arg = None if lab == "buffer" else lab
+        if gate.action == "confirm":  # a check with no money in it (e.g. after start-up)
+            message = f"checked {self.checklist.id} for {label}: every step passed"
+            self.record.finish("confirmed", reason=message)
+            return Outcome("confirmed", self.record.path, message)
         if gate.action == "record_actual":
             assert gate.amount_from is not None
             actual = parse_usd(self.results[gate.amount_from].answer)
@@ -228,16 +232,14 @@ class Run:
                 shown = result.note if result.origin == "sensed" or numeric else result.answer
                 lines.append(f"  {index:>2}. {step.id:<28} {shown}  [{result.origin}]")
         f = self.facts
-        action = (
-            "record the actual of"
-            if self.checklist.gate.action == "record_actual"
-            else (f"authorize {format_usd(f.estimate)} for")
-        )
         lines.append(
-            f"\nGate: {action} {f.label} ({self.text['lab']}); remaining {format_usd(f.remaining)}"
-            f" -> {format_usd(f.remaining - f.estimate)} of the ceiling {format_usd(f.ceiling)}"
-            if self.checklist.gate.action == "authorize"
-            else f"\nGate: {action} {f.label}"
+            {
+                "authorize": f"\nGate: authorize {format_usd(f.estimate)} for {f.label}"
+                f" ({self.text['lab']}); remaining {format_usd(f.remaining)}"
+                f" -> {format_usd(f.remaining - f.estimate)} of the ceiling {format_usd(f.ceiling)}",
+                "record_actual": f"\nGate: record the actual of {f.label}",
+                "confirm": f"\nGate: confirm the checks above for {f.label}",
+            }[self.checklist.gate.action or "authorize"]
         )
         return "\n".join(lines)
 

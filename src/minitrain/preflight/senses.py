@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from minitrain import hardware
 from minitrain._secrets import redact
+from minitrain.errors import InputError
 from minitrain.money import format_usd
 from minitrain.preflight.checklist import Step
 from minitrain.preflight.facts import HEADROOM, Facts
@@ -31,9 +33,34 @@ def sense(step: Step, *, facts: Facts, root: Path, now: datetime | None = None) 
         return Sensed(stamp.isoformat(), True, f"start time {stamp:%Y-%m-%d %H:%M:%S} UTC: note it")
     if step.sense == "command":
         return _command(step)
+    if step.sense == "hardware":
+        return _hardware(facts)
     assert step.path is not None  # the loader requires it of a file step
     found = (root / step.path).is_file()
     return Sensed(str(step.path), found, f"{step.path} {'exists' if found else 'is missing'}")
+
+
+def _hardware(facts: Facts) -> Sensed:
+    try:
+        found = hardware.read()
+    except InputError as exc:
+        return Sensed("", False, str(exc))
+    if facts.hardware is None:
+        return Sensed(
+            found.describe(),
+            False,
+            f"found {found.describe()}; the manifest's"
+            " hardware_target is not filled in, so there is nothing to compare",
+        )
+    problems = hardware.compare(found, facts.hardware)
+    if problems:
+        return Sensed(
+            found.describe(),
+            False,
+            f"paid for {facts.hardware.describe()}; found"
+            f" {found.describe()} ({'; '.join(problems)})",
+        )
+    return Sensed(found.describe(), True, f"{found.describe()}, as paid for")
 
 
 def _headroom(facts: Facts) -> Sensed:

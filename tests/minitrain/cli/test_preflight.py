@@ -146,16 +146,11 @@ def test_lint_and_render(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_the_lab_document_is_the_rendered_checklist(capsys: pytest.CaptureFixture[str]) -> None:
-    main(
-        [
-            "render",
-            str(REPO / "checklists/pre-flight.yaml"),
-            str(REPO / "checklists/post-flight.yaml"),
-        ]
-    )
+    names = ["pre-flight", "post-start", "post-flight"]
+    main(["render", *(str(REPO / "checklists" / f"{name}.yaml") for name in names)])
     rendered = capsys.readouterr().out
     committed = (REPO / "experiments/35-cloud-budget/pre-flight-checklist.md").read_text()
     assert committed == rendered, (
-        "run: preflight render checklists/pre-flight.yaml checklists/post-flight.yaml"
-        " > experiments/35-cloud-budget/pre-flight-checklist.md"
+        "run: preflight render checklists/pre-flight.yaml checklists/post-start.yaml"
+        " checklists/post-flight.yaml > experiments/35-cloud-budget/pre-flight-checklist.md"
     )
