@@ -236,7 +236,8 @@ class Run:
             {
                 "authorize": f"\nGate: authorize {format_usd(f.estimate)} for {f.label}"
                 f" ({self.text['lab']}); remaining {format_usd(f.remaining)}"
-                f" -> {format_usd(f.remaining - f.estimate)} of the ceiling {format_usd(f.ceiling)}",
+                f" -> {format_usd(f.remaining - f.estimate)}"
+                f" of the ceiling {format_usd(f.ceiling)}",
                 "record_actual": f"\nGate: record the actual of {f.label}",
                 "confirm": f"\nGate: confirm the checks above for {f.label}",
             }[self.checklist.gate.action or "authorize"]
