@@ -14,7 +14,7 @@ from decimal import Decimal
 from minitrain import settings
 from minitrain.budget_guard import Operation, Status
 from minitrain.cli._handler import run
-from minitrain.errors import ExitCode, LedgerError
+from minitrain.errors import ExitCode, InputError, LedgerError
 from minitrain.money import format_usd, parse_usd
 
 
@@ -46,7 +46,19 @@ def _parser() -> argparse.ArgumentParser:
 
     record = sub.add_parser("record", parents=[common], help="record an operation's actual cost")
     record.add_argument("label")
-    record.add_argument("usd", help="what it actually cost in dollars")
+    record.add_argument("usd", nargs="?", help="what it actually cost (the vendor's bill)")
+    record.add_argument(
+        "--from-record",
+        action="store_true",
+        help="compute it: pre-flight start time to now x GPUs x hourly price",
+    )
+    record.add_argument("--end", help="with --from-record: when the instance ended (UTC ISO time)")
+    record.add_argument(
+        "--granularity-s",
+        type=int,
+        default=60,
+        help="with --from-record: the vendor's billing step (default 60 s)",
+    )
     record.add_argument("--op-id", help="the authorization to close (default: latest open)")
     record.set_defaults(func=_record)
 
@@ -110,8 +122,11 @@ def _authorize(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    guard = _settings(args).guard()
-    actual = parse_usd(args.usd, what="actual")
+    resolved = _settings(args)
+    guard = resolved.guard()
+    if (args.usd is None) == (not args.from_record):
+        raise InputError("give the actual in dollars, or --from-record to compute it (not both)")
+    actual = _computed(args, resolved) if args.from_record else parse_usd(args.usd, what="actual")
     guard.record_actual(args.label, actual, op_id=args.op_id)
     status = guard.status()
     _say(
@@ -121,6 +136,23 @@ def _record(args: argparse.Namespace) -> int:
         {"recorded": args.label, "spent": str(status.spent), "remaining": str(status.remaining)},
     )
     return ExitCode.OK
+
+
+def _computed(args: argparse.Namespace, resolved: settings.Settings) -> Decimal:
+    from minitrain import cost
+
+    if resolved.manifest is None:
+        raise InputError("--from-record needs the lab manifest (for the price and GPU count)")
+    computed = cost.from_record(
+        resolved.ledger_path.parent / "preflight",
+        args.label,
+        gpus=resolved.manifest.gpus,
+        price=resolved.manifest.price_per_gpu_hour,
+        end=cost.parse_end(args.end) if args.end else None,
+        granularity_s=args.granularity_s,
+    )
+    print(f"{args.label}: {computed.explain()} (from {computed.record.name})", file=sys.stderr)
+    return computed.amount
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -155,7 +187,6 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _repair(args: argparse.Namespace) -> int:
     from minitrain import _ledger
-    from minitrain.errors import InputError
 
     if args.line is not None and not args.reason:
         raise InputError("--line needs --reason: say why that line is void")

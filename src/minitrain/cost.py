@@ -1,0 +1,89 @@
+"""The actual cost of a run from its pre-flight record: end minus start, x GPUs x hourly price.
+
+The start is the UTC time the pre-flight sensed and recorded just before authorizing; the end is
+now, or when the instance really ended (``--end``). Time is rounded up to the vendor's billing
+granularity (a minute by default) and the amount up to the cent: the guard never under-counts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_CEILING, Decimal
+from pathlib import Path
+
+from minitrain.errors import InputError
+from minitrain.money import CENT
+from minitrain.preflight.record import safe_label
+
+START_STEP = "start-time"
+
+
+@dataclass(frozen=True)
+class Cost:
+    record: Path
+    start: datetime
+    end: datetime
+    billed_seconds: int
+    gpus: int
+    price: Decimal  # per GPU-hour
+    amount: Decimal
+
+    def explain(self) -> str:
+        return (
+            f"{self.billed_seconds / 3600:.2f} h billed"
+            f" ({self.start:%H:%M} to {self.end:%H:%M} UTC)"
+            f" x {self.gpus} GPUs x ${self.price}/GPU-hour = ${self.amount}"
+        )
+
+
+def from_record(
+    folder: Path,
+    label: str,
+    *,
+    gpus: int,
+    price: Decimal,
+    end: datetime | None = None,
+    granularity_s: int = 60,
+) -> Cost:
+    record, start = _authorized_start(folder, label)
+    end = end or datetime.now(UTC)
+    if end.utcoffset() is None:
+        raise InputError(f"--end {end.isoformat()} has no UTC offset; write e.g. 2026-11-28T21:30Z")
+    if end < start:
+        raise InputError(
+            f"the end {end:%Y-%m-%d %H:%M} UTC is before the start {start:%Y-%m-%d %H:%M} UTC"
+        )
+    seconds = math.ceil((end - start).total_seconds() / granularity_s) * granularity_s
+    amount = (Decimal(seconds) / 3600 * gpus * price).quantize(CENT, rounding=ROUND_CEILING)
+    return Cost(record, start, end, seconds, gpus, price, amount)
+
+
+def parse_end(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"--end {text!r} is not a time; write e.g. 2026-11-28T21:30:00Z") from None
+
+
+def _authorized_start(folder: Path, label: str) -> tuple[Path, datetime]:
+    """The start time of the newest authorized live pre-flight of ``label``."""
+    runs = []
+    for path in folder.glob(f"*-{safe_label(label)}*.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if data.get("label") == label and data.get("status") == "authorized":
+            starts = [s["answer"] for s in data.get("steps", []) if s.get("step") == START_STEP]
+            if starts:
+                runs.append((data["started_at"], path, datetime.fromisoformat(starts[0])))
+    if not runs:
+        raise InputError(
+            f"no authorized pre-flight record of {label!r} with a start time in {folder};"
+            " give the amount the vendor billed instead: budget record LABEL USD"
+        )
+    _, path, start = max(runs)
+    return path, start
