@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 _SECRET_NAME = re.compile(r"API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 _KEY_SHAPES = re.compile(r"\brpa_[A-Za-z0-9]{16,}\b")  # RunPod API keys
-_MIN_LENGTH = 6  # shorter values would redact ordinary words
+_MIN_LENGTH = 12  # API keys are longer; shorter values would redact ordinary words
 
 
 def redact(text: str, environ: Mapping[str, str] | None = None) -> str:

@@ -16,11 +16,17 @@ KEY = "rpa_ABCDEF0123456789ABCDEF0123"
 
 
 def test_redact_env_secrets_and_key_shapes() -> None:
-    env = {"RUNPOD_API_KEY": "s3cr3t-value", "VAST_TOKEN": "tok-98765", "HOME": "/root", "PIN": "1"}
-    text = f"key s3cr3t-value, token tok-98765, home /root, pasted {KEY}"
+    env = {
+        "RUNPOD_API_KEY": "s3cr3t-value",
+        "VAST_TOKEN": "tok-9876543210",
+        "HOME": "/root",
+        "PIN": "1",
+        "DB_PASSWORD": "short",
+    }
+    text = f"key s3cr3t-value, token tok-9876543210, home /root, a short password, pasted {KEY}"
     assert redact(text, env) == (
         "key [redacted $RUNPOD_API_KEY], token [redacted $VAST_TOKEN], home /root,"
-        " pasted [redacted API key]"
+        " a short password, pasted [redacted API key]"
     )
 
 

@@ -68,6 +68,8 @@ def _how(step: Step) -> str:
             "clock": "sensed: the runner reads the UTC clock and records it.",
             "command": f"sensed: the runner runs `{' '.join(step.command)}`.",
             "file": f"sensed: the runner looks for `{step.path}`.",
+            "instances": "sensed: the runner lists this account's instances with the vendor's"
+            " CLI (`runpodctl`, `vastai`); without it, type `yes` or `no`.",
             "hardware": "sensed: the runner reads `nvidia-smi` (GPUs, memory, NVLink) and"
             " compares it with the manifest's hardware_target.",
         }[step.sense or ""]

@@ -16,7 +16,7 @@ from minitrain.budget_guard import BudgetGuard
 from minitrain.errors import BudgetGuardExceeded, InputError, Interrupted, NotPassed
 from minitrain.money import format_usd, parse_rate, parse_usd
 from minitrain.preflight import senses
-from minitrain.preflight.checklist import Checklist, Step
+from minitrain.preflight.checklist import ASKABLE_SENSES, Checklist, Step
 from minitrain.preflight.facts import Facts
 from minitrain.preflight.record import RunRecord, StepResult
 from minitrain.preflight.sources import Question, Source
@@ -77,7 +77,13 @@ class Run:
         header = self._header(step)
         say = step.say.format_map(self.text)
         if step.kind == "sensed":
-            found = senses.sense(step, facts=self.facts, root=self.root)
+            try:
+                found = senses.sense(step, facts=self.facts, root=self.root)
+            except InputError as exc:  # e.g. no vendor CLI here: a person answers instead
+                if step.sense not in ASKABLE_SENSES:
+                    raise
+                self.source.show(f"\n({exc}; so you are asked instead)")
+                return self._do(replace(step, kind="confirm", sense=None))
             verdict = "ok" if found.passed else "FAILED"
             self.source.show(f"\n{header}: {say}\n  {verdict}: {found.note}")
             return StepResult(
@@ -248,7 +254,7 @@ class Run:
         return f"Step {self._index(step)} of {len(self.checklist.steps)}"
 
     def _index(self, step: Step) -> int:
-        return self.checklist.steps.index(step) + 1
+        return next(i for i, s in enumerate(self.checklist.steps, 1) if s.id == step.id)
 
 
 def _instruction(step: Step) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from minitrain import hardware
+from minitrain import hardware, vendors
 from minitrain._secrets import redact
 from minitrain.errors import InputError
 from minitrain.money import format_usd
@@ -35,9 +35,27 @@ def sense(step: Step, *, facts: Facts, root: Path, now: datetime | None = None) 
         return _command(step)
     if step.sense == "hardware":
         return _hardware(facts)
+    if step.sense == "instances":
+        return _instances(facts.vendor)
     assert step.path is not None  # the loader requires it of a file step
     found = (root / step.path).is_file()
     return Sensed(str(step.path), found, f"{step.path} {'exists' if found else 'is missing'}")
+
+
+def _instances(vendor_name: str) -> Sensed:
+    """None of this account's instances may exist, running or stopped. Raises VendorUnavailable
+    when the vendor's CLI is not installed: the runner then asks the person instead."""
+    vendor = vendors.get(vendor_name)
+    try:
+        found = vendor.instances()
+    except vendors.VendorUnavailable:
+        raise
+    except vendors.VendorError as exc:
+        return Sensed("", False, str(exc))
+    if not found:
+        return Sensed("[]", True, f"`{vendor.cli}` lists no instance of yours")
+    listed = ", ".join(i.describe() for i in found)
+    return Sensed(listed, False, f"`{vendor.cli}` lists {len(found)} instance(s): {listed}")
 
 
 def _hardware(facts: Facts) -> Sensed:

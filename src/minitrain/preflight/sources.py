@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 from minitrain.errors import FileFormatError, InputError
 from minitrain.preflight import _yaml
-from minitrain.preflight.checklist import Checklist, Step
+from minitrain.preflight.checklist import ASKABLE_SENSES, Checklist, Step
 
 Origin = Literal["person", "scripted", "sensed"]
 
@@ -88,7 +88,7 @@ def load_answers(path: Path, checklist: Checklist, *, live: bool) -> Answers:
             raise FileFormatError(
                 f"unknown step {key!r}; {checklist.path} has no such step", path=path, line=line
             )
-        if step.kind == "sensed":
+        if step.kind == "sensed" and step.sense not in ASKABLE_SENSES:
             raise FileFormatError(
                 f"step {key!r} is sensed by the runner; it takes no answer", path=path, line=line
             )
