@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from minitrain import settings
@@ -65,6 +65,17 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", parents=[common], help="spend per lab and over time")
     report.add_argument("--png", metavar="FILE", help="also save a chart (needs matplotlib)")
     report.set_defaults(func=_report)
+
+    go = sub.add_parser(
+        "launch",
+        parents=[common],
+        help="after a passing pre-flight: run the vendor's create command",
+    )
+    go.add_argument("--label", required=True)
+    go.add_argument("--estimate", required=True, metavar="USD")
+    go.add_argument("--vendor", help="whose CLI lists instances (default: the manifest's)")
+    go.add_argument("command", nargs=argparse.REMAINDER, help="-- the vendor command and its args")
+    go.set_defaults(func=_launch)
 
     verify = sub.add_parser("verify", parents=[common], help="check every line of the ledger")
     verify.set_defaults(func=_verify)
@@ -153,6 +164,45 @@ def _computed(args: argparse.Namespace, resolved: settings.Settings) -> Decimal:
     )
     print(f"{args.label}: {computed.explain()} (from {computed.record.name})", file=sys.stderr)
     return computed.amount
+
+
+def _launch(args: argparse.Namespace) -> int:
+    from minitrain import launch
+
+    resolved = _settings(args)
+    argv = args.command[1:] if args.command[:1] == ["--"] else args.command
+    estimate = parse_usd(args.estimate, what="--estimate")
+    vendor = args.vendor or (resolved.manifest.vendor if resolved.manifest else "runpod")
+    launched = launch.launch(
+        resolved.guard(),
+        label=args.label,
+        estimate=estimate,
+        argv=argv,
+        vendor=vendor,
+        records=resolved.ledger_path.parent / "preflight",
+        run_preflight=_preflight_runner(args, estimate) if sys.stdin.isatty() else None,
+    )
+    print(launched.message)
+    print(f"record: {launched.record}")
+    return ExitCode.OK if launched.exit_status == 0 else ExitCode.NOT_PASSED
+
+
+def _preflight_runner(args: argparse.Namespace, estimate: Decimal) -> Callable[[], object]:
+    def run() -> object:
+        from minitrain.preflight.session import Options, run_checklist
+
+        print("no passing pre-flight yet: running it first", file=sys.stderr)
+        return run_checklist(
+            Options(
+                label=args.label,
+                estimate=estimate,
+                ledger=args.ledger,
+                ceiling=args.ceiling,
+                manifest=args.manifest,
+            )
+        )
+
+    return run
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -46,7 +46,7 @@ class RunRecord:
         dry_run: bool,
     ) -> None:
         now = datetime.now(UTC)
-        self.path = _reserve(folder, now, facts.label, dry_run)
+        self.path = reserve(folder, now, facts.label, suffix="-dry-run" if dry_run else "")
         self.data: dict[str, Any] = {
             "status": "running",
             "mode": "dry-run" if dry_run else "live",
@@ -145,13 +145,13 @@ def safe_label(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._")[:60] or "run"
 
 
-def _reserve(folder: Path, now: datetime, label: str, dry_run: bool) -> Path:
+def reserve(folder: Path, now: datetime, label: str, *, suffix: str = "") -> Path:
+    """A new file name for a record, created empty so no other run can take it."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the records folder {folder}: {exc.strerror}") from None
     stem = f"{now:%Y%m%dT%H%M%SZ}-{safe_label(label)}"
-    suffix = "-dry-run" if dry_run else ""
     for n in range(1, 1000):
         name = f"{stem}{suffix}.json" if n == 1 else f"{stem}-{n}{suffix}.json"
         try:

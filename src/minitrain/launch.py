@@ -1,0 +1,196 @@
+"""``budget launch``: the guarded way to start an instance.
+
+It runs the vendor's create command only when a passing live pre-flight of the same label and
+estimate finished in the last 30 minutes and its authorization is still open (that pre-flight's
+gate made the one authorization; launch never reserves a second time). It runs the command as an
+argument list, keeps its output, finds the instance id it reports, and writes a launch record
+beside the pre-flight record. If the command fails, it says what is known: with no instance
+listed, the reservation is closed at $0.00 (nothing was spent); otherwise it stays open and the
+message names the instance to check.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from minitrain import vendors
+from minitrain._secrets import redact
+from minitrain.budget_guard import BudgetGuard
+from minitrain.errors import InputError, NotPassed
+from minitrain.money import format_usd
+from minitrain.preflight.record import STALE_AFTER, reserve, safe_label
+
+COMMAND_TIMEOUT_S = 600
+_ID_PATTERNS = (
+    re.compile(r'\bpod "?([A-Za-z0-9]{6,})"? (?:created|is being created)'),  # runpodctl text
+    re.compile(r"'new_contract': (\d+)"),  # vastai create prints a Python dict
+    re.compile(r'"new_contract":\s*(\d+)'),
+)
+
+
+@dataclass(frozen=True)
+class Launched:
+    instance_id: str | None
+    exit_status: int
+    record: Path
+    message: str
+
+
+def launch(
+    guard: BudgetGuard,
+    *,
+    label: str,
+    estimate: Decimal,
+    argv: Sequence[str],
+    vendor: str,
+    records: Path,
+    run_preflight: Callable[[], object] | None = None,
+) -> Launched:
+    """``run_preflight`` (a person at a terminal) runs the pre-flight when none has passed."""
+    if not argv:
+        raise InputError("no vendor command: put it after --, e.g. -- runpodctl pod create ...")
+    try:
+        preflight = _passing_preflight(records, label, estimate)
+    except NotPassed:
+        if run_preflight is None:
+            raise
+        run_preflight()  # authorizes at its gate, or raises
+        preflight = _passing_preflight(records, label, estimate)
+    if not any(
+        op.label == label and op.estimated == estimate for op in guard.status().open_operations
+    ):
+        raise NotPassed(
+            f"the authorization of {label!r} from {preflight.name} is no longer open"
+            " (its actual was recorded); run a new pre-flight"
+        )
+    started = datetime.now(UTC)
+    try:
+        done = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            timeout=COMMAND_TIMEOUT_S,
+        )
+        status, output = done.returncode, redact(done.stdout + done.stderr)
+    except FileNotFoundError:
+        status, output = 127, f"{argv[0]}: command not found"
+    except subprocess.TimeoutExpired as exc:
+        status, output = 124, redact(str(exc.stdout or "") + f"\n(timed out after {exc.timeout} s)")
+    instance_id = instance_id_from(output)
+    if status == 0:
+        message = (
+            f"launched {label}: instance {instance_id or '(id not found in the output)'};"
+            f" {format_usd(estimate)} stays reserved until `budget record {label} ...`"
+        )
+        if instance_id:
+            message += f"; watch the time cap with `budget watch --label {label}"
+            message += f" --instance {instance_id}`"
+    else:
+        message = _after_failure(guard, label, vendor, instance_id, status)
+    record = _write_record(
+        records,
+        label,
+        started,
+        preflight=preflight.name,
+        command=redact(" ".join(argv)),
+        exit_status=status,
+        instance_id=instance_id,
+        output_tail=output[-4000:],
+        outcome=message,
+    )
+    return Launched(instance_id, status, record, message)
+
+
+def instance_id_from(output: str) -> str | None:
+    """The id a create command reports: a JSON object's ``id``, or a known phrase."""
+    for candidate in (output, *output.splitlines()):
+        text = candidate.strip()
+        if not text.startswith("{"):
+            continue
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("id") is not None:
+            return str(data["id"])
+    for pattern in _ID_PATTERNS:
+        match = pattern.search(output)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _after_failure(
+    guard: BudgetGuard, label: str, vendor: str, instance_id: str | None, status: int
+) -> str:
+    head = f"the vendor command failed (exit {status})"
+    if instance_id:
+        return (
+            f"{head}, but it reported instance {instance_id}: it may exist and bill."
+            f" Check the console, terminate it if it is there, then record its cost with"
+            f" `budget record {label} USD`; the reservation stays open until then"
+        )
+    try:
+        listed = vendors.get(vendor).instances()
+    except InputError as exc:
+        return (
+            f"{head}; whether an instance was created is unknown ({exc}). The reservation"
+            f" stays open: check the console, then `budget record {label} 0.00` if nothing"
+            " was created"
+        )
+    if listed:
+        names = ", ".join(i.describe() for i in listed)
+        return (
+            f"{head}; the account lists {names}. The reservation stays open: terminate what"
+            f" should not run, then record the cost with `budget record {label} USD`"
+        )
+    guard.record_actual(label, "0.00")
+    return (
+        f"{head}; the vendor lists no instance, so nothing was spent: the reservation of"
+        f" {label} is closed at $0.00"
+    )
+
+
+def _passing_preflight(folder: Path, label: str, estimate: Decimal) -> Path:
+    now = datetime.now(UTC)
+    for path in sorted(folder.glob(f"*-{safe_label(label)}*.json"), reverse=True):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            finished = datetime.fromisoformat(data["finished_at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if (
+            data.get("label") == label
+            and data.get("mode") == "live"
+            and data.get("status") == "authorized"
+            and data.get("estimate") == str(estimate)
+            and now - finished < STALE_AFTER
+        ):
+            return path
+    raise NotPassed(
+        f"no passing live pre-flight of {label} for {format_usd(estimate)} in the last"
+        f" {int(STALE_AFTER.total_seconds() // 60)} minutes: run `preflight run --label {label}"
+        f" --estimate {estimate}` first"
+    )
+
+
+def _write_record(folder: Path, label: str, started: datetime, **fields: object) -> Path:
+    path = reserve(folder, started, label, suffix="-launch")
+    data = {
+        "kind": "launch",
+        "label": label,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **fields,
+    }
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return path

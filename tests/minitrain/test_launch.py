@@ -1,0 +1,136 @@
+"""`budget launch`: only after a passing pre-flight; runs the vendor command; never leaves a
+reservation silently open."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from minitrain import BudgetGuard
+from minitrain.cli.budget import main
+from minitrain.launch import instance_id_from
+from minitrain.preflight.session import Options, run_checklist
+from tests.conftest import REPO
+from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson
+
+pytestmark = pytest.mark.usefixtures("file_mode")
+FAKE_BIN = REPO / "tests" / "data" / "fake-bin"
+LAUNCH = ["launch", "--label", "lab02-tp-spinup", "--estimate", "3.00", "--"]
+CREATE = ["runpodctl", "pod", "create", "--name", "lab02", "--gpu-count", "2"]
+
+
+@pytest.fixture
+def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    state = tmp_path / "cloud.json"
+    state.write_text(json.dumps({"runpod": []}))
+    monkeypatch.setenv("PATH", f"{FAKE_BIN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_VENDOR_STATE", str(state))
+    return state
+
+
+def ledger(lab: Path) -> Path:
+    return lab / "experiments/35-cloud-budget/spend.jsonl"
+
+
+def passed_preflight() -> None:
+    run_checklist(Options("lab02-tp-spinup", "3.00"), terminal=FakePerson(CI_ANSWERS))
+
+
+def launch_records(lab: Path) -> list[dict[str, object]]:
+    folder = lab / "experiments/35-cloud-budget/preflight"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*-launch.json"))]
+
+
+def test_refused_without_a_passing_preflight(
+    lab: Path, cloud: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*LAUNCH, *CREATE]) == 1
+    assert "no passing live pre-flight of lab02-tp-spinup for $3.00 in the last 30 minutes" in (
+        capsys.readouterr().err
+    )
+    assert json.loads(cloud.read_text())["runpod"] == []  # nothing was created
+
+
+def test_after_a_preflight_it_runs_the_command_and_keeps_the_reservation(
+    lab: Path, cloud: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    passed_preflight()
+    assert main([*LAUNCH, *CREATE]) == 0
+    out = capsys.readouterr().out
+    assert "launched lab02-tp-spinup: instance pod0001; $3.00 stays reserved" in out
+    assert [p["id"] for p in json.loads(cloud.read_text())["runpod"]] == ["pod0001"]
+    guard = BudgetGuard(5, ledger(lab))
+    assert (guard.total_spent, len(guard.status().open_operations)) == (Decimal("3.00"), 1)
+    [record] = launch_records(lab)
+    assert (record["exit_status"], record["instance_id"]) == (0, "pod0001")
+    assert record["command"] == " ".join(CREATE)
+
+
+def test_a_failed_command_with_no_instance_closes_the_reservation_at_zero(
+    lab: Path, cloud: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    passed_preflight()
+    fail = [sys.executable, "-c", "import sys; sys.exit('Error: no 2x RTX 4090 available')"]
+    assert main([*LAUNCH, *fail]) == 1
+    out = capsys.readouterr().out
+    assert "the vendor lists no instance, so nothing was spent" in out
+    guard = BudgetGuard(5, ledger(lab))
+    assert (guard.total_spent, guard.status().open_operations) == (Decimal("0.00"), ())
+
+
+def test_a_failed_command_that_reported_an_instance_keeps_it_open_and_says_so(
+    lab: Path, cloud: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    passed_preflight()
+    half = [
+        sys.executable,
+        "-c",
+        "import sys; print('{\"id\": \"podhalf1\"}'); sys.exit('timed out waiting for pod')",
+    ]
+    assert main([*LAUNCH, *half]) == 1
+    out = capsys.readouterr().out
+    assert "but it reported instance podhalf1: it may exist and bill" in out
+    assert BudgetGuard(5, ledger(lab)).total_spent == Decimal("3.00")
+
+
+def test_when_the_vendor_cannot_be_asked_the_reservation_stays_open(
+    lab: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    passed_preflight()
+    monkeypatch.setenv("PATH", str(lab))  # neither the command nor runpodctl exists
+    assert main([*LAUNCH, *CREATE]) == 1
+    out = capsys.readouterr().out
+    assert "whether an instance was created is unknown" in out
+    assert BudgetGuard(5, ledger(lab)).total_spent == Decimal("3.00")
+
+
+def test_a_closed_authorization_cannot_be_launched_again(
+    lab: Path, cloud: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    passed_preflight()
+    BudgetGuard(5, ledger(lab)).record_actual("lab02-tp-spinup", "0.00")
+    assert main([*LAUNCH, *CREATE]) == 1
+    assert "is no longer open" in capsys.readouterr().err
+
+
+def test_no_command_is_bad_input(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(LAUNCH) == 2
+    assert "no vendor command: put it after --" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ('{"id": "abc123xyz", "desiredStatus": "RUNNING"}', "abc123xyz"),
+        ('pod "xk9q2m7a" created for $0.70 / hr', "xk9q2m7a"),
+        ("Started. {'success': True, 'new_contract': 7835610}", "7835610"),
+        ("nothing useful", None),
+    ],
+)
+def test_instance_ids_in_vendor_output(output: str, expected: str | None) -> None:
+    assert instance_id_from(output) == expected
