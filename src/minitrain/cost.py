@@ -48,7 +48,7 @@ def from_record(
     end: datetime | None = None,
     granularity_s: int = 60,
 ) -> Cost:
-    record, start = _authorized_start(folder, label)
+    record, start = authorized_start(folder, label)
     end = end or datetime.now(UTC)
     if end.utcoffset() is None:
         raise InputError(f"--end {end.isoformat()} has no UTC offset; write e.g. 2026-11-28T21:30Z")
@@ -68,7 +68,7 @@ def parse_end(text: str) -> datetime:
         raise InputError(f"--end {text!r} is not a time; write e.g. 2026-11-28T21:30:00Z") from None
 
 
-def _authorized_start(folder: Path, label: str) -> tuple[Path, datetime]:
+def authorized_start(folder: Path, label: str) -> tuple[Path, datetime]:
     """The start time of the newest authorized live pre-flight of ``label``."""
     runs = []
     for path in folder.glob(f"*-{safe_label(label)}*.json"):

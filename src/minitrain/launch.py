@@ -110,6 +110,23 @@ def launch(
     return Launched(instance_id, status, record, message)
 
 
+def started_at(folder: Path, label: str, instance: str, *, given: str | None = None) -> datetime:
+    """When the instance began to bill: ``given``, else its launch record, else the start time
+    the pre-flight noted."""
+    from minitrain import cost
+
+    if given is not None:
+        return cost.parse_end(given)
+    for path in sorted(folder.glob(f"*-{safe_label(label)}*-launch.json"), reverse=True):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("instance_id") == instance:
+                return datetime.fromisoformat(data["started_at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return cost.authorized_start(folder, label)[1]
+
+
 def instance_id_from(output: str) -> str | None:
     """The id a create command reports: a JSON object's ``id``, or a known phrase."""
     for candidate in (output, *output.splitlines()):

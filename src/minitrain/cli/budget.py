@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from minitrain import settings
@@ -76,6 +77,20 @@ def _parser() -> argparse.ArgumentParser:
     go.add_argument("--vendor", help="whose CLI lists instances (default: the manifest's)")
     go.add_argument("command", nargs=argparse.REMAINDER, help="-- the vendor command and its args")
     go.set_defaults(func=_launch)
+
+    watch = sub.add_parser(
+        "watch",
+        parents=[common],
+        help="warn at 80% of the time cap; terminate the instance at the cap",
+    )
+    watch.add_argument("--label", required=True)
+    watch.add_argument("--instance", required=True, help="the one instance it may terminate")
+    watch.add_argument("--vendor", help="default: the manifest's")
+    watch.add_argument("--hours", help="the cap (default: what the estimate buys, at most 4)")
+    watch.add_argument("--start", help="when billing started (default: from the launch record)")
+    watch.add_argument("--poll-s", type=float, default=30.0)
+    watch.add_argument("--once", action="store_true", help="look once and exit (for cron)")
+    watch.set_defaults(func=_watch)
 
     verify = sub.add_parser("verify", parents=[common], help="check every line of the ledger")
     verify.set_defaults(func=_verify)
@@ -203,6 +218,43 @@ def _preflight_runner(args: argparse.Namespace, estimate: Decimal) -> Callable[[
         )
 
     return run
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from minitrain import launch, watch
+    from minitrain.money import parse_rate
+    from minitrain.preflight.facts import MAX_HOURS
+
+    resolved = _settings(args)
+    folder = resolved.ledger_path.parent / "preflight"
+    manifest = resolved.manifest
+    vendor = args.vendor or (manifest.vendor if manifest else "runpod")
+    start = launch.started_at(folder, args.label, args.instance, given=args.start)
+    if args.hours is not None:
+        hours = parse_rate(args.hours, what="--hours")
+    else:
+        reserved = [
+            op.charged for op in resolved.guard().status().open_operations if op.label == args.label
+        ]
+        hourly = manifest.price_per_gpu_hour * manifest.gpus if manifest else None
+        hours = watch.cap_hours(reserved[-1], hourly, MAX_HOURS) if reserved else Decimal(MAX_HOURS)
+    state = watch.load_or_start(
+        folder,
+        label=args.label,
+        instance=args.instance,
+        vendor=vendor,
+        start=start,
+        cap_hours=hours,
+    )
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    if args.once:
+        watch.check(folder, state, now=datetime.now(UTC), say=say)
+    else:
+        watch.watch(folder, state, poll_s=args.poll_s, say=say)
+    return ExitCode.OK
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -1,0 +1,152 @@
+"""`budget watch`: warn at 80%, terminate at the cap, continue after a restart, touch nothing else."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from minitrain import watch
+from minitrain.cli.budget import main
+from tests.conftest import REPO
+
+FAKE_BIN = REPO / "tests" / "data" / "fake-bin"
+START = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
+POD = {"id": "pod0001", "name": "lab02", "desiredStatus": "RUNNING", "costPerHr": 0.7}
+OTHER = {**POD, "id": "pod0777", "name": "someone-else"}
+
+
+@pytest.fixture
+def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    state = tmp_path / "cloud.json"
+    state.write_text(json.dumps({"runpod": [POD, OTHER]}))
+    monkeypatch.setenv("PATH", f"{FAKE_BIN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_VENDOR_STATE", str(state))
+    return state
+
+
+def pods(cloud: Path) -> list[str]:
+    return [p["id"] for p in json.loads(cloud.read_text())["runpod"]]
+
+
+def start(folder: Path) -> watch.WatchState:
+    return watch.load_or_start(
+        folder,
+        label="lab02-tp-spinup",
+        instance="pod0001",
+        vendor="runpod",
+        start=START,
+        cap_hours=Decimal("4"),
+    )
+
+
+def test_warns_once_at_80_percent_then_terminates_only_its_instance_at_the_cap(
+    tmp_path: Path, cloud: Path
+) -> None:
+    said: list[str] = []
+    state = start(tmp_path)
+    assert not watch.check(tmp_path, state, now=START + timedelta(hours=3), say=said.append)
+    assert said == []
+    assert not watch.check(
+        tmp_path, state, now=START + timedelta(hours=3, minutes=13), say=said.append
+    )
+    assert said == [
+        "WARNING: pod0001 has run 3 h 13 min of its 4 h cap; 0 h 47 min left before"
+        " the watcher terminates it"
+    ]
+    assert not watch.check(
+        tmp_path, state, now=START + timedelta(hours=3, minutes=30), say=said.append
+    )
+    assert len(said) == 1  # warned once
+    assert watch.check(tmp_path, state, now=START + timedelta(hours=4), say=said.append)
+    assert pods(cloud) == ["pod0777"]  # only the instance it was told about
+    assert "terminated pod0001 (confirmed: no longer listed)" in said[-1]
+    assert said[-1].endswith(
+        "budget record lab02-tp-spinup --from-record --end 2026-11-29T00:00:00+00:00"
+    )
+
+
+def test_a_restarted_watcher_continues_from_its_state(tmp_path: Path, cloud: Path) -> None:
+    said: list[str] = []
+    watch.check(
+        tmp_path, start(tmp_path), now=START + timedelta(hours=3, minutes=20), say=said.append
+    )
+    restarted = watch.load_or_start(
+        tmp_path,
+        label="lab02-tp-spinup",
+        instance="pod0001",
+        vendor="runpod",
+        start=START + timedelta(hours=3),
+        cap_hours=Decimal("9"),
+    )
+    assert (restarted.start, restarted.cap_hours, restarted.warned) == (START, "4", True)
+    watch.check(tmp_path, restarted, now=START + timedelta(hours=3, minutes=30), say=said.append)
+    assert len(said) == 1  # not warned again
+
+
+def test_an_instance_gone_on_its_own_stops_the_watch(tmp_path: Path, cloud: Path) -> None:
+    cloud.write_text(json.dumps({"runpod": [OTHER]}))  # preempted
+    said: list[str] = []
+    assert watch.check(tmp_path, start(tmp_path), now=START + timedelta(hours=1), say=said.append)
+    assert "pod0001 is no longer listed by runpodctl (terminated or preempted)" in said[0]
+    assert pods(cloud) == ["pod0777"]
+
+
+def test_a_terminate_the_vendor_does_not_confirm_is_loud(
+    tmp_path: Path, cloud: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_VENDOR_MODE", "ghost")
+    with pytest.raises(watch.vendors.VendorError, match="still listed"):
+        watch.check(tmp_path, start(tmp_path), now=START + timedelta(hours=5), say=print)
+
+
+def test_the_loop_polls_until_done(tmp_path: Path, cloud: Path) -> None:
+    clock = iter([START + timedelta(hours=h) for h in (1, 2, 3.5, 4.1)])
+    slept: list[float] = []
+    said: list[str] = []
+    watch.watch(
+        tmp_path,
+        start(tmp_path),
+        poll_s=60,
+        say=said.append,
+        now=lambda: next(clock),
+        sleep=slept.append,
+    )
+    assert slept == [60, 60, 60]
+    assert said[0].startswith(
+        "watching pod0001 (runpod) for lab02-tp-spinup: started 20:00 UTC,"
+        " cap 4 h (until 00:00 UTC)"
+    )
+    assert pods(cloud) == ["pod0777"]
+
+
+def test_cap_is_what_the_estimate_buys_at_most_four_hours() -> None:
+    assert watch.cap_hours(Decimal("3.00"), Decimal("0.70"), 4) == Decimal("4")
+    assert watch.cap_hours(Decimal("1.00"), Decimal("0.70"), 4) == Decimal("1.42")
+    assert watch.cap_hours(Decimal("1.00"), None, 4) == Decimal("4")
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_cli_once(lab: Path, cloud: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    long_ago = (datetime.now(UTC) - timedelta(hours=5)).isoformat()
+    assert (
+        main(
+            [
+                "watch",
+                "--label",
+                "lab02-tp-spinup",
+                "--instance",
+                "pod0001",
+                "--start",
+                long_ago,
+                "--once",
+            ]
+        )
+        == 0
+    )
+    assert "reached the 4 h cap: terminating it" in capsys.readouterr().out
+    assert pods(cloud) == ["pod0777"]
