@@ -1,4 +1,4 @@
-"""`budget watch`: warn at 80%, terminate at the cap, continue after a restart, touch nothing else."""
+"""`budget watch`: warn at 80%, terminate at the cap, continue after a restart, touch no other."""
 
 from __future__ import annotations
 
