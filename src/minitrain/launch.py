@@ -110,6 +110,39 @@ def launch(
     return Launched(instance_id, status, record, message)
 
 
+def start_watcher(
+    label: str, instance: str, *, vendor: str, folder: Path, ledger: Path
+) -> tuple[Path, int]:
+    """``budget watch`` for this instance, detached from this terminal, logging to a file."""
+    import sys
+
+    log = folder / f".watch-{safe_label(label)}-{safe_label(instance)}.log"
+    argv = [
+        sys.executable,
+        "-m",
+        "minitrain",
+        "budget",
+        "watch",
+        "--label",
+        label,
+        "--instance",
+        instance,
+        "--vendor",
+        vendor,
+        "--ledger",
+        str(ledger),
+    ]
+    with log.open("ab") as out:
+        child = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # outlives us
+    return log, child.pid
+
+
 def started_at(folder: Path, label: str, instance: str, *, given: str | None = None) -> datetime:
     """When the instance began to bill: ``given``, else its launch record, else the start time
     the pre-flight noted."""

@@ -134,3 +134,26 @@ def test_no_command_is_bad_input(lab: Path, capsys: pytest.CaptureFixture[str]) 
 )
 def test_instance_ids_in_vendor_output(output: str, expected: str | None) -> None:
     assert instance_id_from(output) == expected
+
+
+def test_launch_can_start_the_watcher_in_the_background(
+    lab: Path, cloud: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os as _os
+    import re
+    import signal
+    import time
+
+    passed_preflight()
+    assert main([*LAUNCH[:-1], "--watch", "--", *CREATE]) == 0
+    out = capsys.readouterr().out
+    pid = int(re.search(r"pid (\d+)", out).group(1))  # type: ignore[union-attr]
+    log = Path(re.search(r"its log: (\S+)", out).group(1))  # type: ignore[union-attr]
+    try:
+        for _ in range(100):  # the watcher says what it watches, then sleeps between looks
+            if "watching pod0001 (runpod) for lab02-tp-spinup" in log.read_text():
+                break
+            time.sleep(0.1)
+        assert "watching pod0001 (runpod) for lab02-tp-spinup" in log.read_text()
+    finally:
+        _os.kill(pid, signal.SIGTERM)

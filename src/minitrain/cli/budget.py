@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     go.add_argument("--label", required=True)
     go.add_argument("--estimate", required=True, metavar="USD")
     go.add_argument("--vendor", help="whose CLI lists instances (default: the manifest's)")
+    go.add_argument(
+        "--watch",
+        action="store_true",
+        help="start `budget watch` for the new instance in the background",
+    )
     go.add_argument("command", nargs=argparse.REMAINDER, help="-- the vendor command and its args")
     go.set_defaults(func=_launch)
 
@@ -199,6 +204,15 @@ def _launch(args: argparse.Namespace) -> int:
     )
     print(launched.message)
     print(f"record: {launched.record}")
+    if args.watch and launched.exit_status == 0 and launched.instance_id:
+        log, pid = launch.start_watcher(
+            args.label,
+            launched.instance_id,
+            vendor=vendor,
+            folder=launched.record.parent,
+            ledger=resolved.ledger_path,
+        )
+        print(f"watcher started in the background (pid {pid}); its log: {log}")
     return ExitCode.OK if launched.exit_status == 0 else ExitCode.NOT_PASSED
 
 
