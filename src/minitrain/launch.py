@@ -70,7 +70,17 @@ def launch(
             f"the authorization of {label!r} from {preflight.name} is no longer open"
             " (its actual was recorded); run a new pre-flight"
         )
+    _refuse_second_launch(records, label, preflight)
     started = datetime.now(UTC)
+    record = reserve(records, started, label, suffix="-launch")
+    fields: dict[str, object] = {
+        "preflight": preflight.name,
+        "command": redact(" ".join(argv)),
+        "exit_status": None,
+        "instance_id": None,
+        "outcome": "running: the vendor command has not returned",
+    }
+    _write_record(record, label, started, fields)  # a kill -9 from here on leaves this behind
     try:
         done = subprocess.run(
             list(argv),
@@ -96,17 +106,10 @@ def launch(
             message += f" --instance {instance_id}`"
     else:
         message = _after_failure(guard, label, vendor, instance_id, status)
-    record = _write_record(
-        records,
-        label,
-        started,
-        preflight=preflight.name,
-        command=redact(" ".join(argv)),
-        exit_status=status,
-        instance_id=instance_id,
-        output_tail=output[-4000:],
-        outcome=message,
+    fields.update(
+        exit_status=status, instance_id=instance_id, output_tail=output[-4000:], outcome=message
     )
+    _write_record(record, label, started, fields)
     return Launched(instance_id, status, record, message)
 
 
@@ -233,8 +236,23 @@ def _passing_preflight(folder: Path, label: str, estimate: Decimal) -> Path:
     )
 
 
-def _write_record(folder: Path, label: str, started: datetime, **fields: object) -> Path:
-    path = reserve(folder, started, label, suffix="-launch")
+def _refuse_second_launch(folder: Path, label: str, preflight: Path) -> None:
+    """One launch per pre-flight: after a crash, launching again could start a second instance."""
+    for path in folder.glob(f"*-{safe_label(label)}*-launch.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if data.get("preflight") == preflight.name:
+            raise NotPassed(
+                f"{preflight.name} was already used by {path.name} ({data.get('outcome')});"
+                " an instance may exist: list them (e.g. runpodctl pod list --all), record that"
+                f" launch's cost (`budget record {label} USD`, 0.00 if nothing was created),"
+                " then run a new pre-flight to launch again"
+            )
+
+
+def _write_record(path: Path, label: str, started: datetime, fields: dict[str, object]) -> None:
     data = {
         "kind": "launch",
         "label": label,
@@ -242,5 +260,6 @@ def _write_record(folder: Path, label: str, started: datetime, **fields: object)
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **fields,
     }
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    return path
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    temp.replace(path)

@@ -157,3 +157,37 @@ def test_launch_can_start_the_watcher_in_the_background(
         assert "watching pod0001 (runpod) for lab02-tp-spinup" in log.read_text()
     finally:
         _os.kill(pid, signal.SIGTERM)
+
+
+def test_a_launch_killed_mid_command_cannot_be_repeated_blindly(
+    lab: Path, cloud: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+    import subprocess
+    import time
+
+    passed_preflight()
+    slow = [sys.executable, "-c", "import time; time.sleep(30)"]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "minitrain", "budget", *LAUNCH, *slow],
+        cwd=lab,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            if launch_records(lab) and launch_records(lab)[0].get("command"):
+                break
+            time.sleep(0.1)
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)  # launch and the vendor command it was running
+        child.wait()
+    [record] = launch_records(lab)
+    assert record["outcome"] == "running: the vendor command has not returned"
+    assert BudgetGuard(5, ledger(lab)).status().open_operations  # still reserved
+    assert main([*LAUNCH, *CREATE]) == 1
+    err = capsys.readouterr().err
+    assert "was already used by" in err
+    assert "an instance may exist" in err
+    assert json.loads(cloud.read_text())["runpod"] == []  # no second create
