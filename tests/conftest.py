@@ -80,3 +80,110 @@ def lab(tmp_path: Path) -> Path:
     shutil.copy(REAL_MANIFEST, folder / "manifest.json")
     shutil.copytree(REPO / "checklists", tmp_path / "checklists")
     return tmp_path
+
+
+class PgServer:
+    """A throwaway PostgreSQL cluster on 127.0.0.1, started for this test session only."""
+
+    def __init__(self, folder: Path) -> None:
+        import glob
+        import os
+
+        found = shutil.which("initdb") or next(
+            iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)), None
+        )
+        if found is None:
+            pytest.skip("PostgreSQL is not installed (apt-get install postgresql); .ci/run does")
+        self.bin = Path(os.path.realpath(found)).parent
+        self.data = folder / "data"
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
+            import subprocess
+
+            shutil.chown(folder, "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+            subprocess.run(
+                [
+                    *self.as_user,
+                    str(self.bin / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                ],
+                check=True,
+                capture_output=True,
+            )
+        else:
+            import subprocess
+
+            subprocess.run(
+                [str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"],
+                check=True,
+                capture_output=True,
+            )
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.folder = folder
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.start()
+
+    def _ctl(self, *args: str) -> None:
+        import subprocess
+
+        subprocess.run(
+            [*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", *args],
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        self._ctl(
+            "-o",
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1",
+            "-l",
+            str(self.folder / "server.log"),
+            "start",
+        )
+
+    def stop(self) -> None:
+        self._ctl("-m", "fast", "stop")
+
+    def database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> object:
+    """The cluster lives in its own temporary folder, not under pytest's tmp_path: the server
+    runs as the postgres user, who may not enter root's 0700 pytest folder. Removed at the end."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="minitrain-pg-"))
+    try:
+        server = PgServer(folder)
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database with the ledger schema, for one test."""
+    import re
+
+    from minitrain._pg_ledger import PostgresLedger
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    url = pg_server.database(name)
+    PostgresLedger(url).init()
+    return url

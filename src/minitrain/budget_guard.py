@@ -46,6 +46,7 @@ __all__ = [
 DEFAULT_LOG_PATH = Path("experiments/35-cloud-budget/spend.jsonl")
 CEILING_ENV = "LYNX_CLOUD_BUDGET_USD"
 TEST_MODE_ENV = "BUDGET_GUARD_TEST_MODE"
+LEDGER_URL_ENV = "LYNX_LEDGER_URL"
 BUFFER = "buffer"  # the per-lab cap that operations outside any capped lab draw on
 _LAB_PREFIX = re.compile(r"^lab(\d\d)-")
 
@@ -111,15 +112,14 @@ class BudgetGuard:
         lab_caps: Mapping[str, Amount] | None = None,
         ceiling_source: str = "constructor",
         ledger: _ledger.Ledger | None = None,
+        ledger_url: str | None = None,
     ) -> None:
         self.ceiling, self.ceiling_source = _resolve_ceiling(ceiling_usd, ceiling_source)
         self.lab_caps = {
             lab: parse_usd(cap, what=f"cap of lab {lab}") for lab, cap in (lab_caps or {}).items()
         }
         self.log_path = Path(log_path)
-        if ledger is None:
-            ledger = (_ledger.MemoryLedger if _test_mode() else _ledger.JsonlLedger)(self.log_path)
-        self._ledger: _ledger.Ledger = ledger
+        self._ledger: _ledger.Ledger = ledger or open_ledger(self.log_path, ledger_url)
 
     @property
     def location(self) -> str:
@@ -331,6 +331,21 @@ def _resolve_ceiling(ceiling: Amount | None, source: str) -> tuple[Decimal, str]
     if ceiling is None:
         raise InputError(f"no ceiling: pass one or set {CEILING_ENV}")
     return parse_usd(ceiling, what="ceiling"), source
+
+
+def open_ledger(log_path: Path, url: str | None) -> _ledger.Ledger:
+    """Test mode: in memory. A database URL (the argument, else LYNX_LEDGER_URL): PostgreSQL.
+    Otherwise the JSONL file."""
+    if _test_mode():
+        return _ledger.MemoryLedger(log_path)
+    url = os.environ.get(LEDGER_URL_ENV) or url
+    if not url:
+        return _ledger.JsonlLedger(log_path)
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise InputError(f"ledger URL {url!r}: only postgresql://USER@HOST:PORT/DB is supported")
+    from minitrain._pg_ledger import PostgresLedger
+
+    return PostgresLedger(url)
 
 
 def _test_mode() -> bool:

@@ -30,7 +30,7 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
     "vendor_snapshot_date": str,
     "vendor_snapshot_prices": dict,
 }
-_OPTIONAL = {"$schema", "gpus"}
+_OPTIONAL = {"$schema", "gpus", "ledger_url"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class Manifest:
     snapshot_date: str
     prices: Mapping[str, Decimal]  # per-GPU $/hour by vendor
     gpus: int = 2  # GPUs in the instance the estimate assumes (the seed's 2-GPU job)
+    ledger_url: str | None = None  # postgresql://... to share one ceiling; None: the JSONL file
 
     @property
     def price_per_gpu_hour(self) -> Decimal:
@@ -134,12 +135,21 @@ def _build(path: Path, data: dict[str, Any]) -> Manifest:
         snapshot_date=data["vendor_snapshot_date"],
         prices=MappingProxyType(prices),
         gpus=_gpus(data.get("gpus", 2), fail),
+        ledger_url=_ledger_url(data.get("ledger_url"), fail),
     )
 
 
 def _gpus(value: object, fail: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 64:
         raise fail(f"field 'gpus' is {value!r}; give the GPU count of the instance, e.g. 2")
+    return value
+
+
+def _ledger_url(value: object, fail: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("postgresql://", "postgres://")):
+        raise fail(f"field 'ledger_url' is {value!r}; give postgresql://USER@HOST:PORT/DB")
     return value
 
 

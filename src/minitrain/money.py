@@ -42,6 +42,11 @@ def parse_rate(value: object, *, what: str = "rate") -> Decimal:
     return number
 
 
+def usd_text(amount: Decimal) -> str:
+    """An amount for JSON output: an exact decimal string of whole cents, ``"0.00"``."""
+    return str(amount.quantize(CENT))
+
+
 def format_usd(amount: Decimal) -> str:
     """``Decimal("3")`` -> ``"$3.00"``; negative amounts (an overspend) as ``"-$0.50"``."""
     sign = "-" if amount < 0 else ""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from minitrain.budget_guard import BUFFER, Operation, Status, pool_of
 from minitrain.errors import InputError
-from minitrain.money import format_usd
+from minitrain.money import format_usd, usd_text
 
 
 @dataclass(frozen=True)
@@ -107,22 +107,22 @@ def text(report: Report) -> str:
 
 def as_json(report: Report) -> dict[str, object]:
     return {
-        "ceiling": str(report.status.ceiling),
-        "spent": str(report.status.spent),
-        "reserved": str(report.status.reserved),
-        "remaining": str(report.status.remaining),
+        "ceiling": usd_text(report.status.ceiling),
+        "spent": usd_text(report.status.spent),
+        "reserved": usd_text(report.status.reserved),
+        "remaining": usd_text(report.status.remaining),
         "labs": [
             {
                 "lab": row.lab,
-                "cap": None if row.cap is None else str(row.cap),
-                "reserved": str(row.reserved),
-                "actual": str(row.actual),
-                "remaining": None if row.remaining is None else str(row.remaining),
+                "cap": None if row.cap is None else usd_text(row.cap),
+                "reserved": usd_text(row.reserved),
+                "actual": usd_text(row.actual),
+                "remaining": None if row.remaining is None else usd_text(row.remaining),
             }
             for row in report.labs
         ],
         "timeline": [
-            {"at": p.at.isoformat(), "spent": str(p.spent), "label": p.label, "event": p.event}
+            {"at": p.at.isoformat(), "spent": usd_text(p.spent), "label": p.label, "event": p.event}
             for p in report.timeline
         ],
     }

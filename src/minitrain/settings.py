@@ -11,7 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from minitrain import manifest as manifest_module
-from minitrain.budget_guard import CEILING_ENV, DEFAULT_LOG_PATH, BudgetGuard
+from minitrain._ledger import Ledger
+from minitrain.budget_guard import CEILING_ENV, DEFAULT_LOG_PATH, BudgetGuard, open_ledger
 from minitrain.errors import InputError
 from minitrain.manifest import Manifest
 from minitrain.money import parse_usd
@@ -24,6 +25,10 @@ class Settings:
     ceiling: Decimal | None
     ceiling_source: str
 
+    def ledger(self) -> Ledger:
+        """Where the lines live: LYNX_LEDGER_URL, else the manifest's ledger_url, else the file."""
+        return open_ledger(self.ledger_path, self.manifest.ledger_url if self.manifest else None)
+
     def guard(self) -> BudgetGuard:
         if self.ceiling is None and not _env_ceiling_set():
             raise InputError(
@@ -35,6 +40,7 @@ class Settings:
             self.ledger_path,
             lab_caps=self.manifest.lab_caps if self.manifest else None,
             ceiling_source=self.ceiling_source,
+            ledger_url=self.manifest.ledger_url if self.manifest else None,
         )
 
 

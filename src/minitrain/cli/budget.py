@@ -11,12 +11,17 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from minitrain import settings
 from minitrain.budget_guard import Operation, Status
 from minitrain.cli._handler import run
 from minitrain.errors import ExitCode, InputError, LedgerError
-from minitrain.money import format_usd, parse_usd
+from minitrain.money import format_usd, parse_usd, usd_text
+
+if TYPE_CHECKING:
+    from minitrain._pg_ledger import PostgresLedger
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +72,22 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--png", metavar="FILE", help="also save a chart (needs matplotlib)")
     report.set_defaults(func=_report)
 
+    _add_instance_commands(sub, common)
+
+    verify = sub.add_parser("verify", parents=[common], help="check every line of the ledger")
+    verify.set_defaults(func=_verify)
+
+    repair = sub.add_parser(
+        "repair", parents=[common], help="void a torn last line (or --line N) by appending"
+    )
+    repair.add_argument("--line", type=int, help="void this bad line instead of a torn tail")
+    repair.add_argument("--reason", help="why (required with --line)")
+    repair.set_defaults(func=_repair)
+    return parser
+
+
+def _add_instance_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """launch, watch, and the database ledger's commands."""
     go = sub.add_parser(
         "launch",
         parents=[common],
@@ -86,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     watch = sub.add_parser(
         "watch",
         parents=[common],
-        help="warn at 80% of the time cap; terminate the instance at the cap",
+        help="warn at 80%% of the time cap; terminate the instance at the cap",
     )
     watch.add_argument("--label", required=True)
     watch.add_argument("--instance", required=True, help="the one instance it may terminate")
@@ -97,16 +118,15 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--once", action="store_true", help="look once and exit (for cron)")
     watch.set_defaults(func=_watch)
 
-    verify = sub.add_parser("verify", parents=[common], help="check every line of the ledger")
-    verify.set_defaults(func=_verify)
-
-    repair = sub.add_parser(
-        "repair", parents=[common], help="void a torn last line (or --line N) by appending"
-    )
-    repair.add_argument("--line", type=int, help="void this bad line instead of a torn tail")
-    repair.add_argument("--reason", help="why (required with --line)")
-    repair.set_defaults(func=_repair)
-    return parser
+    db = sub.add_parser("db", parents=[common], help="the PostgreSQL ledger: db init")
+    db.add_argument("action", choices=["init"], help="create or upgrade the schema")
+    db.set_defaults(func=_db)
+    export = sub.add_parser("export", parents=[common], help="the ledger as JSONL lines")
+    export.add_argument("--out", metavar="FILE", help="write here (default: stdout)")
+    export.set_defaults(func=_export)
+    load = sub.add_parser("import", parents=[common], help="JSONL lines into the database")
+    load.add_argument("file", help="a spend.jsonl (every line must be sound)")
+    load.set_defaults(func=_import)
 
 
 def _settings(args: argparse.Namespace) -> settings.Settings:
@@ -125,8 +145,6 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from minitrain import report
 
     guard = _settings(args).guard()
@@ -147,7 +165,7 @@ def _authorize(args: argparse.Namespace) -> int:
         args,
         f"authorized {args.label} {format_usd(estimate)};"
         f" remaining {format_usd(status.remaining)} of {format_usd(status.ceiling)}",
-        {"authorized": args.label, "remaining": str(status.remaining)},
+        {"authorized": args.label, "remaining": usd_text(status.remaining)},
     )
     return ExitCode.OK
 
@@ -164,7 +182,11 @@ def _record(args: argparse.Namespace) -> int:
         args,
         f"recorded {args.label} actual {format_usd(actual)};"
         f" spent {format_usd(status.spent)}, remaining {format_usd(status.remaining)}",
-        {"recorded": args.label, "spent": str(status.spent), "remaining": str(status.remaining)},
+        {
+            "recorded": args.label,
+            "spent": usd_text(status.spent),
+            "remaining": usd_text(status.remaining),
+        },
     )
     return ExitCode.OK
 
@@ -271,6 +293,58 @@ def _watch(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _database(args: argparse.Namespace) -> PostgresLedger:
+    from minitrain._pg_ledger import PostgresLedger
+
+    ledger = _settings(args).ledger()
+    if not isinstance(ledger, PostgresLedger):
+        raise InputError(
+            "no database ledger: set LYNX_LEDGER_URL (or the manifest's ledger_url)"
+            " to postgresql://USER@HOST:PORT/DB"
+        )
+    return ledger
+
+
+def _db(args: argparse.Namespace) -> int:
+    ledger = _database(args)
+    version = ledger.init()
+    _say(args, f"{ledger.location}: schema at version {version}", {"version": version})
+    return ExitCode.OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from minitrain._records import encode
+
+    snapshot = _settings(args).ledger().read(full=True)
+    snapshot.require_clean()
+    data = b"".join(encode(record) for record in snapshot.records or ())
+    if args.out:
+        Path(args.out).write_bytes(data)
+        print(f"exported {snapshot.lines} lines to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+    return ExitCode.OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from minitrain._records import parse
+
+    ledger = _database(args)
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise InputError(f"{args.file}: cannot read it: {exc.strerror}") from None
+    snapshot = parse(data, location=args.file)
+    snapshot.require_clean()
+    added = ledger.insert_many(list(snapshot.records or ()))
+    _say(
+        args,
+        f"imported {added} new line(s) of {snapshot.lines} into {ledger.location}",
+        {"added": added, "lines": snapshot.lines},
+    )
+    return ExitCode.OK
+
+
 def _verify(args: argparse.Namespace) -> int:
     from minitrain import _ledger
 
@@ -296,7 +370,7 @@ def _verify(args: argparse.Namespace) -> int:
         args,
         f"ok: {snapshot.lines} lines, {operations} operations,"
         f" spent {format_usd(spent)} of {format_usd(guard.ceiling)}",
-        {"ok": True, "lines": snapshot.lines, "spent": str(spent)},
+        {"ok": True, "lines": snapshot.lines, "spent": usd_text(spent)},
     )
     return ExitCode.OK
 
@@ -361,7 +435,7 @@ def _status_text(status: Status, operations: list[Operation], *, listed: str) ->
 
 def _status_json(status: Status, operations: list[Operation]) -> dict[str, object]:
     def money(value: Decimal | None) -> str | None:
-        return None if value is None else str(value)
+        return None if value is None else usd_text(value)
 
     return {
         "ledger": status.location,

@@ -182,3 +182,30 @@ def test_a_broken_manifest_is_bad_input_naming_the_field(
     path.write_text(path.read_text().replace('"USD"', '"EUR"'))
     assert main(["status"]) == 2
     assert "field 'currency' is 'EUR'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tool", ["budget", "preflight"])
+def test_help_lists_every_command(tool: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from minitrain.cli import main as dispatch
+
+    with pytest.raises(SystemExit) as done:
+        dispatch([tool, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    commands = {
+        "budget": [
+            "status",
+            "authorize",
+            "record",
+            "report",
+            "launch",
+            "watch",
+            "db",
+            "export",
+            "import",
+            "verify",
+            "repair",
+        ],
+        "preflight": ["run", "lint", "render", "hardware", "schema"],
+    }[tool]
+    assert all(f"    {name} " in out or f"    {name}\n" in out for name in commands), out

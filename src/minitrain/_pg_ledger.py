@@ -1,0 +1,250 @@
+"""The ledger on PostgreSQL, for a group sharing one ceiling from several machines.
+
+Same seam as ``_ledger.JsonlLedger`` (read / transaction / append), same meaning: a reservation
+counts until its actual replaces it; amounts are ``numeric(12,2)``; rows are only inserted.
+
+Why an advisory lock and not SERIALIZABLE: the decision reads the budget's totals and inserts
+one row; ``pg_advisory_xact_lock`` on the budget's name makes exactly those transactions of the
+same budget run one at a time (others, and plain readers, are not blocked), with no retry loop
+to get wrong. It is released by COMMIT or ROLLBACK, so a dropped connection cannot leave it held.
+A trigger refuses UPDATE, DELETE and TRUNCATE: the table is append-only for everyone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from minitrain._records import Record, Snapshot, Totals
+from minitrain.errors import LedgerError
+
+SCHEMA_VERSION = 1
+MIGRATIONS = {
+    1: """
+CREATE TABLE ledger (
+    seq       bigserial PRIMARY KEY,
+    budget    text NOT NULL,
+    id        text NOT NULL UNIQUE,
+    ts        timestamptz NOT NULL,
+    kind      text NOT NULL CHECK (kind IN ('authorize', 'actual')),
+    op_label  text NOT NULL CHECK (op_label <> ''),
+    lab       text,
+    op_id     text REFERENCES ledger (id),
+    estimated numeric(12, 2) CHECK (estimated >= 0),
+    actual    numeric(12, 2) CHECK (actual >= 0),
+    currency  text NOT NULL CHECK (currency = 'USD'),
+    CHECK (kind = 'actual' OR (estimated IS NOT NULL AND actual IS NULL AND op_id IS NULL)),
+    CHECK (kind = 'authorize' OR actual IS NOT NULL)
+);
+-- one actual per authorization
+CREATE UNIQUE INDEX ledger_one_actual ON ledger (op_id) WHERE kind = 'actual';
+CREATE INDEX ledger_budget ON ledger (budget, seq);
+CREATE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the ledger is append-only: % is refused', TG_OP;
+END $$;
+CREATE TRIGGER ledger_no_update_delete BEFORE UPDATE OR DELETE ON ledger
+    FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
+CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only();
+""",
+}
+_COLUMNS = "id, ts, kind, op_label, lab, op_id, estimated, actual"
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise LedgerError(
+            "a postgresql:// ledger needs psycopg: pip install 'minitrain-preflight[postgres]'"
+        ) from None
+    return psycopg
+
+
+def shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+
+
+class PostgresLedger:
+    def __init__(self, url: str, *, budget: str = "default") -> None:
+        self.url = url
+        self.budget = budget
+        self.location = f"{shown(url)} (budget {budget!r})"
+
+    # --- the schema -----------------------------------------------------------------------
+
+    def init(self) -> int:
+        """Create or upgrade the schema; returns the version now in force."""
+        with self._session() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('minitrain ledger schema'))")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS ledger_schema (version int PRIMARY KEY,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT version FROM ledger_schema")}
+            for version in sorted(MIGRATIONS):
+                if version not in done:
+                    conn.execute(MIGRATIONS[version])
+                    conn.execute("INSERT INTO ledger_schema (version) VALUES (%s)", (version,))
+        return max(MIGRATIONS)
+
+    # --- the Ledger seam ------------------------------------------------------------------
+
+    def read(self, *, full: bool = False) -> Snapshot:
+        with self._session() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return self._snapshot(conn, full=full)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[_PgTransaction]:
+        with self._session() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.budget,))
+            yield _PgTransaction(self, conn, self._snapshot(conn, full=False))
+
+    def rows(self) -> list[Record]:
+        return list(self.read(full=True).records or ())
+
+    def insert_many(self, records: list[Record]) -> int:
+        """Import: insert the records not already present (by id), in order. Returns how many."""
+        added = 0
+        with self._session() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.budget,))
+            for record in records:
+                cursor = conn.execute(
+                    f"INSERT INTO ledger (budget, {_COLUMNS}, currency) VALUES"
+                    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'USD') ON CONFLICT (id) DO NOTHING",
+                    (self.budget, *_values(record)),
+                )
+                added += cursor.rowcount
+        return added
+
+    # --- inside ----------------------------------------------------------------------------
+
+    def _snapshot(self, conn: Any, *, full: bool) -> Snapshot:
+        if full:
+            records = [
+                _record(row, n)
+                for n, row in enumerate(
+                    conn.execute(
+                        f"SELECT {_COLUMNS} FROM ledger WHERE budget = %s ORDER BY seq",
+                        (self.budget,),
+                    ),
+                    1,
+                )
+            ]
+            totals = Totals()
+            for record in records:
+                totals.fold(record)
+            return Snapshot(totals, (), self.location, len(records), tuple(records))
+        return Snapshot(self._totals(conn), (), self.location, self._count(conn))
+
+    def _totals(self, conn: Any) -> Totals:
+        """The same sums the JSONL reader folds, computed by the database."""
+        charged: dict[str, Decimal] = {}
+        for lab, amount in conn.execute(
+            """SELECT coalesce(a.lab, ''), sum(coalesce(c.actual, a.estimated))
+                 FROM ledger a LEFT JOIN ledger c ON c.op_id = a.id AND c.kind = 'actual'
+                WHERE a.budget = %s AND a.kind = 'authorize' GROUP BY 1
+               UNION ALL
+               SELECT coalesce(lab, ''), sum(actual) FROM ledger
+                WHERE budget = %s AND kind = 'actual' AND op_id IS NULL GROUP BY 1""",
+            (self.budget, self.budget),
+        ):
+            charged[lab] = charged.get(lab, Decimal(0)) + amount
+        open_ops = {
+            row[0]: _record(row, 0)
+            for row in conn.execute(
+                f"""SELECT {_COLUMNS}, a.seq FROM ledger a
+                     WHERE a.budget = %s AND a.kind = 'authorize'
+                       AND NOT EXISTS (SELECT 1 FROM ledger c WHERE c.op_id = a.id)
+                     ORDER BY a.seq""",
+                (self.budget,),
+            )
+        }
+        reserved = sum((r.estimated or Decimal(0) for r in open_ops.values()), Decimal(0))
+        return Totals(reserved, charged, open_ops)
+
+    def _count(self, conn: Any) -> int:
+        return int(
+            conn.execute(
+                "SELECT count(*) FROM ledger WHERE budget = %s", (self.budget,)
+            ).fetchone()[0]
+        )
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Any]:
+        """A connection for one unit of work; any database error becomes a LedgerError (a
+        transaction that did not commit wrote nothing)."""
+        psycopg = _psycopg()
+        try:
+            with psycopg.connect(self.url, connect_timeout=10) as conn:
+                yield conn
+        except psycopg.errors.UndefinedTable:
+            raise LedgerError(
+                f"{self.location} has no ledger table yet: run `budget db init`"
+            ) from None
+        except psycopg.Error as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: Exception) -> LedgerError:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return LedgerError(
+            f"{self.location}: {first}; nothing was written unless `budget status` shows it"
+        )
+
+
+class _PgTransaction:
+    def __init__(self, ledger: PostgresLedger, conn: Any, snapshot: Snapshot) -> None:
+        self._ledger = ledger
+        self._conn = conn
+        self.snapshot = snapshot
+
+    def full(self) -> Snapshot:
+        return self._ledger._snapshot(self._conn, full=True)
+
+    def append(self, record: Record) -> Record:
+        self._conn.execute(
+            f"INSERT INTO ledger (budget, {_COLUMNS}, currency) VALUES"
+            " (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'USD')",
+            (self._ledger.budget, *_values(record)),
+        )
+        self.snapshot = replace(self.snapshot, lines=self.snapshot.lines + 1)
+        return replace(record, line=self.snapshot.lines)
+
+
+def _values(record: Record) -> tuple[object, ...]:
+    return (
+        record.id,
+        record.ts,
+        record.kind,
+        record.op_label,
+        record.lab,
+        record.op_id,
+        record.estimated,
+        record.actual,
+    )
+
+
+def _record(row: tuple[Any, ...], line: int) -> Record:
+    id_, ts, kind, label, lab, op_id, estimated, actual = row[:8]
+    return Record(
+        id_,
+        ts,
+        kind,
+        label,
+        estimated,
+        actual,
+        op_id,
+        lab,
+        line if line else int(row[8]) if len(row) > 8 else 0,
+    )

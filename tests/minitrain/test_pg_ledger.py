@@ -1,0 +1,197 @@
+"""The guard's contract on PostgreSQL, plus what only a shared database must survive."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from minitrain import AlreadyRecorded, BudgetGuard, BudgetGuardExceeded, LedgerError
+from minitrain._pg_ledger import PostgresLedger
+from minitrain.budget_guard import UnmatchedActualWarning
+from minitrain.cli.budget import main as budget
+
+psycopg = pytest.importorskip("psycopg")
+pytestmark = pytest.mark.usefixtures("file_mode")
+Guard = Callable[..., BudgetGuard]
+
+
+@pytest.fixture(params=["jsonl", "postgres"])
+def make_guard(request: pytest.FixtureRequest, tmp_path: Path) -> Guard:
+    """The same tests against both backends."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_url")
+        return lambda ceiling="5.00", **kw: BudgetGuard(ceiling, ledger=PostgresLedger(url), **kw)
+    return lambda ceiling="5.00", **kw: BudgetGuard(ceiling, tmp_path / "spend.jsonl", **kw)
+
+
+def test_seed_stop_conditions(make_guard: Guard) -> None:
+    guard = make_guard()
+    guard.authorize("lab02-tp-spinup", 3.00)
+    with pytest.raises(BudgetGuardExceeded):
+        guard.authorize("hypothetical-lab", 10.00)
+    assert (guard.total_spent, guard.remaining) == (Decimal("3.00"), Decimal("2.00"))
+
+
+def test_cents_are_exact(make_guard: Guard) -> None:
+    guard = make_guard("1.00")
+    for i in range(100):
+        guard.authorize(f"op-{i}", 0.01)
+    with pytest.raises(BudgetGuardExceeded):
+        guard.authorize("op-100", 0.01)
+    assert guard.total_spent == Decimal("1.00")
+
+
+def test_actuals_replace_reservations_once(make_guard: Guard) -> None:
+    guard = make_guard()
+    guard.authorize("retry", "1.00")
+    guard.authorize("retry", "2.00")
+    guard.record_actual("retry", "0.50")  # closes the latest open one
+    assert (guard.total_spent, guard.status().reserved) == (Decimal("1.50"), Decimal("1.00"))
+    guard.record_actual("retry", "0.25")
+    with pytest.raises(AlreadyRecorded):
+        guard.record_actual("retry", "0.25")
+    with pytest.warns(UnmatchedActualWarning):
+        guard.record_actual("forgot", "0.10")
+    assert guard.total_spent == Decimal("0.85")
+    assert [(op.estimated, op.actual) for op in guard.operations()] == [
+        (Decimal("1.00"), Decimal("0.25")),
+        (Decimal("2.00"), Decimal("0.50")),
+        (None, Decimal("0.10")),
+    ]
+
+
+def test_lab_caps(make_guard: Guard) -> None:
+    guard = make_guard(lab_caps={"02": "3.00", "buffer": "2.00"})
+    guard.authorize("lab02-tp-spinup", "2.50")
+    with pytest.raises(BudgetGuardExceeded, match=r"lab 02 cap \$3\.00"):
+        guard.authorize("lab02-retry", "1.00")
+    guard.authorize("setup", "2.00")
+    assert guard.status().lab_spent("buffer") == Decimal("2.00")
+
+
+def _race(url: str, worker: int, out: multiprocessing.Queue[int]) -> None:
+    guard = BudgetGuard("1.00", ledger=PostgresLedger(url))  # its own connections
+    won = 0
+    for i in range(25):
+        try:
+            guard.authorize(f"w{worker}-{i}", "0.01")
+            won += 1
+        except BudgetGuardExceeded:
+            pass
+    out.put(won)
+
+
+def test_processes_racing_on_the_last_dollars_never_overspend(pg_url: str) -> None:
+    ctx = multiprocessing.get_context("fork")
+    out: multiprocessing.Queue[int] = ctx.Queue()
+    procs = [ctx.Process(target=_race, args=(pg_url, w, out)) for w in range(8)]
+    for p in procs:
+        p.start()
+    won = sum(out.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join()
+    assert won == 100  # 200 tries of $0.01 at $1.00
+    assert BudgetGuard("1.00", ledger=PostgresLedger(pg_url)).total_spent == Decimal("1.00")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE ledger SET actual = 0", "DELETE FROM ledger", "TRUNCATE ledger"],
+)
+def test_the_table_is_append_only(pg_url: str, statement: str) -> None:
+    BudgetGuard(5, ledger=PostgresLedger(pg_url)).authorize("a", "1.00")
+    with psycopg.connect(pg_url) as conn, pytest.raises(psycopg.Error, match="append-only"):
+        conn.execute(statement)
+
+
+def test_a_connection_killed_mid_authorize_writes_nothing(pg_url: str) -> None:
+    guard = BudgetGuard(5, ledger=PostgresLedger(pg_url))
+    guard.authorize("before", "1.00")
+    failure: list[BaseException] = []
+    with psycopg.connect(pg_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(hashtext('default'))")  # authorize will wait
+
+        def attempt() -> None:
+            try:
+                guard.authorize("victim", "1.00")
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=attempt)
+        thread.start()
+        for _ in range(100):
+            rows = holder.execute(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND pid <> pg_backend_pid()"
+            ).fetchall()
+            if rows:
+                break
+            time.sleep(0.05)
+        holder.execute("SELECT pg_terminate_backend(%s)", (rows[0][0],))
+        thread.join(timeout=30)
+    assert failure and isinstance(failure[0], LedgerError)
+    assert "nothing was written unless `budget status` shows it" in str(failure[0])
+    assert [op.label for op in guard.operations()] == ["before"]
+
+
+def test_the_server_stopped_and_started_between_operations(pg_url: str, pg_server: object) -> None:
+    guard = BudgetGuard(5, ledger=PostgresLedger(pg_url))
+    guard.authorize("a", "1.00")
+    pg_server.stop()  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(LedgerError, match=r"postgresql://postgres@127\.0\.0\.1:\d+/"):
+            guard.authorize("b", "1.00")
+    finally:
+        pg_server.start()  # type: ignore[attr-defined]
+    guard.authorize("c", "1.00")
+    assert [op.label for op in guard.operations()] == ["a", "c"]
+
+
+def test_no_schema_says_db_init(pg_server: object) -> None:
+    url = pg_server.database("t_empty")  # type: ignore[attr-defined]
+    with pytest.raises(LedgerError, match="no ledger table yet: run `budget db init`"):
+        BudgetGuard(5, ledger=PostgresLedger(url)).status()
+
+
+def test_cli_init_export_verify_import(
+    pg_url: str,
+    pg_server: object,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("LYNX_LEDGER_URL", pg_url)
+    assert budget(["db", "init", "--ceiling", "5"]) == 0  # idempotent: already at version 1
+    assert "schema at version 1" in capsys.readouterr().out
+    assert budget(["authorize", "lab02-tp-spinup", "3.00", "--ceiling", "5"]) == 0
+    assert budget(["record", "lab02-tp-spinup", "2.47", "--ceiling", "5"]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert budget(["record", "forgot", "0.10", "--ceiling", "5"]) == 0
+    out = tmp_path / "export.jsonl"
+    assert budget(["export", "--out", str(out), "--ceiling", "5"]) == 0
+    monkeypatch.delenv("LYNX_LEDGER_URL")
+    capsys.readouterr()
+    assert budget(["verify", "--ledger", str(out), "--ceiling", "5"]) == 0
+    assert capsys.readouterr().out == "ok: 3 lines, 2 operations, spent $2.57 of $5.00\n"
+    fresh = pg_server.database("t_import")  # type: ignore[attr-defined]
+    monkeypatch.setenv("LYNX_LEDGER_URL", fresh)
+    assert budget(["db", "init", "--ceiling", "5"]) == 0
+    assert budget(["import", str(out), "--ceiling", "5"]) == 0
+    assert budget(["import", str(out), "--ceiling", "5"]) == 0  # twice adds nothing
+    capsys.readouterr()
+    assert budget(["status", "--json", "--ceiling", "5"]) == 0
+    import json
+
+    data = json.loads(capsys.readouterr().out)
+    assert (data["spent"], data["reserved"]) == ("2.57", "0.00")
+    exported_again = tmp_path / "again.jsonl"
+    assert budget(["export", "--out", str(exported_again), "--ceiling", "5"]) == 0
+    assert exported_again.read_bytes() == out.read_bytes()  # the same lines, ids and all
