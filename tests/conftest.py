@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from minitrain import _ledger
+from tests.pgserver import NoPostgres, PgServer
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_LEDGER = REPO / "experiments" / "35-cloud-budget" / "spend.jsonl"
@@ -82,85 +83,6 @@ def lab(tmp_path: Path) -> Path:
     return tmp_path
 
 
-class PgServer:
-    """A throwaway PostgreSQL cluster on 127.0.0.1, started for this test session only."""
-
-    def __init__(self, folder: Path) -> None:
-        import glob
-        import os
-
-        found = shutil.which("initdb") or next(
-            iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)), None
-        )
-        if found is None:
-            pytest.skip("PostgreSQL is not installed (apt-get install postgresql); .ci/run does")
-        self.bin = Path(os.path.realpath(found)).parent
-        self.data = folder / "data"
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
-            import subprocess
-
-            shutil.chown(folder, "postgres")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-            subprocess.run(
-                [
-                    *self.as_user,
-                    str(self.bin / "initdb"),
-                    "-D",
-                    str(self.data),
-                    "-A",
-                    "trust",
-                    "-U",
-                    "postgres",
-                ],
-                check=True,
-                capture_output=True,
-            )
-        else:
-            import subprocess
-
-            subprocess.run(
-                [str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"],
-                check=True,
-                capture_output=True,
-            )
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.folder = folder
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        self.start()
-
-    def _ctl(self, *args: str) -> None:
-        import subprocess
-
-        subprocess.run(
-            [*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", *args],
-            check=True,
-            capture_output=True,
-        )
-
-    def start(self) -> None:
-        self._ctl(
-            "-o",
-            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1",
-            "-l",
-            str(self.folder / "server.log"),
-            "start",
-        )
-
-    def stop(self) -> None:
-        self._ctl("-m", "fast", "stop")
-
-    def database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url.rsplit("/", 1)[0] + f"/{name}"
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> object:
     """The cluster lives in its own temporary folder, not under pytest's tmp_path: the server
@@ -169,7 +91,10 @@ def pg_server() -> object:
 
     folder = Path(tempfile.mkdtemp(prefix="minitrain-pg-"))
     try:
-        server = PgServer(folder)
+        try:
+            server = PgServer(folder)
+        except NoPostgres as exc:
+            pytest.skip(f"{exc}; .ci/run installs it")
         yield server
         server.stop()
     finally:

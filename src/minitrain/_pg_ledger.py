@@ -80,6 +80,7 @@ class PostgresLedger:
         self.url = url
         self.budget = budget
         self.location = f"{shown(url)} (budget {budget!r})"
+        self._conn: Any = None
 
     # --- the schema -----------------------------------------------------------------------
 
@@ -166,7 +167,8 @@ class PostgresLedger:
             for row in conn.execute(
                 f"""SELECT {_COLUMNS}, a.seq FROM ledger a
                      WHERE a.budget = %s AND a.kind = 'authorize'
-                       AND NOT EXISTS (SELECT 1 FROM ledger c WHERE c.op_id = a.id)
+                       AND NOT EXISTS (SELECT 1 FROM ledger c  -- uses ledger_one_actual
+                                        WHERE c.op_id = a.id AND c.kind = 'actual')
                      ORDER BY a.seq""",
                 (self.budget,),
             )
@@ -183,18 +185,44 @@ class PostgresLedger:
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[Any]:
-        """A connection for one unit of work; any database error becomes a LedgerError (a
+        """The connection for one unit of work; any database error becomes a LedgerError (a
         transaction that did not commit wrote nothing)."""
         psycopg = _psycopg()
         try:
-            with psycopg.connect(self.url, connect_timeout=10) as conn:
-                yield conn
+            yield self._connection(psycopg)
         except psycopg.errors.UndefinedTable:
             raise LedgerError(
                 f"{self.location} has no ledger table yet: run `budget db init`"
             ) from None
         except psycopg.Error as exc:
+            self._drop()
             raise self._error(exc) from None
+
+    def _connection(self, psycopg: Any) -> Any:
+        """One connection per ledger object, kept between operations (connecting costs more
+        than a whole authorization); checked before each use, and replaced once if the server
+        restarted in between. The check runs before any transaction, so retrying is safe."""
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            try:
+                conn.execute("SELECT 1")
+                return conn
+            except psycopg.OperationalError:
+                self._drop()
+        self._conn = psycopg.connect(self.url, connect_timeout=10, autocommit=True)
+        return self._conn
+
+    def close(self) -> None:
+        self._drop()
+
+    def __del__(self) -> None:  # the kept connection goes with the object
+        with contextlib.suppress(Exception):
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
 
     def _error(self, exc: Exception) -> LedgerError:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

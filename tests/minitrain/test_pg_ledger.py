@@ -136,7 +136,8 @@ def test_a_connection_killed_mid_authorize_writes_nothing(pg_url: str) -> None:
             time.sleep(0.05)
         holder.execute("SELECT pg_terminate_backend(%s)", (rows[0][0],))
         thread.join(timeout=30)
-    assert failure and isinstance(failure[0], LedgerError)
+    assert failure
+    assert isinstance(failure[0], LedgerError)
     assert "nothing was written unless `budget status` shows it" in str(failure[0])
     assert [op.label for op in guard.operations()] == ["before"]
 
