@@ -13,6 +13,7 @@ A trigger refuses UPDATE, DELETE and TRUNCATE: the table is append-only for ever
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
@@ -210,14 +211,13 @@ class PostgresLedger:
             except psycopg.OperationalError:
                 self._drop()
         self._conn = psycopg.connect(self.url, connect_timeout=10, autocommit=True)
+        # Closed when this object goes, even inside a garbage cycle: the finalizer holds the
+        # connection, so it cannot be collected (unclosed) before the ledger is.
+        weakref.finalize(self, self._conn.close)
         return self._conn
 
     def close(self) -> None:
         self._drop()
-
-    def __del__(self) -> None:  # the kept connection goes with the object
-        with contextlib.suppress(Exception):
-            self._drop()
 
     def _drop(self) -> None:
         if self._conn is not None:

@@ -432,59 +432,73 @@ def test_racing_processes_never_breach_the_ceiling(ledger: Path) -> None:
 # --- a reference model ------------------------------------------------------------------------
 
 
+class ReferenceModel(RuleBasedStateMachine):
+    """Random authorize / record_actual against a few lines of obvious arithmetic.
+
+    Subclasses say where the guard keeps its ledger (``make_guard``); the PostgreSQL suite
+    reuses this class unchanged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.guard = self.make_guard()
+        self.open: dict[str, list[Decimal]] = {}  # label -> open estimates, oldest first
+        self.closed: set[str] = set()
+        self.spent = Decimal(0)
+
+    def make_guard(self) -> BudgetGuard:
+        raise NotImplementedError
+
+    @rule(label=st.sampled_from(["a", "b", "c"]), cents=st.integers(min_value=0, max_value=300))
+    def authorize(self, label: str, cents: int) -> None:
+        amount = Decimal(cents) / 100
+        if self.spent + amount > 5:
+            with pytest.raises(BudgetGuardExceeded):
+                self.guard.authorize(label, amount)
+            return
+        self.guard.authorize(label, amount)
+        self.open.setdefault(label, []).append(amount)
+        self.spent += amount
+
+    @rule(
+        label=st.sampled_from(["a", "b", "c", "d"]), cents=st.integers(min_value=0, max_value=300)
+    )
+    def record(self, label: str, cents: int) -> None:
+        amount = Decimal(cents) / 100
+        if self.open.get(label):
+            self.guard.record_actual(label, amount)
+            self.spent += amount - self.open[label].pop()
+            self.closed.add(label)
+        elif label in self.closed:
+            with pytest.raises(AlreadyRecorded):
+                self.guard.record_actual(label, amount)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UnmatchedActualWarning)
+                self.guard.record_actual(label, amount)
+            self.spent += amount
+            self.closed.add(label)
+
+    @invariant()
+    def totals_match(self) -> None:
+        status = self.guard.status()
+        assert status.spent == self.spent
+        assert status.remaining == Decimal("5.00") - self.spent
+        reserved = sum((sum(v, Decimal(0)) for v in self.open.values()), Decimal(0))
+        assert status.reserved == reserved
+        listed = self.guard.operations()  # every record, folded the other way
+        assert sum((op.charged for op in listed), Decimal(0)) == self.spent
+
+
 def test_random_sequences_match_a_reference_model(tmp_path: Path) -> None:
     counter = iter(range(10**6))
 
-    class Model(RuleBasedStateMachine):
-        def __init__(self) -> None:
-            super().__init__()
-            self.guard = BudgetGuard("5.00", tmp_path / f"ledger-{next(counter)}.jsonl")
-            self.open: dict[str, list[Decimal]] = {}  # label -> open estimates, oldest first
-            self.closed: set[str] = set()
-            self.spent = Decimal(0)
-
-        @rule(label=st.sampled_from(["a", "b", "c"]), cents=st.integers(min_value=0, max_value=300))
-        def authorize(self, label: str, cents: int) -> None:
-            amount = Decimal(cents) / 100
-            if self.spent + amount > 5:
-                with pytest.raises(BudgetGuardExceeded):
-                    self.guard.authorize(label, amount)
-                return
-            self.guard.authorize(label, amount)
-            self.open.setdefault(label, []).append(amount)
-            self.spent += amount
-
-        @rule(
-            label=st.sampled_from(["a", "b", "c", "d"]),
-            cents=st.integers(min_value=0, max_value=300),
-        )
-        def record(self, label: str, cents: int) -> None:
-            amount = Decimal(cents) / 100
-            if self.open.get(label):
-                self.guard.record_actual(label, amount)
-                self.spent += amount - self.open[label].pop()
-                self.closed.add(label)
-            elif label in self.closed:
-                with pytest.raises(AlreadyRecorded):
-                    self.guard.record_actual(label, amount)
-            else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UnmatchedActualWarning)
-                    self.guard.record_actual(label, amount)
-                self.spent += amount
-                self.closed.add(label)
-
-        @invariant()
-        def totals_match(self) -> None:
-            status = self.guard.status()
-            assert status.spent == self.spent
-            assert status.remaining == Decimal("5.00") - self.spent
-            assert status.reserved == sum(
-                (sum(v, Decimal(0)) for v in self.open.values()), Decimal(0)
-            )
+    class OnFiles(ReferenceModel):
+        def make_guard(self) -> BudgetGuard:
+            return BudgetGuard("5.00", tmp_path / f"ledger-{next(counter)}.jsonl")
 
     run_state_machine_as_test(
-        Model,
+        OnFiles,
         settings=settings(
             max_examples=40,
             stateful_step_count=25,

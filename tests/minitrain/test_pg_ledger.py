@@ -196,3 +196,49 @@ def test_cli_init_export_verify_import(
     exported_again = tmp_path / "again.jsonl"
     assert budget(["export", "--out", str(exported_again), "--ceiling", "5"]) == 0
     assert exported_again.read_bytes() == out.read_bytes()  # the same lines, ids and all
+
+
+def test_a_bad_url_is_one_line_without_the_password(
+    pg_server: object, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = pg_server.port  # type: ignore[attr-defined]
+    monkeypatch.setenv(
+        "LYNX_LEDGER_URL", f"postgresql://postgres:hunter2hunter2@127.0.0.1:{port}/nope"
+    )
+    assert budget(["status", "--ceiling", "5"]) == 4
+    err = capsys.readouterr().err
+    assert f"postgresql://postgres@127.0.0.1:{port}/nope" in err
+    assert 'database "nope" does not exist' in err
+    assert "hunter2" not in err
+    assert err.count("\n") == 1
+    monkeypatch.setenv("LYNX_LEDGER_URL", "mysql://x@y/z")
+    assert budget(["status", "--ceiling", "5"]) == 2
+    assert "only postgresql://USER@HOST:PORT/DB is supported" in capsys.readouterr().err
+
+
+def test_random_sequences_match_the_reference_model_on_postgres(pg_url: str) -> None:
+    """The same state machine as the JSONL suite's, each example on its own budget."""
+    from hypothesis import HealthCheck, settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from tests.minitrain import test_budget_guard
+
+    counter = iter(range(10**6))
+
+    class OnPostgres(test_budget_guard.ReferenceModel):
+        def make_guard(self) -> BudgetGuard:
+            self.ledger = PostgresLedger(pg_url, budget=f"b{next(counter)}")
+            return BudgetGuard("5.00", ledger=self.ledger)
+
+        def teardown(self) -> None:
+            self.ledger.close()
+
+    run_state_machine_as_test(
+        OnPostgres,
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
