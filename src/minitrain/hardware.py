@@ -9,12 +9,12 @@ underlines its header with ANSI codes even when not printing to a terminal, so t
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from minitrain._commands import run as run_command
 from minitrain.errors import InputError
 
 QUERY = ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]
@@ -163,18 +163,14 @@ def compare(found: Hardware, target: Target) -> list[str]:
 
 
 def _run(argv: list[str]) -> str:
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL
-        )
-    except FileNotFoundError:
-        raise InputError("nvidia-smi is not installed here: run this on the GPU instance") from None
-    except subprocess.TimeoutExpired:
-        raise InputError(f"`{' '.join(argv)}` did not answer within 30 s") from None
-    if done.returncode != 0:
-        message = (done.stderr.strip() or done.stdout.strip() or "no message").splitlines()[0]
-        raise InputError(f"`{' '.join(argv)}` failed (exit {done.returncode}): {message}")
-    return done.stdout
+    ran = run_command(argv, timeout=30)
+    if ran.missing:
+        raise InputError("nvidia-smi is not installed here: run this on the GPU instance")
+    if ran.problem:
+        raise InputError(ran.problem)
+    if not ran.ok:
+        raise InputError(f"`{ran.shown}` failed (exit {ran.status}): {ran.first_error_line()}")
+    return ran.stdout
 
 
 def as_json(found: Hardware) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from minitrain import vendors
+from minitrain._commands import run as run_command
 from minitrain._secrets import redact
 from minitrain.budget_guard import BudgetGuard
 from minitrain.errors import InputError, NotPassed
@@ -81,20 +82,9 @@ def launch(
         "outcome": "running: the vendor command has not returned",
     }
     _write_record(record, label, started, fields)  # a kill -9 from here on leaves this behind
-    try:
-        done = subprocess.run(
-            list(argv),
-            capture_output=True,
-            text=True,
-            check=False,
-            stdin=subprocess.DEVNULL,
-            timeout=COMMAND_TIMEOUT_S,
-        )
-        status, output = done.returncode, redact(done.stdout + done.stderr)
-    except FileNotFoundError:
-        status, output = 127, f"{argv[0]}: command not found"
-    except subprocess.TimeoutExpired as exc:
-        status, output = 124, redact(str(exc.stdout or "") + f"\n(timed out after {exc.timeout} s)")
+    ran = run_command(argv, timeout=COMMAND_TIMEOUT_S)
+    status = ran.status if ran.status is not None else (127 if ran.missing else 124)
+    output = "\n".join(part for part in (ran.stdout, ran.stderr, ran.problem) if part)
     instance_id = instance_id_from(output)
     if status == 0:
         message = (

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from minitrain import hardware, vendors
-from minitrain._secrets import redact
+from minitrain._commands import run as run_command
 from minitrain.errors import InputError
 from minitrain.money import format_usd
 from minitrain.preflight.checklist import Step
@@ -92,29 +91,16 @@ def _headroom(facts: Facts) -> Sensed:
 
 
 def _command(step: Step) -> Sensed:
-    argv = list(step.command)
     timeout = float(step.timeout) if step.timeout is not None else DEFAULT_TIMEOUT
-    shown = " ".join(argv)
-    try:
-        done = subprocess.run(  # an argument list, never a shell
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except FileNotFoundError:
-        return Sensed("", False, f"`{argv[0]}` is not installed or not on PATH")
-    except subprocess.TimeoutExpired:
-        return Sensed("", False, f"`{shown}` did not finish within {timeout:g} s")
-    except OSError as exc:
-        return Sensed("", False, f"`{shown}` could not run: {exc.strerror}")
-    output = redact(done.stdout.strip())  # shown on screen and kept in the record
+    ran = run_command(step.command, timeout=timeout)
+    if ran.problem:
+        return Sensed("", False, ran.problem)
+    output = ran.stdout.strip()  # shown on screen and kept in the record
     first = output.splitlines()[0][:120] if output else "(no output)"
-    if done.returncode != 0:
-        error = redact((done.stderr.strip().splitlines() or ["(no message)"])[0][:200])
-        return Sensed(output, False, f"`{shown}` failed with exit {done.returncode}: {error}")
-    if step.expect_stdout is not None and not re.search(step.expect_stdout, done.stdout):
-        return Sensed(output, False, f"`{shown}` printed {first!r}, not what the step expects")
-    return Sensed(output, True, f"`{shown}`: {first}")
+    if not ran.ok:
+        return Sensed(
+            output, False, f"`{ran.shown}` failed with exit {ran.status}: {ran.first_error_line()}"
+        )
+    if step.expect_stdout is not None and not re.search(step.expect_stdout, ran.stdout):
+        return Sensed(output, False, f"`{ran.shown}` printed {first!r}, not what the step expects")
+    return Sensed(output, True, f"`{ran.shown}`: {first}")

@@ -7,13 +7,13 @@ Every terminate is confirmed by listing again; a vendor that says "done" is not 
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from minitrain._secrets import redact
+from minitrain._commands import Ran
+from minitrain._commands import run as run_command
 from minitrain.errors import InputError
 
 TIMEOUT_S = 60
@@ -71,27 +71,18 @@ def terminate_and_confirm(vendor: Vendor, instance_id: str) -> None:
         )
 
 
-def run(argv: Sequence[str], *, what: str) -> subprocess.CompletedProcess[str]:
-    """Run a vendor command (no shell, no stdin, a timeout); its failure is a VendorError."""
-    try:
-        done = subprocess.run(
-            list(argv),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise VendorUnavailable(f"`{argv[0]}` is not installed or not on PATH") from None
-    except subprocess.TimeoutExpired:
-        raise VendorError(f"`{' '.join(argv)}` did not finish within {TIMEOUT_S} s") from None
-    if done.returncode != 0:
+def run(argv: Sequence[str], *, what: str) -> Ran:
+    """Run a vendor command; not installed is VendorUnavailable, any failure a VendorError."""
+    ran = run_command(argv, timeout=TIMEOUT_S)
+    if ran.missing:
+        raise VendorUnavailable(ran.problem)
+    if ran.problem:
+        raise VendorError(ran.problem)
+    if not ran.ok:
         raise VendorError(
-            f"{what} failed: `{' '.join(argv)}` exited {done.returncode}:"
-            f" {first_line(done.stderr or done.stdout)}"
+            f"{what} failed: `{ran.shown}` exited {ran.status}: {ran.first_error_line()}"
         )
-    return done
+    return ran
 
 
 def parse_json_list(text: str, *, command: str) -> list[dict[str, Any]]:
@@ -116,4 +107,4 @@ def money(value: object) -> Decimal | None:
 
 
 def first_line(text: str) -> str:
-    return redact((text.strip().splitlines() or ["(no message)"])[0][:200])
+    return (text.strip().splitlines() or ["(no message)"])[0][:200]
