@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from minitrain import settings
-from minitrain.budget_guard import Operation, Status
 from minitrain.cli._handler import run
 from minitrain.errors import ExitCode, InputError, LedgerError
 from minitrain.money import format_usd, parse_usd, usd_text
@@ -134,13 +133,15 @@ def _settings(args: argparse.Namespace) -> settings.Settings:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from minitrain import report
+
     guard = _settings(args).guard()
     status = guard.status()
     operations = guard.operations() if args.all else list(status.open_operations)
     if args.json:
-        print(json.dumps(_status_json(status, operations), indent=2))
+        print(json.dumps(report.status_json(status, operations), indent=2))
     else:
-        print(_status_text(status, operations, listed="all" if args.all else "open"))
+        print(report.status_text(status, operations, listed="all" if args.all else "open"))
     return ExitCode.OK
 
 
@@ -398,69 +399,3 @@ def _repair(args: argparse.Namespace) -> int:
 
 def _say(args: argparse.Namespace, text: str, data: dict[str, object]) -> None:
     print(json.dumps(data) if args.json else text)
-
-
-def _status_text(status: Status, operations: list[Operation], *, listed: str) -> str:
-    open_count = len(status.open_operations)
-    lines = [
-        f"ledger     {status.location}",
-        f"ceiling    {format_usd(status.ceiling)}  (from {status.ceiling_source})",
-        f"spent      {format_usd(status.spent)}  (of which {format_usd(status.reserved)}"
-        f" reserved by {open_count} open authorization(s))",
-        f"remaining  {format_usd(status.remaining)}",
-    ]
-    if status.lab_caps:
-        lines += ["", f"{'lab':<8} {'cap':>8} {'spent':>8} {'remaining':>10}"]
-        for lab, cap in status.lab_caps.items():
-            spent = status.lab_spent(lab)
-            lines.append(
-                f"{lab:<8} {format_usd(cap):>8} {format_usd(spent):>8}"
-                f" {format_usd(cap - spent):>10}"
-            )
-    if operations:
-        lines += ["", f"{'line':>5}  {'operation':<28} {'estimated':>10} {'actual':>9}  state"]
-        for op in operations:
-            estimated = format_usd(op.estimated) if op.estimated is not None else "-"
-            actual = format_usd(op.actual) if op.actual is not None else "-"
-            state = (
-                "open (reserved)"
-                if op.is_open
-                else ("closed" if op.estimated is not None else "unauthorized spend")
-            )
-            lines.append(f"{op.line:>5}  {op.label:<28} {estimated:>10} {actual:>9}  {state}")
-    if listed == "open":
-        lines += ["", "(open authorizations only; `budget status --all` lists every operation)"]
-    return "\n".join(lines)
-
-
-def _status_json(status: Status, operations: list[Operation]) -> dict[str, object]:
-    def money(value: Decimal | None) -> str | None:
-        return None if value is None else usd_text(value)
-
-    return {
-        "ledger": status.location,
-        "currency": "USD",
-        "ceiling": money(status.ceiling),
-        "ceiling_source": status.ceiling_source,
-        "spent": money(status.spent),
-        "reserved": money(status.reserved),
-        "remaining": money(status.remaining),
-        "labs": {
-            lab: {"cap": money(cap), "spent": money(status.lab_spent(lab))}
-            for lab, cap in status.lab_caps.items()
-        },
-        "operations": [
-            {
-                "id": op.id,
-                "label": op.label,
-                "lab": op.lab,
-                "estimated": money(op.estimated),
-                "actual": money(op.actual),
-                "open": op.is_open,
-                "line": op.line,
-                "authorized_at": op.authorized_at.isoformat() if op.authorized_at else None,
-                "recorded_at": op.recorded_at.isoformat() if op.recorded_at else None,
-            }
-            for op in operations
-        ],
-    }
