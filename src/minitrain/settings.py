@@ -6,6 +6,7 @@ person can tighten the ceiling without touching a file.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -40,7 +41,7 @@ class Settings:
             self.ledger_path,
             lab_caps=self.manifest.lab_caps if self.manifest else None,
             ceiling_source=self.ceiling_source,
-            ledger_url=self.manifest.ledger_url if self.manifest else None,
+            ledger=self.ledger(),
         )
 
 
@@ -67,6 +68,4 @@ def resolve(
 
 
 def _env_ceiling_set() -> bool:
-    import os
-
     return CEILING_ENV in os.environ
