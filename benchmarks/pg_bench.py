@@ -71,8 +71,10 @@ def main() -> None:
             url = server.database("bench")
             PostgresLedger(url).init()
             jsonl = str(folder / "spend.jsonl")
-            print(f"{args.clients} clients x {args.each} authorizations each; latency: median of"
-                  " 200 from one client")
+            print(
+                f"{args.clients} clients x {args.each} authorizations each; latency: median of"
+                " 200 from one client"
+            )
             for name_, target in (("JSONL file", jsonl), ("PostgreSQL", url)):
                 rate = throughput(target, args.clients, args.each)
                 one = latency(target)
