@@ -85,3 +85,16 @@ def test_vendor_survey_recommends_the_manifests_vendor_and_price() -> None:
 def test_the_ledger_merges_by_union_in_git() -> None:
     attributes = (LAB.parent.parent / ".gitattributes").read_text()
     assert "experiments/35-cloud-budget/spend.jsonl merge=union" in attributes
+
+
+def test_every_test_the_readme_names_exists() -> None:
+    readme = (LAB.parent.parent / "README.md").read_text()
+    tests = LAB.parent.parent / "tests"
+    names = set(re.findall(r"::(test_\w+)", readme))
+    assert names, "the Guarantees section names its tests"
+    defined = {
+        m for p in tests.rglob("test_*.py") for m in re.findall(r"def (test_\w+)", p.read_text())
+    }
+    assert names <= defined, sorted(names - defined)
+    for path in re.findall(r"`(tests/[\w/.-]+\.(?:py|json|jsonl))", readme):
+        assert (LAB.parent.parent / path).exists(), path
