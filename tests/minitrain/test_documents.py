@@ -96,5 +96,5 @@ def test_every_test_the_readme_names_exists() -> None:
         m for p in tests.rglob("test_*.py") for m in re.findall(r"def (test_\w+)", p.read_text())
     }
     assert names <= defined, sorted(names - defined)
-    for path in re.findall(r"`(tests/[\w/.-]+\.(?:py|json|jsonl))", readme):
+    for path in re.findall(r"`(tests/[\w/.-]+\.(?:py|jsonl|json))[`:]", readme):
         assert (LAB.parent.parent / path).exists(), path
