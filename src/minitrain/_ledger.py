@@ -184,9 +184,15 @@ class JsonlLedger:
 
     @contextlib.contextmanager
     def _locked(self, how: int) -> Iterator[None]:
-        if how == fcntl.LOCK_EX:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if how == fcntl.LOCK_EX:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LedgerError(
+                f"{self.lock_path}: cannot create the ledger's lock file: {exc.strerror};"
+                " nothing was written (is the folder writable?)"
+            ) from None
         try:
             fcntl.flock(fd, how)
             yield
@@ -195,7 +201,13 @@ class JsonlLedger:
 
     def _write(self, line: bytes) -> None:
         created = not self.path.exists()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LedgerError(
+                f"{self.path}: cannot open the ledger to append: {exc.strerror};"
+                " nothing was written"
+            ) from None
         try:
             written = os.write(fd, line)
             if written != len(line):

@@ -22,7 +22,12 @@ def run(prog: str, command: Callable[[], int]) -> int:
         except PreflightError as exc:
             code = _say(prog, "error", str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            code = _say(prog, "interrupted", "nothing was authorized", ExitCode.INTERRUPTED)
+            code = _say(
+                prog,
+                "interrupted",
+                "stopped by Ctrl-C; `budget status` shows what the ledger holds",
+                ExitCode.INTERRUPTED,
+            )
         except BrokenPipeError:
             code = ExitCode.OK  # `budget status | head`: the reader left; not our failure
         except Exception as exc:  # noqa: BLE001 - the last resort, by design

@@ -209,3 +209,14 @@ def test_help_lists_every_command(tool: str, capsys: pytest.CaptureFixture[str])
         "preflight": ["run", "lint", "render", "hardware", "schema"],
     }[tool]
     assert all(f"    {name} " in out or f"    {name}\n" in out for name in commands), out
+
+
+def test_an_unusable_ledger_folder_is_a_ledger_error_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    ledger = tmp_path / "a-file" / "spend.jsonl"
+    assert main(["authorize", "x", "1.00", "--ledger", str(ledger), "--ceiling", "5"]) == 4
+    err = capsys.readouterr().err
+    assert "cannot create the ledger's lock file" in err
+    assert "Traceback" not in err
