@@ -24,7 +24,7 @@ from minitrain.preflight.sources import Question, Source
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # "authorized", "would-authorize" or "recorded"
+    status: str  # authorized, would-authorize, recorded, would-record or confirmed
     record: Path
     message: str
 
