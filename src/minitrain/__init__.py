@@ -1,7 +1,15 @@
 """minitrain preflight: a pre-flight checklist runner and budget guard for rented cloud GPUs."""
 
 from minitrain.budget_guard import BudgetGuard, BudgetGuardExceeded, UnmatchedActualWarning
-from minitrain.errors import AlreadyRecorded, ExitCode, InputError, LedgerError, PreflightError
+from minitrain.errors import (
+    AlreadyRecorded,
+    ExitCode,
+    InputError,
+    Interrupted,
+    LedgerError,
+    NotPassed,
+    PreflightError,
+)
 
 __all__ = [
     "AlreadyRecorded",
@@ -9,7 +17,9 @@ __all__ = [
     "BudgetGuardExceeded",
     "ExitCode",
     "InputError",
+    "Interrupted",
     "LedgerError",
+    "NotPassed",
     "PreflightError",
     "UnmatchedActualWarning",
 ]
