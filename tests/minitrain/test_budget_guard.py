@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
 import warnings
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +26,7 @@ from minitrain import (
     _records,
 )
 from minitrain.budget_guard import UnmatchedActualWarning
+from tests.racing import race
 
 
 @pytest.fixture
@@ -402,28 +402,9 @@ def test_union_merged_ledgers_verify_and_duplicates_are_caught(tmp_path: Path) -
 # --- concurrency ------------------------------------------------------------------------------
 
 
-def _race(ledger: str, worker: int, tries: int, results: multiprocessing.Queue[int]) -> None:
-    guard = BudgetGuard("1.00", ledger)
-    won = 0
-    for i in range(tries):
-        try:
-            guard.authorize(f"w{worker}-{i}", "0.01")
-            won += 1
-        except BudgetGuardExceeded:
-            pass
-    results.put(won)
-
-
 @pytest.mark.usefixtures("file_mode")
 def test_racing_processes_never_breach_the_ceiling(ledger: Path) -> None:
-    ctx = multiprocessing.get_context("fork")
-    results: multiprocessing.Queue[int] = ctx.Queue()
-    workers = [ctx.Process(target=_race, args=(str(ledger), w, 20, results)) for w in range(8)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(timeout=60)
-    won = sum(results.get(timeout=5) for _ in workers)
+    won = race(lambda: BudgetGuard("1.00", ledger), procs=8, tries=20)
     assert won == 100  # 160 tries of $0.01 at a $1.00 ceiling
     assert BudgetGuard("1.00", ledger).total_spent == Decimal("1.00")
     assert len(ledger.read_bytes().splitlines()) == 100

@@ -5,7 +5,6 @@ Every test here asserts the promise it is named after in the README's Guarantees
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 import signal
 import subprocess
@@ -16,52 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from minitrain import BudgetGuard, BudgetGuardExceeded, _ledger, _records
+from minitrain import BudgetGuard, _ledger, _records
+from tests.racing import race
 
 pytestmark = pytest.mark.usefixtures("file_mode")
 
 
-def _race(
-    ledger: str,
-    ceiling: str,
-    label: str,
-    tries: int,
-    lab_caps: dict[str, str],
-    out: multiprocessing.Queue[int],
-) -> None:
-    guard = BudgetGuard(ceiling, ledger, lab_caps=lab_caps)
-    won = 0
-    for i in range(tries):
-        try:
-            guard.authorize(f"{label}-{i}", "0.01")
-            won += 1
-        except BudgetGuardExceeded:
-            pass
-    out.put(won)
-
-
-def race(
-    ledger: Path, *, procs: int, tries: int, ceiling: str, lab_caps: dict[str, str] | None = None
-) -> int:
-    ctx = multiprocessing.get_context("fork")
-    out: multiprocessing.Queue[int] = ctx.Queue()
-    workers = [
-        ctx.Process(
-            target=_race, args=(str(ledger), ceiling, f"lab02-w{w}", tries, lab_caps or {}, out)
-        )
-        for w in range(procs)
-    ]
-    for w in workers:
-        w.start()
-    won = sum(out.get(timeout=600) for _ in workers)
-    for w in workers:
-        w.join()
-    return won
-
-
 def test_racing_writers_never_breach_a_lab_cap(tmp_path: Path) -> None:
     ledger = tmp_path / "spend.jsonl"
-    won = race(ledger, procs=6, tries=15, ceiling="5.00", lab_caps={"02": "0.50", "buffer": "4.50"})
+    caps = {"02": "0.50", "buffer": "4.50"}
+    won = race(lambda: BudgetGuard("5.00", ledger, lab_caps=caps), procs=6, tries=15)
     assert won == 50
     guard = BudgetGuard(5, ledger, lab_caps={"02": "0.50", "buffer": "4.50"})
     assert guard.status().lab_spent("02") == Decimal("0.50")
@@ -70,7 +33,7 @@ def test_racing_writers_never_breach_a_lab_cap(tmp_path: Path) -> None:
 @pytest.mark.stress
 def test_stress_16_writers_200_tries_each_stop_at_exactly_the_ceiling(tmp_path: Path) -> None:
     ledger = tmp_path / "spend.jsonl"
-    assert race(ledger, procs=16, tries=200, ceiling="5.00") == 500
+    assert race(lambda: BudgetGuard("5.00", ledger), procs=16, tries=200) == 500
     assert BudgetGuard("5.00", ledger).total_spent == Decimal("5.00")
 
 

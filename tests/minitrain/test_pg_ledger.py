@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 import warnings
@@ -16,6 +15,7 @@ from minitrain import AlreadyRecorded, BudgetGuard, BudgetGuardExceeded, LedgerE
 from minitrain._pg_ledger import PostgresLedger
 from minitrain.budget_guard import UnmatchedActualWarning
 from minitrain.cli.budget import main as budget
+from tests.racing import race
 
 psycopg = pytest.importorskip("psycopg")
 pytestmark = pytest.mark.usefixtures("file_mode")
@@ -76,28 +76,9 @@ def test_lab_caps(make_guard: Guard) -> None:
     assert guard.status().lab_spent("buffer") == Decimal("2.00")
 
 
-def _race(url: str, worker: int, out: multiprocessing.Queue[int]) -> None:
-    guard = BudgetGuard("1.00", ledger=PostgresLedger(url))  # its own connections
-    won = 0
-    for i in range(25):
-        try:
-            guard.authorize(f"w{worker}-{i}", "0.01")
-            won += 1
-        except BudgetGuardExceeded:
-            pass
-    out.put(won)
-
-
 def test_processes_racing_on_the_last_dollars_never_overspend(pg_url: str) -> None:
-    ctx = multiprocessing.get_context("fork")
-    out: multiprocessing.Queue[int] = ctx.Queue()
-    procs = [ctx.Process(target=_race, args=(pg_url, w, out)) for w in range(8)]
-    for p in procs:
-        p.start()
-    won = sum(out.get(timeout=120) for _ in procs)
-    for p in procs:
-        p.join()
-    assert won == 100  # 200 tries of $0.01 at $1.00
+    won = race(lambda: BudgetGuard("1.00", ledger=PostgresLedger(pg_url)), procs=8, tries=25)
+    assert won == 100  # 200 tries of $0.01 at $1.00, each process with its own connection
     assert BudgetGuard("1.00", ledger=PostgresLedger(pg_url)).total_spent == Decimal("1.00")
 
 

@@ -21,7 +21,7 @@ class LineDict(dict[str, Any]):
     key_lines: dict[str, int]
 
 
-def load(path: Path, *, strings_only: bool = False) -> Any:
+def read(path: Path, *, strings_only: bool = False) -> Any:
     """Parse ``path``; ``strings_only`` keeps every scalar a string (for typed answers, where
     YAML 1.1 would turn ``no`` into ``False`` and ``2.40`` into ``2.4``)."""
     try:

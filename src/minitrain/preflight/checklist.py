@@ -163,7 +163,7 @@ class Checklist:
 
 def load(path: Path) -> Checklist:
     """Read, check and freeze a checklist; any problem names the file, the line and the step."""
-    data = _yaml.load(path)
+    data = _yaml.read(path)
     if not isinstance(data, _yaml.LineDict):
         raise FileFormatError(
             "a checklist is a mapping with id, version, title and steps", path=path, line=1

@@ -77,7 +77,7 @@ def load_answers(path: Path, checklist: Checklist, *, live: bool) -> Answers:
     """Read an answers file and check it against the checklist: unknown, sensed or (in a live
     run) not-scriptable steps are errors naming the key; so is a missing answer to a step that
     is always asked."""
-    data = _yaml.load(path, strings_only=True)
+    data = _yaml.read(path, strings_only=True)
     if not isinstance(data, _yaml.LineDict):
         raise FileFormatError("an answers file is a mapping of step id to answer", path=path)
     ids = {step.id: step for step in checklist.steps}
