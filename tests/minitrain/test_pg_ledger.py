@@ -169,6 +169,10 @@ def test_cli_init_export_verify_import(
     assert budget(["import", str(out), "--ceiling", "5"]) == 0
     assert budget(["import", str(out), "--ceiling", "5"]) == 0  # twice adds nothing
     capsys.readouterr()
+    assert budget(["verify", "--ceiling", "5"]) == 0  # the database's rows, checked
+    assert capsys.readouterr().out == "ok: 3 lines, 2 operations, spent $2.57 of $5.00\n"
+    assert budget(["verify", "--ceiling", "2"]) == 3
+    assert "OVER THE CEILING: spent $2.57 of $2.00" in capsys.readouterr().err
     assert budget(["status", "--json", "--ceiling", "5"]) == 0
     import json
 

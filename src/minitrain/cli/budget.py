@@ -347,10 +347,8 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from minitrain import _ledger
-
     resolved = _settings(args)
-    snapshot = _ledger.JsonlLedger(resolved.ledger_path).read(full=True)  # every line, always
+    snapshot = resolved.ledger().read(full=True)  # every line, never the checkpoint
     for problem in snapshot.problems:
         print(f"{snapshot.location}:{problem.line}: {problem.reason}", file=sys.stderr)
     if snapshot.problems:
