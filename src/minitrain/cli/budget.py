@@ -379,7 +379,11 @@ def _repair(args: argparse.Namespace) -> int:
 
     if args.line is not None and not args.reason:
         raise InputError("--line needs --reason: say why that line is void")
-    ledger = _ledger.JsonlLedger(_settings(args).ledger_path)
+    ledger = _settings(args).ledger()
+    if not isinstance(ledger, _ledger.JsonlLedger):
+        raise InputError(
+            f"{ledger.location} is not a JSONL file: a database has no torn lines to repair"
+        )
     reason = args.reason or "torn last line (a crash mid-write); its writer never returned"
     voided, kept = ledger.repair(line=args.line, reason=reason)
     if kept:
