@@ -191,3 +191,46 @@ def test_a_launch_killed_mid_command_cannot_be_repeated_blindly(
     assert "was already used by" in err
     assert "an instance may exist" in err
     assert json.loads(cloud.read_text())["runpod"] == []  # no second create
+
+
+def test_without_a_preflight_a_person_at_a_terminal_is_walked_through_it_first(
+    lab: Path, cloud: Path
+) -> None:
+    from minitrain import launch as launching
+
+    guard = BudgetGuard(5, ledger(lab))
+    launched = launching.launch(
+        guard,
+        label="lab02-tp-spinup",
+        estimate=Decimal("3.00"),
+        argv=CREATE,
+        vendor="runpod",
+        records=lab / "experiments/35-cloud-budget/preflight",
+        run_preflight=passed_preflight,
+    )
+    assert (launched.exit_status, launched.instance_id) == (0, "pod0001")
+    assert guard.total_spent == Decimal("3.00")  # one reservation: the pre-flight's
+
+
+def test_a_preflight_that_does_not_pass_launches_nothing(lab: Path, cloud: Path) -> None:
+    from minitrain import launch as launching
+    from minitrain.errors import NotPassed
+
+    def failing() -> None:
+        run_checklist(
+            Options("lab02-tp-spinup", "3.00"),
+            terminal=FakePerson({**CI_ANSWERS, "budget-alert": "9.99"}),
+        )
+
+    with pytest.raises(NotPassed, match="budget-alert"):
+        launching.launch(
+            BudgetGuard(5, ledger(lab)),
+            label="lab02-tp-spinup",
+            estimate=Decimal("3.00"),
+            argv=CREATE,
+            vendor="runpod",
+            records=lab / "experiments/35-cloud-budget/preflight",
+            run_preflight=failing,
+        )
+    assert json.loads(cloud.read_text())["runpod"] == []
+    assert not ledger(lab).exists()
