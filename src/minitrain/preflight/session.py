@@ -7,6 +7,7 @@ from pathlib import Path
 
 from minitrain import settings as settings_module
 from minitrain.budget_guard import check_label, lab_of
+from minitrain.errors import Interrupted
 from minitrain.money import Amount, parse_usd
 from minitrain.preflight import checklist as checklist_module
 from minitrain.preflight import facts as facts_module
@@ -69,7 +70,8 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
                 # keep the answers before the last one; the last completed step is asked again
                 earlier = {r.step: r for r in found[1][:-1] if r.origin != "sensed" and r.passed}
     except BaseException as exc:  # no terminal, a bad answers file, Ctrl-C: still recorded
-        record.finish("error" if isinstance(exc, Exception) else "aborted", reason=str(exc))
+        aborted = isinstance(exc, (KeyboardInterrupt, Interrupted))
+        record.finish("aborted" if aborted else "error", reason=str(exc) or type(exc).__name__)
         raise
     return Run(checklist, facts, guard, source, record, root, options.dry_run, earlier).go()
 
