@@ -7,7 +7,6 @@ granularity (a minute by default) and the amount up to the cent: the guard never
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from pathlib import Path
 
 from minitrain.errors import InputError
 from minitrain.money import CENT
-from minitrain.preflight.record import safe_label
+from minitrain.preflight.record import records_of
 
 START_STEP = "start-time"
 
@@ -71,15 +70,15 @@ def parse_end(text: str) -> datetime:
 def authorized_start(folder: Path, label: str) -> tuple[Path, datetime]:
     """The start time of the newest authorized live pre-flight of ``label``."""
     runs = []
-    for path in folder.glob(f"*-{safe_label(label)}*.json"):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+    for path, data in records_of(folder, label):
+        if data.get("status") != "authorized":
             continue
-        if data.get("label") == label and data.get("status") == "authorized":
-            starts = [s["answer"] for s in data.get("steps", []) if s.get("step") == START_STEP]
+        try:
+            starts = [s["answer"] for s in data["steps"] if s.get("step") == START_STEP]
             if starts:
-                runs.append((data["started_at"], path, datetime.fromisoformat(starts[0])))
+                runs.append((str(data["started_at"]), path, datetime.fromisoformat(starts[0])))
+        except (KeyError, TypeError, ValueError, AttributeError):  # damaged: not ours to judge
+            continue
     if not runs:
         raise InputError(
             f"no authorized pre-flight record of {label!r} with a start time in {folder};"

@@ -11,6 +11,7 @@ message names the instance to check.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -26,7 +27,7 @@ from minitrain._secrets import redact
 from minitrain.budget_guard import BudgetGuard
 from minitrain.errors import InputError, NotPassed
 from minitrain.money import format_usd
-from minitrain.preflight.record import STALE_AFTER, reserve, safe_label
+from minitrain.preflight.record import STALE_AFTER, records_of, reserve
 
 COMMAND_TIMEOUT_S = 600
 _ID_PATTERNS = (
@@ -109,7 +110,9 @@ def start_watcher(
     """``budget watch`` for this instance, detached from this terminal, logging to a file."""
     import sys
 
-    log = folder / f".watch-{safe_label(label)}-{safe_label(instance)}.log"
+    from minitrain.watch import state_path
+
+    log = state_path(folder, label, instance).with_suffix(".log")
     argv = [
         sys.executable,
         "-m",
@@ -143,13 +146,10 @@ def started_at(folder: Path, label: str, instance: str, *, given: str | None = N
 
     if given is not None:
         return cost.parse_end(given)
-    for path in sorted(folder.glob(f"*-{safe_label(label)}*-launch.json"), reverse=True):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("instance_id") == instance:
+    for _, data in records_of(folder, label, suffix="-launch"):
+        if data.get("instance_id") == instance:
+            with contextlib.suppress(KeyError, TypeError, ValueError):  # a damaged record
                 return datetime.fromisoformat(data["started_at"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
     return cost.authorized_start(folder, label)[1]
 
 
@@ -205,18 +205,16 @@ def _after_failure(
 
 def _passing_preflight(folder: Path, label: str, estimate: Decimal) -> Path:
     now = datetime.now(UTC)
-    for path in sorted(folder.glob(f"*-{safe_label(label)}*.json"), reverse=True):
+    for path, data in records_of(folder, label):
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            finished = datetime.fromisoformat(data["finished_at"])
-        except (OSError, ValueError, KeyError, TypeError):
+            recent = now - datetime.fromisoformat(data["finished_at"]) < STALE_AFTER
+        except (KeyError, TypeError, ValueError):  # unfinished or damaged: not a pass
             continue
         if (
-            data.get("label") == label
+            recent
             and data.get("mode") == "live"
             and data.get("status") == "authorized"
             and data.get("estimate") == str(estimate)
-            and now - finished < STALE_AFTER
         ):
             return path
     raise NotPassed(
@@ -228,11 +226,7 @@ def _passing_preflight(folder: Path, label: str, estimate: Decimal) -> Path:
 
 def _refuse_second_launch(folder: Path, label: str, preflight: Path) -> None:
     """One launch per pre-flight: after a crash, launching again could start a second instance."""
-    for path in folder.glob(f"*-{safe_label(label)}*-launch.json"):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
+    for path, data in records_of(folder, label, suffix="-launch"):
         if data.get("preflight") == preflight.name:
             raise NotPassed(
                 f"{preflight.name} was already used by {path.name} ({data.get('outcome')});"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,23 +108,36 @@ class RunRecord:
         temp.replace(self.path)
 
 
+def records_of(
+    folder: Path, label: str, *, suffix: str = ""
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every readable record of ``label`` in ``folder``, newest name first; ``suffix`` picks a
+    kind (``"-launch"``). Unreadable files and others' hidden working files are skipped: they
+    are not ours to judge, and they stay as they are."""
+    for path in sorted(folder.glob(f"*-{safe_label(label)}*{suffix}.json"), reverse=True):
+        if path.name.startswith("."):
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("label") == label:
+            yield path, data
+
+
 def find_resumable(
     folder: Path, *, checklist: Checklist, facts: Facts, before: Path
 ) -> tuple[Path, list[StepResult]] | None:
     """The newest live run of this label, if it stopped unfinished, is fresh, and used the same
     estimate and checklist; its steps. Only the newest run of the label is a candidate."""
-    if not folder.is_dir():
-        return None
     runs = []
-    for path in folder.glob(f"*-{safe_label(facts.label)}*.json"):
-        if path == before:
-            continue  # the run asking
+    for path, data in records_of(folder, facts.label):
+        if path == before or data.get("mode") != "live":
+            continue  # the run asking, or not a live pre-flight
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data["label"] == facts.label and data["mode"] == "live":
-                runs.append((data["started_at"], path.stat().st_mtime, path, data))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # not ours to judge; it stays as it is
+            runs.append((str(data["started_at"]), path.stat().st_mtime, path, data))
+        except (OSError, KeyError):
+            continue
     if not runs:
         return None
     _, _, path, data = max(runs, key=lambda run: run[:2])
