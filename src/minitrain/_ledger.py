@@ -28,10 +28,8 @@ from pathlib import Path
 from typing import Protocol
 
 from minitrain import _checkpoint
-from minitrain._records import Parser, Problem, Record, Snapshot, encode, parse, seal
+from minitrain._records import CURRENCY, Parser, Problem, Record, Snapshot, encode, parse, seal
 from minitrain.errors import InputError, LedgerError
-
-CURRENCY = "USD"
 
 
 class Transaction(Protocol):

@@ -113,9 +113,6 @@ class PostgresLedger:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.budget,))
             yield _PgTransaction(self, conn, self._snapshot(conn, full=False))
 
-    def rows(self) -> list[Record]:
-        return list(self.read(full=True).records or ())
-
     def insert_many(self, records: list[Record]) -> int:
         """Import: insert the records not already present (by id), in order. Returns how many."""
         added = 0
@@ -164,10 +161,12 @@ class PostgresLedger:
         ):
             charged[lab] = charged.get(lab, Decimal(0)) + amount
         open_ops = {
-            row[0]: _record(row, 0)
+            row[0]: _record(row[:8], row[8])  # line: the row's place in this budget's ledger
             for row in conn.execute(
-                f"""SELECT {_COLUMNS}, a.seq FROM ledger a
-                     WHERE a.budget = %s AND a.kind = 'authorize'
+                f"""SELECT {_COLUMNS}, line FROM (
+                        SELECT *, row_number() OVER (ORDER BY seq) AS line
+                          FROM ledger WHERE budget = %s) a
+                     WHERE a.kind = 'authorize'
                        AND NOT EXISTS (SELECT 1 FROM ledger c  -- uses ledger_one_actual
                                         WHERE c.op_id = a.id AND c.kind = 'actual')
                      ORDER BY a.seq""",
@@ -264,15 +263,5 @@ def _values(record: Record) -> tuple[object, ...]:
 
 
 def _record(row: tuple[Any, ...], line: int) -> Record:
-    id_, ts, kind, label, lab, op_id, estimated, actual = row[:8]
-    return Record(
-        id_,
-        ts,
-        kind,
-        label,
-        estimated,
-        actual,
-        op_id,
-        lab,
-        line if line else int(row[8]) if len(row) > 8 else 0,
-    )
+    id_, ts, kind, label, lab, op_id, estimated, actual = row
+    return Record(id_, ts, kind, label, estimated, actual, op_id, lab, line)

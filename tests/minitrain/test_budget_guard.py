@@ -469,6 +469,8 @@ class ReferenceModel(RuleBasedStateMachine):
         assert status.reserved == reserved
         listed = self.guard.operations()  # every record, folded the other way
         assert sum((op.charged for op in listed), Decimal(0)) == self.spent
+        open_listed = sorted((op.id, op.line) for op in listed if op.is_open)
+        assert sorted((op.id, op.line) for op in status.open_operations) == open_listed
 
 
 def test_random_sequences_match_a_reference_model(tmp_path: Path) -> None:
