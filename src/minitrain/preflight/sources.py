@@ -61,7 +61,7 @@ class Terminal:
         return text.strip(), "person"
 
     def show(self, text: str) -> None:
-        print(text, file=(self._io or {}).get("output_file", sys.stdout), flush=True)
+        print(text, flush=True)
 
 
 @dataclass(frozen=True)
