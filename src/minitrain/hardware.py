@@ -9,7 +9,7 @@ underlines its header with ANSI codes even when not printing to a terminal, so t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,13 +140,9 @@ def parse_topo(text: str) -> dict[tuple[int, int], str]:
     return links
 
 
-Runner = Callable[[list[str]], str]
-
-
-def read(run: Runner | None = None) -> Hardware:
+def read() -> Hardware:
     """Run ``nvidia-smi`` twice (no shell) and parse what it says."""
-    run = run or _run
-    return Hardware(parse_query(run(QUERY)), parse_topo(run(TOPO)))
+    return Hardware(parse_query(_run(QUERY)), parse_topo(_run(TOPO)))
 
 
 def compare(found: Hardware, target: Target) -> list[str]:
