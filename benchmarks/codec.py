@@ -142,7 +142,8 @@ def timestamp(value: object) -> datetime:
         ts = datetime.fromisoformat(text(value, "ts"))
     except ValueError:
         raise BadLine(f"ts {value!r} is not an ISO-8601 timestamp") from None
-    if ts.utcoffset() is None:
+    # a parsed text ending in "+00:00" has that offset: only other texts need the call
+    if not value.endswith("+00:00") and ts.utcoffset() is None:  # type: ignore[attr-defined]
         raise BadLine(f"ts {value!r} has no UTC offset")
     return ts
 
@@ -151,7 +152,8 @@ class Tally:
     """Totals-only reading (what a guard decides on), with the current parser's every check.
 
     Open authorizations keep what a checkpoint saves; closed ones only the line that closed them
-    (for the "already closed on line N" message); every id is kept to refuse a duplicate.
+    (for the "already closed on line N" message); every id is kept to refuse a duplicate. No
+    record object is made per line.
     """
 
     def __init__(self, location: str) -> None:
@@ -159,8 +161,9 @@ class Tally:
         self.reserved = 0  # cents
         self.charged: dict[str, int] = {}  # lab ("" = none) -> cents
         self.open: dict[str, tuple[object, str, object, int, int]] = {}  # ts, label, lab, ¢, line
-        self.ids: set[str] = set()
-        self.closed: dict[str, int] = {}  # authorization id -> the line that closed it
+        # Every id seen -> 0, or for a closed authorization the line that closed it: one table
+        # instead of a set of ids beside a dict of closed operations (~40 MiB less at 1M lines).
+        self.ids: dict[str, int] = {}
         self.voids: list[tuple[int, object]] = []
         self.problems: list[Problem] = []
         self.lines = 0
@@ -195,7 +198,8 @@ class Tally:
         )  # fmt: skip
 
     def _common(self, record_id: object, ts: object, currency: object) -> str:
-        record_id = text(record_id, "id")
+        if type(record_id) is not str or not record_id:
+            raise BadLine("id must be a non-empty string")
         if record_id in self.ids:
             raise BadLine(f"duplicate id {record_id}")
         if currency != CURRENCY:
@@ -207,7 +211,7 @@ class Tally:
         record_id = self._common(record_id, ts, currency)
         if type(voids) is not dict:
             raise BadLine("void line without an {offset, length, crc32} object")
-        self.ids.add(record_id)
+        self.ids[record_id] = 0
         self.voids.append((n, voids))
 
     def apply(  # noqa: PLR0917 - one decoded line, field by field
@@ -225,31 +229,32 @@ class Tally:
         if kind == "authorize":
             if estimate is None:
                 raise BadLine("an authorize line needs an estimated amount")
-            self.ids.add(record_id)
+            self.ids[record_id] = 0
             self.open[record_id] = (ts, label, lab, estimate, number)
             self.reserved += estimate
             self._charge(lab, estimate)
             return
         spent = cents(actual, "actual")
         if op_id is None:
-            self.ids.add(record_id)
+            self.ids[record_id] = 0
             self._charge(lab, spent)
             return
         self._close(op_id, label, number)  # type: ignore[arg-type]
-        self.ids.add(record_id)
+        self.ids[record_id] = 0
         opened = self.open.pop(op_id)  # type: ignore[arg-type]
         self.reserved -= opened[3]
         self._charge(opened[2], spent - opened[3])
 
     def _close(self, op_id: str, label: str, number: int) -> None:
-        if op_id in self.closed:
-            raise BadLine(f"authorization {op_id} already closed on line {self.closed[op_id]}")
+        closed_on = self.ids.get(op_id)
+        if closed_on:
+            raise BadLine(f"authorization {op_id} already closed on line {closed_on}")
         opened = self.open.get(op_id)
         if opened is None:
             raise BadLine(f"closes authorization {op_id}, which is not open on an earlier line")
         if opened[1] != label:
             raise BadLine(f"closes authorization {op_id} of another label")
-        self.closed[op_id] = number
+        self.ids[op_id] = number
 
     def _charge(self, lab: object, amount: int) -> None:
         key = lab or ""
