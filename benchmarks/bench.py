@@ -285,6 +285,8 @@ def stale(big: Path, folder: Path, runs: int, lines: int) -> None:
         second = run(budget("authorize", ledger))
         _, status, usage = os.wait4(first.pid, 0)
         first.returncode = os.waitstatus_to_exitcode(status)
+        if first.returncode != 0:
+            raise SystemExit(f"the first writer failed ({first.returncode})")
         firsts.append(
             Run(
                 time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
