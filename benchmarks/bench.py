@@ -88,15 +88,33 @@ class Run:
 
 
 def run(argv: list[str], *, cwd: Path | None = None) -> Run:
-    """One fresh process; its own rusage (``wait4``), not the sum over every child so far."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {stderr.strip()}")
+    """One fresh process, waited for; it must succeed."""
+    return reap(start(argv, cwd=cwd), time.perf_counter())
+
+
+class Child:
+    """A started process, with its stderr in a file (not a pipe: one nobody reads can fill up
+    and stall the child)."""
+
+    def __init__(self, argv: list[str], cwd: Path | None) -> None:
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in reap()
+        self.proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=self.errors)
+
+
+def start(argv: list[str], *, cwd: Path | None = None) -> Child:
+    return Child(argv, cwd)
+
+
+def reap(child: Child, started: float) -> Run:
+    """Wait for ``child``: its own rusage (``wait4``), not the sum over every child so far."""
+    _, status, usage = os.wait4(child.proc.pid, 0)
+    wall = time.perf_counter() - started
+    child.proc.returncode = code = os.waitstatus_to_exitcode(status)
+    with child.errors as errors:
+        errors.seek(0)
+        message = errors.read().decode(errors="replace").strip()
+    if code != 0:
+        raise SystemExit(f"{' '.join(map(str, child.proc.args))} failed ({code}): {message}")
     return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
 
 
@@ -133,8 +151,9 @@ def judge(name: str, measured: list[float], floor: list[float], *, at_most: floa
     minimum = min(measured) / min(floor)
     met = median <= at_most
     RESULTS.append(Goal(name, f"<= {at_most}x", met, median, minimum))
-    verdict = "met" if met else "MISSED"
-    print(f"  => ratio median {median:.2f}x, min {minimum:.2f}x; goal <= {at_most}x: {verdict}")
+    print(
+        f"  => ratio median {median:.2f}x, min {minimum:.2f}x; goal <= {at_most}x: {verdict(met)}"
+    )
 
 
 def paired(measured: list[str], floors: list[list[str]], runs: int, cwd: Path) -> list[list[Run]]:
@@ -279,19 +298,11 @@ def stale(big: Path, folder: Path, runs: int, lines: int) -> None:
     for _ in range(runs):
         copy = fresh_copy(ledger, folder, "stale.copy")
         copy.replace(ledger)  # a new inode, as `git pull` or `cp` leave: the checkpoint is stale
-        start = time.perf_counter()
-        first = subprocess.Popen(budget("authorize", ledger), stdout=subprocess.DEVNULL)
+        started = time.perf_counter()
+        first = start(budget("authorize", ledger))
         time.sleep(0.05 + lines / 4_000_000)  # well inside the first writer's rebuild
         second = run(budget("authorize", ledger))
-        _, status, usage = os.wait4(first.pid, 0)
-        first.returncode = os.waitstatus_to_exitcode(status)
-        if first.returncode != 0:
-            raise SystemExit(f"the first writer failed ({first.returncode})")
-        firsts.append(
-            Run(
-                time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
-            )
-        )
+        firsts.append(reap(first, started))
         second_wall.append(second.wall)
         second_cpu.append(second.cpu)
     show("first writer (rebuilds), wall", walls(firsts))
