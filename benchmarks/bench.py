@@ -383,7 +383,7 @@ def summary() -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="20,000 lines and fewer runs (~1 min)")
+    parser.add_argument("--quick", action="store_true", help="20,000 lines and fewer runs (~15 s)")
     parser.add_argument("--lines", type=int, help="size of the big ledger (default 1,000,000)")
     parser.add_argument("--runs", type=int, help="repetitions of each start-up measurement")
     args = parser.parse_args()
