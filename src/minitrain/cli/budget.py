@@ -227,7 +227,13 @@ def _launch(args: argparse.Namespace) -> int:
     )
     print(launched.message)
     print(f"record: {launched.record}")
-    if args.watch and launched.exit_status == 0 and launched.instance_id:
+    if args.watch and not launched.instance_id:
+        print(
+            "no watcher is running: --watch needs the instance id, and the vendor reported"
+            f" none; once you know it, run `budget watch --label {args.label} --instance ID`",
+            file=sys.stderr,
+        )
+    elif args.watch and launched.instance_id:  # even after a failure: it may bill
         log, pid = launch.start_watcher(
             args.label,
             launched.instance_id,
@@ -236,7 +242,7 @@ def _launch(args: argparse.Namespace) -> int:
             ledger=resolved.ledger_path,
         )
         print(f"watcher started in the background (pid {pid}); its log: {log}")
-    return ExitCode.OK if launched.exit_status == 0 else ExitCode.NOT_PASSED
+    return ExitCode.OK if launched.ok else ExitCode.NOT_PASSED
 
 
 def _preflight_runner(args: argparse.Namespace, estimate: Decimal) -> Callable[[], object]:
@@ -287,10 +293,10 @@ def _watch(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    if args.once:
-        watch.check(folder, state, now=datetime.now(UTC), say=say)
-    else:
-        watch.watch(folder, state, poll_s=args.poll_s, say=say)
+    if args.once:  # for cron: a look that could not tell is a failure, so cron mails it
+        looked = watch.check(folder, state, now=datetime.now(UTC), say=say)
+        return ExitCode.NOT_PASSED if looked is watch.Look.UNKNOWN else ExitCode.OK
+    watch.watch(folder, state, poll_s=args.poll_s, say=say)
     return ExitCode.OK
 
 
