@@ -83,6 +83,8 @@ class Served:
     def __init__(self, api: VastApi) -> None:
         handler = type("Handler", (_Handler,), {"api": api})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True  # a CLI that hung up must not hold the teardown
+        self.server.block_on_close = False
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

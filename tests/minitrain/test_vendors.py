@@ -170,7 +170,8 @@ def test_terminate_after_within_the_max_is_proven() -> None:
 @pytest.mark.parametrize(
     ("args", "why"),
     [
-        ((), "without --terminate-after runs until someone deletes it"),
+        ((), "without --terminate-after runs until someone deletes it: add"),
+        (("--stop-after", "2026-11-29T13:00:00Z"), "--stop-after only stops it: its disk still"),
         (("--terminate-after", "2026-11-29T16:01:00Z"), "is more than 4 h from now"),
         (("--terminate-after", "2026-11-29T11:00:00Z"), "is not in the future"),
         (("--terminate-after", "tomorrow"), "is not an RFC3339 time"),
@@ -280,3 +281,9 @@ def test_an_old_vastai_without_y_is_detected_from_all_of_stderr(
     monkeypatch.setenv("PATH", f"{old.parent}{os.pathsep}{os.environ['PATH']}")
     with pytest.raises(vendors.VendorError, match=r"too old for -y.*destroy 4242 in the console"):
         vendors.get("vast").terminate("4242")
+
+
+def test_the_vendor_of_a_create_command_is_its_cli() -> None:
+    assert vendors.of_command(["vastai", "create", "instance", "1"], "runpod") == "vast"
+    assert vendors.of_command(["/usr/local/bin/runpodctl", "pod", "create"], "vast") == "runpod"
+    assert vendors.of_command([sys.executable, "-c", "pass"], "runpod") == "runpod"

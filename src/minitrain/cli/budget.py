@@ -210,12 +210,13 @@ def _computed(args: argparse.Namespace, resolved: settings.Settings) -> Decimal:
 
 
 def _launch(args: argparse.Namespace) -> int:
-    from minitrain import launch
+    from minitrain import launch, vendors
 
     resolved = _settings(args)
     argv = args.command[1:] if args.command[:1] == ["--"] else args.command
     estimate = parse_usd(args.estimate, what="--estimate")
-    vendor = args.vendor or (resolved.manifest.vendor if resolved.manifest else "runpod")
+    default = resolved.manifest.vendor if resolved.manifest else "runpod"
+    vendor = args.vendor or vendors.of_command(argv, default)
     launched = launch.launch(
         resolved.guard(),
         label=args.label,

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Protocol
 
 from minitrain._commands import Ran, one_line
@@ -71,6 +72,12 @@ class Vendor(Protocol):
     def terminate(self, instance_id: str) -> None: ...
 
     def created(self, ran: Ran) -> Created: ...
+
+
+def of_command(argv: Sequence[str], default: str) -> str:
+    """The vendor whose CLI ``argv`` runs (``vastai ...`` is Vast.ai), else ``default``."""
+    clis = {"runpodctl": "runpod", "vastai": "vast"}
+    return clis.get(Path(argv[0]).name, default) if argv else default
 
 
 def get(name: str) -> Vendor:

@@ -123,9 +123,14 @@ def auto_termination(
         )
     given = _value(args, "--terminate-after")
     if not given:
+        stop = (
+            " (--stop-after only stops it: its disk still bills)"
+            if "--stop-after" in (" ".join(args))
+            else ""
+        )
         raise InputError(
-            f"`runpodctl pod create` without --terminate-after runs until someone deletes it:"
-            f" add `{flag}` (at most {max_hours} h from now) and launch again"
+            f"`runpodctl pod create` without --terminate-after runs until someone deletes it"
+            f"{stop}: add `{flag}` (at most {max_hours} h from now) and launch again"
         )
     until = _rfc3339(given)
     if until is None or until <= now or until > latest:
