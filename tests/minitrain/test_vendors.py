@@ -287,3 +287,29 @@ def test_the_vendor_of_a_create_command_is_its_cli() -> None:
     assert vendors.of_command(["vastai", "create", "instance", "1"], "runpod") == "vast"
     assert vendors.of_command(["/usr/local/bin/runpodctl", "pod", "create"], "vast") == "runpod"
     assert vendors.of_command([sys.executable, "-c", "pass"], "runpod") == "runpod"
+
+
+def test_vast_create_raw_is_the_same_dict_as_indented_json() -> None:
+    """vastai/cli/main.py run_command: with --raw, json.dumps(res, indent=1, sort_keys=True)."""
+    stdout = json.dumps({"success": True, "new_contract": 7835610}, indent=1, sort_keys=True)
+    created = vendors.get("vast").created(Ran(("vastai",), 0, stdout + "\n", ""))
+    assert created == vendors.Created("7835610")
+
+
+def test_vast_destroy_without_y_aborts_and_that_is_said(
+    vast: VastApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real CLI without -y and a terminal prints `Aborted.`, exits 0 and destroys nothing
+    (vastai/cli/commands/instances.py destroy__instance)."""
+    from minitrain.vendors import vast as adapter
+
+    real = adapter.run
+
+    def without_y(argv: list[str], **kwargs: object) -> Ran:
+        return real([a for a in argv if a != "-y"], **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(adapter, "run", without_y)
+    vast.instances = [VAST]
+    with pytest.raises(vendors.VendorError, match=r"answered 'Aborted\.': instance 4242 was NOT"):
+        vendors.get("vast").terminate("4242")
+    assert vast.instances == [VAST]
