@@ -3,11 +3,16 @@ output with credentials redacted before anything shows or keeps it."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from minitrain._secrets import redact
+
+SHOWN_CHARS = 1000  # the most of a program's error text a message carries
 
 
 @dataclass(frozen=True)
@@ -31,26 +36,49 @@ class Ran:
         text = self.stderr.strip() or self.stdout.strip() or "(no message)"
         return text.splitlines()[0][:200]
 
+    def error_text(self) -> str:
+        """All of what it said about the failure (stderr, else stdout), on one line."""
+        return one_line(self.stderr) or one_line(self.stdout) or "(no message)"
+
+
+def one_line(text: str) -> str:
+    """Every non-blank line of ``text``, stripped and joined, cut at SHOWN_CHARS."""
+    joined = " | ".join(line.strip() for line in text.splitlines() if line.strip())
+    return joined if len(joined) <= SHOWN_CHARS else joined[: SHOWN_CHARS - 3] + "..."
+
 
 def run(argv: Sequence[str], *, timeout: float) -> Ran:
     args = tuple(argv)
     shown = " ".join(args)
     try:
-        done = subprocess.run(
+        # its own session (process group), so a timeout ends the children it started too
+        child = subprocess.Popen(
             args,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
-            check=False,
+            text=True,
+            start_new_session=True,
         )
     except FileNotFoundError:
         return Ran(args, None, "", "", f"`{args[0]}` is not installed or not on PATH", True)
-    except subprocess.TimeoutExpired as exc:
-        partial = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
-        return Ran(
-            args, None, redact(partial), "", f"`{shown}` did not finish within {timeout:g} s"
-        )
     except OSError as exc:
         return Ran(args, None, "", "", f"`{shown}` could not run: {exc.strerror}")
-    return Ran(args, done.returncode, redact(done.stdout), redact(done.stderr))
+    try:
+        stdout, stderr = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(child)
+        partial, _ = child.communicate()
+        return Ran(
+            args, None, redact(partial or ""), "", f"`{shown}` did not finish within {timeout:g} s"
+        )
+    except BaseException:  # Ctrl-C: the child has no terminal of ours to hear it on
+        _kill_group(child)
+        child.wait()
+        raise
+    return Ran(args, child.returncode, redact(stdout), redact(stderr))
+
+
+def _kill_group(child: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)

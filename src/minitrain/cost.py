@@ -48,6 +48,8 @@ def from_record(
     granularity_s: int = 60,
 ) -> Cost:
     record, start = authorized_start(folder, label)
+    if end is None:
+        _refuse_unconfirmed(folder, label)
     end = end or datetime.now(UTC)
     if end.utcoffset() is None:
         raise InputError(f"--end {end.isoformat()} has no UTC offset; write e.g. 2026-11-28T21:30Z")
@@ -58,6 +60,18 @@ def from_record(
     seconds = math.ceil((end - start).total_seconds() / granularity_s) * granularity_s
     amount = (Decimal(seconds) / 3600 * gpus * price).quantize(CENT, rounding=ROUND_CEILING)
     return Cost(record, start, end, seconds, gpus, price, amount)
+
+
+def _refuse_unconfirmed(folder: Path, label: str) -> None:
+    """ "Now" is no end for an instance whose termination no listing has confirmed."""
+    from minitrain import watch
+
+    for state in watch.unconfirmed(folder, label):
+        raise InputError(
+            f"the watcher could not confirm that {state.instance} is gone (asked to terminate"
+            f" it at {state.ended_at}); it may still bill: check the console, and once it is"
+            f" gone give its end: budget record {label} --from-record --end TIME"
+        )
 
 
 def parse_end(text: str) -> datetime:

@@ -2,18 +2,20 @@
 
 It runs the vendor's create command only when a passing live pre-flight of the same label and
 estimate finished in the last 30 minutes and its authorization is still open (that pre-flight's
-gate made the one authorization; launch never reserves a second time). It runs the command as an
-argument list, keeps its output, finds the instance id it reports, and writes a launch record
-beside the pre-flight record. If the command fails, it says what is known: with no instance
-listed, the reservation is closed at $0.00 (nothing was spent); otherwise it stays open and the
-message names the instance to check.
+gate made the one authorization; launch never reserves a second time), and, for a
+``runpodctl pod create``, only when the command itself asks for an auto-termination within the
+checklist's maximum. It runs the command as an argument list, keeps its output, reads the
+instance id from stdout in the vendor's documented format, and writes a launch record beside the
+pre-flight record. A create that printed no id, or an error (vastai exits 0 when the API refused
+it), is a failed launch, and it says what is known: with a listing that proves no instance, the
+reservation is closed at $0.00 (nothing was spent); otherwise it stays open and the message
+names the instance to check.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import re
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,13 +29,13 @@ from minitrain._secrets import redact
 from minitrain.budget_guard import BudgetGuard
 from minitrain.errors import InputError, NotPassed
 from minitrain.money import format_usd
+from minitrain.preflight.facts import MAX_HOURS
 from minitrain.preflight.record import STALE_AFTER, records_of, reserve
+from minitrain.vendors import runpod
 
 COMMAND_TIMEOUT_S = 600
-_ID_PATTERNS = (
-    re.compile(r'\bpod "?([A-Za-z0-9]{6,})"? (?:created|is being created)'),  # runpodctl text
-    re.compile(r"'new_contract': (\d+)"),  # vastai create prints a Python dict
-    re.compile(r'"new_contract":\s*(\d+)'),
+TYPED = vendors.AutoTermination(
+    "typed in the pre-flight", None, "the vendor cannot prove it from the create command"
 )
 
 
@@ -43,6 +45,7 @@ class Launched:
     exit_status: int
     record: Path
     message: str
+    ok: bool = False  # the vendor printed its documented success, with the id
 
 
 def launch(
@@ -58,6 +61,8 @@ def launch(
     """``run_preflight`` (a person at a terminal) runs the pre-flight when none has passed."""
     if not argv:
         raise InputError("no vendor command: put it after --, e.g. -- runpodctl pod create ...")
+    # before any pre-flight or create: a refusal here costs nothing
+    stops = runpod.auto_termination(argv, now=datetime.now(UTC), max_hours=MAX_HOURS) or TYPED
     try:
         preflight = _passing_preflight(records, label, estimate)
     except NotPassed:
@@ -78,6 +83,7 @@ def launch(
     fields: dict[str, object] = {
         "preflight": preflight.name,
         "command": redact(" ".join(argv)),
+        "auto_termination": {"how": stops.how, "until": stops.until, "detail": stops.detail},
         "exit_status": None,
         "instance_id": None,
         "outcome": "running: the vendor command has not returned",
@@ -85,23 +91,25 @@ def launch(
     _write_record(record, label, started, fields)  # a kill -9 from here on leaves this behind
     ran = run_command(argv, timeout=COMMAND_TIMEOUT_S)
     status = ran.status if ran.status is not None else (127 if ran.missing else 124)
-    output = "\n".join(part for part in (ran.stdout, ran.stderr, ran.problem) if part)
-    instance_id = instance_id_from(output)
-    if status == 0:
+    created = vendors.get(vendor).created(ran)
+    if not created.problem:
         message = (
-            f"launched {label}: instance {instance_id or '(id not found in the output)'};"
-            f" {format_usd(estimate)} stays reserved until `budget record {label} ...`"
+            f"launched {label}: instance {created.instance_id};"
+            f" {format_usd(estimate)} stays reserved until `budget record {label} ...`;"
+            f" watch the time cap with `budget watch --label {label}"
+            f" --instance {created.instance_id}`"
         )
-        if instance_id:
-            message += f"; watch the time cap with `budget watch --label {label}"
-            message += f" --instance {instance_id}`"
     else:
-        message = _after_failure(guard, label, vendor, instance_id, status)
+        message = _after_failure(guard, label, vendor, created)
+    output = "\n".join(part for part in (ran.stdout, ran.stderr, ran.problem) if part)
     fields.update(
-        exit_status=status, instance_id=instance_id, output_tail=output[-4000:], outcome=message
+        exit_status=status,
+        instance_id=created.instance_id,
+        output_tail=output[-4000:],
+        outcome=message,
     )
     _write_record(record, label, started, fields)
-    return Launched(instance_id, status, record, message)
+    return Launched(created.instance_id, status, record, message, ok=not created.problem)
 
 
 def start_watcher(
@@ -153,32 +161,11 @@ def started_at(folder: Path, label: str, instance: str, *, given: str | None = N
     return cost.authorized_start(folder, label)[1]
 
 
-def instance_id_from(output: str) -> str | None:
-    """The id a create command reports: a JSON object's ``id``, or a known phrase."""
-    for candidate in (output, *output.splitlines()):
-        text = candidate.strip()
-        if not text.startswith("{"):
-            continue
-        try:
-            data = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(data, dict) and data.get("id") is not None:
-            return str(data["id"])
-    for pattern in _ID_PATTERNS:
-        match = pattern.search(output)
-        if match:
-            return match.group(1)
-    return None
-
-
-def _after_failure(
-    guard: BudgetGuard, label: str, vendor: str, instance_id: str | None, status: int
-) -> str:
-    head = f"the vendor command failed (exit {status})"
-    if instance_id:
+def _after_failure(guard: BudgetGuard, label: str, vendor: str, created: vendors.Created) -> str:
+    head = f"the launch failed: {created.problem}"
+    if created.instance_id:
         return (
-            f"{head}, but it reported instance {instance_id}: it may exist and bill."
+            f"{head}; but it reported instance {created.instance_id}: it may exist and bill."
             f" Check the console, terminate it if it is there, then record its cost with"
             f" `budget record {label} USD`; the reservation stays open until then"
         )

@@ -3,12 +3,17 @@
 Warns once at 80% of the cap and, at the cap, terminates the one instance it was told about
 through the vendor's CLI and confirms by listing again. Its state lives in a file beside the
 records, so a restarted watcher continues (it does not warn twice, and it measures from the
-same start). It never touches any other instance. If the instance disappears on its own (a spot
-preemption, a manual terminate), it stops and says so.
+same start). It never touches any other instance. If a listing that proves itself no longer
+shows the instance (a spot preemption, a manual terminate), it stops and says so.
+
+A listing that failed proves nothing: the watcher keeps watching, tries again with backoff and
+warns loudly after repeated failures. At the cap it keeps trying to terminate and confirm until
+a listing shows the instance gone; until then its state says ``unconfirmed``.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import time
 from collections.abc import Callable
@@ -22,6 +27,15 @@ from minitrain.errors import InputError
 from minitrain.preflight.record import safe_label
 
 WARN_AT = Decimal("0.8")
+LOUD_AFTER = 3  # failed looks in a row before the warning is loud
+MAX_BACKOFF_S = 300.0
+FINAL = ("terminated", "gone")
+
+
+class Look(enum.Enum):
+    WATCHING = "watching"  # the instance runs, under the cap
+    DONE = "done"  # a listing that proves itself no longer shows it
+    UNKNOWN = "unknown"  # the vendor could not be asked, or a terminate is not confirmed
 
 
 @dataclass
@@ -32,8 +46,9 @@ class WatchState:
     started_at: str  # when the instance started billing (UTC ISO)
     cap_hours: str
     warned: bool = False
-    ended: str = ""  # "", "terminated" or "gone"
+    ended: str = ""  # "", "unconfirmed" (terminate asked, not yet seen gone), "terminated", "gone"
     ended_at: str = ""
+    failures: int = 0  # failed looks in a row
 
     @property
     def start(self) -> datetime:
@@ -64,6 +79,19 @@ def load_or_start(
     return state
 
 
+def unconfirmed(folder: Path, label: str) -> list[WatchState]:
+    """The watchers of ``label`` that asked for a terminate no listing has confirmed yet."""
+    found = []
+    for path in sorted(folder.glob(f".watch-{safe_label(label)}-*.json")):
+        try:
+            state = WatchState(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            continue
+        if state.label == label and state.ended == "unconfirmed":
+            found.append(state)
+    return found
+
+
 def save(folder: Path, state: WatchState) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     path = state_path(folder, state.label, state.instance)
@@ -72,40 +100,47 @@ def save(folder: Path, state: WatchState) -> None:
     temp.replace(path)
 
 
-def check(folder: Path, state: WatchState, *, now: datetime, say: Callable[[str], None]) -> bool:
-    """One look: warn, terminate or notice the instance is gone. True when watching is over."""
-    if state.ended:
+def check(folder: Path, state: WatchState, *, now: datetime, say: Callable[[str], None]) -> Look:
+    """One look: warn, terminate, notice the instance is gone, or say it could not tell."""
+    if state.ended in FINAL:
         say(f"{state.instance} already {state.ended} at {state.ended_at}; nothing to do")
-        return True
+        return Look.DONE
     vendor = vendors.get(state.vendor)
-    listed = {i.id for i in vendor.instances()}
+    try:
+        listed = {i.id for i in vendor.instances()}
+    except vendors.VendorUnavailable:
+        raise
+    except vendors.VendorError as exc:
+        if now - state.start >= state.cap or state.ended == "unconfirmed":
+            return _terminate(folder, state, vendor, now, say)  # the cap waits for no listing
+        return _could_not_tell(folder, state, f"could not list: {exc}", say)
+    stamp = now.isoformat(timespec="seconds")
     if state.instance not in listed:
-        _end(folder, state, "gone", now)
-        say(
-            f"{state.instance} is no longer listed by {vendor.cli} (terminated or preempted);"
-            f" record the actual: budget record {state.label} --from-record --end"
-            f" {now.isoformat(timespec='seconds')}"
+        how = "terminated" if state.ended == "unconfirmed" else "gone"
+        _end(folder, state, how, now)
+        said = (
+            "was terminated (confirmed: no longer listed)"
+            if how == "terminated"
+            else f"is no longer listed by {vendor.cli} (terminated or preempted)"
         )
-        return True
+        say(
+            f"{state.instance} {said}; record the actual:"
+            f" budget record {state.label} --from-record --end {stamp}"
+        )
+        return Look.DONE
     elapsed = now - state.start
-    if elapsed >= state.cap:
-        say(f"{state.instance} reached the {state.cap_hours} h cap: terminating it")
-        vendors.terminate_and_confirm(vendor, state.instance)
-        _end(folder, state, "terminated", now)
-        say(
-            f"terminated {state.instance} (confirmed: no longer listed); record the actual:"
-            f" budget record {state.label} --from-record --end {now.isoformat(timespec='seconds')}"
-        )
-        return True
+    if elapsed >= state.cap or state.ended == "unconfirmed":
+        return _terminate(folder, state, vendor, now, say)
+    state.failures = 0
     if elapsed >= state.cap * float(WARN_AT) and not state.warned:
         state.warned = True
-        save(folder, state)
         left = state.cap - elapsed
         say(
             f"WARNING: {state.instance} has run {_hours(elapsed)} of its {state.cap_hours} h cap;"
             f" {_hours(left)} left before the watcher terminates it"
         )
-    return False
+    save(folder, state)
+    return Look.WATCHING
 
 
 def watch(
@@ -122,8 +157,63 @@ def watch(
         f" {state.start:%H:%M} UTC, cap {state.cap_hours} h (until"
         f" {state.start + state.cap:%H:%M} UTC); Ctrl-C stops watching, not the instance"
     )
-    while not check(folder, state, now=now(), say=say):
-        sleep(poll_s)
+    while True:
+        moment = now()
+        if check(folder, state, now=moment, say=say) is Look.DONE:
+            return
+        sleep(next_wait(state, poll_s=poll_s, now=moment))
+
+
+def next_wait(state: WatchState, *, poll_s: float, now: datetime) -> float:
+    """The poll interval, doubled for each failed look in a row (at most MAX_BACKOFF_S), and
+    never sleeping past the cap."""
+    wait: float = min(poll_s * 2.0**state.failures, max(poll_s, MAX_BACKOFF_S))
+    to_cap = (state.start + state.cap - now).total_seconds()
+    return min(wait, to_cap) if to_cap > 1 else wait
+
+
+def _terminate(
+    folder: Path,
+    state: WatchState,
+    vendor: vendors.Vendor,
+    now: datetime,
+    say: Callable[[str], None],
+) -> Look:
+    if state.ended != "unconfirmed":
+        say(f"{state.instance} reached the {state.cap_hours} h cap: terminating it")
+        _end(folder, state, "unconfirmed", now)
+    try:
+        vendors.terminate_and_confirm(vendor, state.instance)
+    except vendors.VendorUnavailable:
+        raise
+    except vendors.VendorError as exc:
+        return _could_not_tell(folder, state, f"terminate NOT confirmed: {exc}", say)
+    _end(folder, state, "terminated", now)
+    say(
+        f"terminated {state.instance} (confirmed: no longer listed); record the actual:"
+        f" budget record {state.label} --from-record --end {now.isoformat(timespec='seconds')}"
+    )
+    return Look.DONE
+
+
+def _could_not_tell(
+    folder: Path, state: WatchState, problem: str, say: Callable[[str], None]
+) -> Look:
+    state.failures += 1
+    save(folder, state)
+    stake = (
+        f"{state.instance} is past its cap and may still bill"
+        if state.ended == "unconfirmed"
+        else f"whether {state.instance} still runs is unknown"
+    )
+    if state.failures == LOUD_AFTER or (state.failures > LOUD_AFTER and state.failures % 10 == 0):
+        say(
+            f"WARNING: {state.failures} failed looks in a row; {stake}. The watcher keeps"
+            f" trying; check the console now. Last: {problem}"
+        )
+    else:
+        say(f"{problem}; {stake}: trying again")
+    return Look.UNKNOWN
 
 
 def cap_hours(estimate: Decimal, hourly: Decimal | None, max_hours: int) -> Decimal:

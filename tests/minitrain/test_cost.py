@@ -82,3 +82,27 @@ def test_end_before_start_is_refused(lab: Path, capsys: pytest.CaptureFixture[st
     end = (start - timedelta(hours=1)).astimezone(UTC).isoformat()
     assert main(["record", "lab02-tp-spinup", "--from-record", "--end", end]) == 2
     assert "is before the start" in capsys.readouterr().err
+
+
+def test_while_a_termination_is_unconfirmed_now_is_no_end(
+    lab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10: the watcher could not confirm the terminate, so the instance may still bill."""
+    from minitrain import watch
+
+    start = preflight(lab)
+    folder = lab / "experiments/35-cloud-budget/preflight"
+    state = watch.load_or_start(
+        folder,
+        label="lab02-tp-spinup",
+        instance="pod0001",
+        vendor="runpod",
+        start=start,
+        cap_hours=Decimal("4"),
+    )
+    state.ended, state.ended_at = "unconfirmed", start.isoformat()
+    watch.save(folder, state)
+    assert main(["record", "lab02-tp-spinup", "--from-record"]) == 2
+    assert "the watcher could not confirm that pod0001 is gone" in capsys.readouterr().err
+    end = (start + timedelta(minutes=60)).isoformat()
+    assert main(["record", "lab02-tp-spinup", "--from-record", "--end", end]) == 0

@@ -1,20 +1,26 @@
-"""Vendor adapters against fake `runpodctl` / `vastai` on PATH printing the documented shapes."""
+"""Vendor adapters: `runpodctl` through a fake that prints runpodctl v2's own formats (each cited
+in tests/data/fake-bin/runpodctl), `vastai` as the real CLI against a stand-in of its API.
+
+A listing is trusted only when it proves itself; every failure says what the CLI printed."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from minitrain import vendors
-from minitrain.errors import NotPassed
-from minitrain.preflight.session import Options, run_checklist
-from tests.conftest import REPO
-from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson
+from minitrain._commands import Ran
+from minitrain.errors import InputError
+from minitrain.vendors import runpod
+from tests.minitrain.conftest import FAKE_BIN
+from tests.vast_api import VastApi
 
-FAKE_BIN = REPO / "tests" / "data" / "fake-bin"
 POD = {
     "id": "pod0001",
     "name": "lab02",
@@ -22,78 +28,89 @@ POD = {
     "costPerHr": 0.7,
     "createdAt": "2026-11-28T21:00:00Z",
 }
-STOPPED = {**POD, "id": "pod0002", "desiredStatus": "EXITED", "costPerHr": 0.0}
-VAST = {
-    "id": 4242,
-    "label": "lab02",
-    "actual_status": "running",
-    "cur_state": "running",
-    "dph_total": 0.62,
-    "start_date": 1764363600.0,
-}
+STOPPED = {**POD, "id": "pod0002", "desiredStatus": "EXITED", "costPerHr": 0}
+VAST = {"id": 4242, "label": "lab02", "actual_status": "running", "dph_total": 0.62}
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
-    """Put the fake CLIs on PATH; the returned function sets what the account holds."""
+    """The fake runpodctl on PATH; the returned function sets the pods and the failure mode."""
     state = tmp_path / "cloud.json"
     monkeypatch.setenv("PATH", f"{FAKE_BIN}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_VENDOR_STATE", str(state))
 
-    def holds(
-        runpod: list[object] | None = None, vast: list[object] | None = None, mode: str = ""
-    ) -> Path:
-        state.write_text(json.dumps({"runpod": runpod or [], "vast": vast or []}))
+    def holds(runpod: list[object] | None = None, mode: str = "") -> Path:
+        state.write_text(json.dumps({"runpod": runpod or []}))
         monkeypatch.setenv("FAKE_VENDOR_MODE", mode)
         return state
 
     return holds
 
 
+# --- runpodctl: formats from runpod/runpodctl cmd/pod/list.go, cmd/pod/delete.go, cmd/root.go
+
+
 def test_runpod_lists_running_and_stopped_pods(cloud: object) -> None:
+    """cmd/pod/list.go: `--all` includes stopped pods; costPerHr is omitted when 0."""
     cloud(runpod=[POD, STOPPED])  # type: ignore[operator]
     found = vendors.get("runpod").instances()
     assert [(i.id, i.status) for i in found] == [("pod0001", "RUNNING"), ("pod0002", "EXITED")]
-    assert found[0].cost_per_hr == vendors.Decimal("0.7")
+    assert (found[0].cost_per_hr, found[1].cost_per_hr) == (Decimal("0.7"), None)
 
 
-def test_vast_lists_instances(cloud: object) -> None:
-    cloud(vast=[VAST])  # type: ignore[operator]
-    [instance] = vendors.get("vast").instances()
-    assert (instance.id, instance.status, str(instance.cost_per_hr)) == ("4242", "running", "0.62")
-
-
-@pytest.mark.parametrize("vendor", ["runpod", "vast"])
-def test_empty_lists(cloud: object, vendor: str) -> None:
+def test_runpod_empty_list_is_an_empty_json_list(cloud: object) -> None:
+    """cmd/pod/list.go builds `make([]podListOutput, 0, ...)`: an empty account prints `[]`."""
     cloud()  # type: ignore[operator]
-    assert vendors.get(vendor).instances() == []
+    assert vendors.get("runpod").instances() == []
 
 
 @pytest.mark.parametrize(
-    ("vendor", "mode", "message"),
+    ("mode", "message"),
     [
-        (
-            "runpod",
-            "error",
-            "listing RunPod pods failed: `runpodctl pod list --all` exited 1:"
-            " Error: invalid API key (401)",
-        ),
-        (
-            "runpod",
-            "malformed",
-            "printed something that is not JSON: '<html>502 Bad Gateway</html>'",
-        ),
-        ("vast", "error", "failed with error 401: Unauthorized"),
-        ("vast", "malformed", "printed something that is not JSON: 'not json'"),
+        # internal/api/client.go parseAPIError + internal/output/output.go Error
+        ("401", "runpodctl: api request failed with status 401 (HTTP 401)"),
+        ("500", "runpodctl: api request failed with status 500 (HTTP 500)"),
+        # a v1.x runpodctl has no `pod` command; v2.0 has no `pod list --all` (v2.1.0)
+        ("v1", "this runpodctl has no `pod` command (it is v1.x): `pod list --all` needs v2.1.0"),
+        ("v2.0", "this runpodctl has no `pod list --all` (added in v2.1.0): upgrade it"),
     ],
 )
-def test_errors_and_malformed_output_are_clear(
-    cloud: object, vendor: str, mode: str, message: str
+def test_runpod_errors_are_failed_listings_that_say_what_it_printed(
+    cloud: object, mode: str, message: str
 ) -> None:
-    cloud(runpod=[POD], vast=[VAST], mode=mode)  # type: ignore[operator]
+    cloud(runpod=[POD], mode=mode)  # type: ignore[operator]
     with pytest.raises(vendors.VendorError) as caught:
-        vendors.get(vendor).instances()
+        vendors.get("runpod").instances()
     assert message in str(caught.value)
+    assert "Usage:" not in str(caught.value)  # no usage dump
+
+
+@pytest.mark.parametrize(
+    ("stdout", "problem"),
+    [
+        ("", "printed nothing, so it proves nothing"),
+        ("<html>502 Bad Gateway</html>", "printed something that is not JSON"),
+        ('{"pods": []}', "printed JSON that is not a list of instances"),
+        ('[{"name": "x"}]', "printed JSON that is not a list of instances"),
+    ],
+)
+def test_output_that_is_not_the_documented_list_proves_nothing(stdout: str, problem: str) -> None:
+    with pytest.raises(vendors.VendorError, match=problem):
+        vendors.read_list(stdout, command="runpodctl pod list --all")
+
+
+def test_runpod_terminate_is_confirmed_by_listing_again(cloud: object) -> None:
+    """cmd/pod/delete.go prints {"deleted": true, "id": ID}; the list must agree."""
+    state = cloud(runpod=[POD, STOPPED])  # type: ignore[operator]
+    vendors.terminate_and_confirm(vendors.get("runpod"), "pod0001")
+    assert [p["id"] for p in json.loads(state.read_text())["runpod"]] == ["pod0002"]
+
+
+def test_a_terminate_the_list_contradicts_is_an_error(cloud: object) -> None:
+    cloud(runpod=[POD], mode="ghost")  # type: ignore[operator]
+    with pytest.raises(vendors.VendorError, match="said it terminated pod0001, but it is still"):
+        vendors.terminate_and_confirm(vendors.get("runpod"), "pod0001")
 
 
 def test_missing_cli_is_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -102,50 +119,197 @@ def test_missing_cli_is_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         vendors.get("runpod").instances()
 
 
-def test_terminate_is_confirmed_by_listing_again(cloud: object) -> None:
-    state = cloud(runpod=[POD, STOPPED])  # type: ignore[operator]
-    vendors.terminate_and_confirm(vendors.get("runpod"), "pod0001")
-    assert [p["id"] for p in json.loads(state.read_text())["runpod"]] == ["pod0002"]
-    cloud(vast=[VAST])  # type: ignore[operator]
+def ran(stdout: str = "", stderr: str = "", status: int = 0) -> Ran:
+    return Ran(("runpodctl", "pod", "create"), status, stdout, stderr)
+
+
+def test_runpod_create_id_comes_from_stdout_json_with_notes_on_stderr() -> None:
+    """cmd/pod/create.go: indented JSON on stdout, `note: ...` lines on stderr."""
+    created = vendors.get("runpod").created(
+        ran(
+            json.dumps({"desiredStatus": "RUNNING", "id": "xk9q2m7a"}, indent=2, sort_keys=True),
+            "note: secure cloud pods always have public ips; --public-ip has no effect\n",
+        )
+    )
+    assert created == vendors.Created("xk9q2m7a")
+
+
+def test_runpod_create_failure_that_left_a_pod_names_it() -> None:
+    """internal/output/output.go WithResourceID: a pod bought before the failure is in `id`."""
+    err = '{"error":"timed out waiting for ssh","code":"wait_timeout","id":"podhalf1"}\n'
+    created = vendors.get("runpod").created(ran("", err, 1))
+    assert created.instance_id == "podhalf1"
+    assert created.problem == "runpodctl: timed out waiting for ssh"
+
+
+def test_runpod_create_with_no_id_is_a_failure() -> None:
+    created = vendors.get("runpod").created(ran("pod created\n"))
+    assert created.instance_id is None
+    assert "printed no pod JSON with an id on stdout: 'pod created'" in created.problem
+
+
+# --- auto-termination, proven by `runpodctl pod create --terminate-after` (cmd/pod/create.go)
+
+
+def auto(*args: str) -> vendors.AutoTermination | None:
+    return runpod.auto_termination(
+        ["runpodctl", "pod", "create", "--image", "x", *args], now=NOW, max_hours=4
+    )
+
+
+def test_terminate_after_within_the_max_is_proven() -> None:
+    found = auto("--terminate-after", "2026-11-29T15:30:00Z")
+    assert found == vendors.AutoTermination(
+        "proven by the create command",
+        "2026-11-29T15:30:00Z",
+        "runpodctl pod create --terminate-after 2026-11-29T15:30:00Z",
+    )
+    assert auto("--terminate-after=2026-11-29T16:00:00+00:00") is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        ((), "without --terminate-after runs until someone deletes it: add"),
+        (("--stop-after", "2026-11-29T13:00:00Z"), "--stop-after only stops it: its disk still"),
+        (("--terminate-after", "2026-11-29T16:01:00Z"), "is more than 4 h from now"),
+        (("--terminate-after", "2026-11-29T11:00:00Z"), "is not in the future"),
+        (("--terminate-after", "tomorrow"), "is not an RFC3339 time"),
+        (("--terminate-after", "2026-11-29T13:00:00Z", "--compute-type", "cpu"), "only for GPU"),
+    ],
+)
+def test_a_create_without_a_proven_auto_termination_is_refused(
+    args: tuple[str, ...], why: str
+) -> None:
+    with pytest.raises(InputError, match=why) as caught:
+        auto(*args)
+    if "GPU" not in why:
+        assert "--terminate-after 2026-11-29T16:00:00Z" in str(caught.value)
+
+
+def test_other_commands_prove_nothing_and_are_not_refused() -> None:
+    assert runpod.auto_termination(["vastai", "create", "instance", "1"], now=NOW, max_hours=4) is (
+        None
+    )
+    with pytest.raises(InputError, match="use `runpodctl pod create"):
+        runpod.auto_termination(["runpodctl", "create", "pod"], now=NOW, max_hours=4)
+
+
+# --- vastai: the real CLI (vast-ai/vast-cli 1.9.1) against a stand-in API
+
+
+def test_vast_lists_instances(vast: VastApi) -> None:
+    """vastai/cli/main.py prints --raw results with json.dumps(indent=1, sort_keys=True)."""
+    vast.instances = [VAST]
+    [instance] = vendors.get("vast").instances()
+    assert (instance.id, instance.status, str(instance.cost_per_hr)) == ("4242", "running", "0.62")
+    vast.instances = []
+    assert vendors.get("vast").instances() == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("401", "vastai: Invalid user key (HTTP 401)"),
+        ("500", "vastai: (no detail message supplied) (HTTP 500)"),
+        ("html", "vastai: the API answered with something that is not JSON"),
+    ],
+)
+def test_vast_http_failures_exit_0_and_are_failed_listings(
+    vast: VastApi, mode: str, message: str
+) -> None:
+    """vastai/cli/main.py: _emit_error, then `break`: exit 0, nothing on stdout."""
+    vast.instances, vast.mode = [VAST], mode
+    with pytest.raises(vendors.VendorError) as caught:
+        vendors.get("vast").instances()
+    assert message in str(caught.value)
+    assert "exited 0" in str(caught.value)
+
+
+def test_vast_with_no_network_names_the_last_traceback_line(
+    vast: VastApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VAST_URL", "http://127.0.0.1:9")  # nothing listens: connection refused
+    with pytest.raises(vendors.VendorError, match=r"vastai crashed: requests\.exceptions\."):
+        vendors.get("vast").instances()
+
+
+def test_vast_terminate_is_confirmed_and_a_ghost_is_caught(vast: VastApi) -> None:
+    """`destroy instance ID -y` prints `destroying instance N.`; the list must agree."""
+    vast.instances = [VAST]
     vendors.terminate_and_confirm(vendors.get("vast"), "4242")
-
-
-def test_a_terminate_the_list_contradicts_is_an_error(cloud: object) -> None:
-    cloud(runpod=[POD], mode="ghost")  # type: ignore[operator]
-    with pytest.raises(
-        vendors.VendorError, match="said it terminated pod0001, but it is still listed"
-    ):
-        vendors.terminate_and_confirm(vendors.get("runpod"), "pod0001")
-
-
-def test_an_old_vastai_without_y_is_detected(cloud: object) -> None:
-    cloud(vast=[VAST], mode="old")  # type: ignore[operator]
-    with pytest.raises(vendors.VendorError, match=r"too old for -y.*destroy 4242 in the console"):
+    assert vast.instances == []
+    vast.instances, vast.destroy_ignored = [VAST], True
+    with pytest.raises(vendors.VendorError, match="said it terminated 4242, but it is still"):
         vendors.terminate_and_confirm(vendors.get("vast"), "4242")
 
 
-@pytest.mark.usefixtures("file_mode")
-def test_no_other_instances_is_sensed_when_the_cli_is_installed(lab: Path, cloud: object) -> None:
-    cloud(runpod=[STOPPED])  # type: ignore[operator]
-    person = FakePerson(CI_ANSWERS)
-    with pytest.raises(
-        NotPassed, match=r"`runpodctl` lists 1 instance\(s\): pod0002 \(lab02, EXITED"
-    ):
-        run_checklist(Options("lab02-tp-spinup", "3.00", dry_run=True), terminal=person)
-    assert "no-other-instances" not in person.asked
-    cloud()  # type: ignore[operator]
-    person = FakePerson(CI_ANSWERS)
-    run_checklist(Options("lab02-tp-spinup", "3.00", dry_run=True), terminal=person)
-    assert "no-other-instances" not in person.asked
-    assert "`runpodctl` lists no instance of yours" in "\n".join(person.shown)
+def test_vast_terminate_refused_by_the_api_is_not_a_termination(vast: VastApi) -> None:
+    vast.instances, vast.mode = [VAST], "401"
+    with pytest.raises(vendors.VendorError, match=r"vastai: Invalid user key \(HTTP 401\)"):
+        vendors.terminate_and_confirm(vendors.get("vast"), "4242")
 
 
-@pytest.mark.usefixtures("file_mode")
-def test_without_the_cli_the_person_is_asked(lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(lab))  # no runpodctl anywhere
-    person = FakePerson(CI_ANSWERS)
-    run_checklist(Options("lab02-tp-spinup", "3.00", dry_run=True), terminal=person)
-    assert person.asked[0] == "no-other-instances"
-    assert "`runpodctl` is not installed or not on PATH; so you are asked instead" in "\n".join(
-        person.shown
+def test_vast_create_reads_new_contract(vast: VastApi, tmp_path: Path) -> None:
+    """`create instance` prints "Started. {'success': True, 'new_contract': N}"."""
+    from minitrain._commands import run
+
+    argv = ["vastai", "create", "instance", "123", "--image", "pytorch/pytorch"]
+    created = vendors.get("vast").created(run(argv, timeout=60))
+    assert created == vendors.Created("7835610")
+    vast.mode = "401"
+    refused = vendors.get("vast").created(run(argv, timeout=60))
+    assert refused.instance_id is None
+    assert refused.problem.startswith("vastai: Invalid user key (HTTP 401)")
+
+
+def test_an_old_vastai_without_y_is_detected_from_all_of_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vastai 0.5.0 has no -y on `destroy instance`: argparse prints its usage line first, then
+    `vastai: error: unrecognized arguments: -y`, and exits 2 (argparse ArgumentParser.error)."""
+    old = tmp_path / "old-bin" / "vastai"
+    old.parent.mkdir()
+    old.write_text(
+        f"#!{sys.executable}\nimport argparse\n"
+        "p = argparse.ArgumentParser(prog='vastai')\n"
+        "p.add_argument('command', nargs='*')\n"
+        "p.add_argument('--raw', action='store_true')\n"
+        "p.parse_args()\n"
     )
+    old.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{old.parent}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(vendors.VendorError, match=r"too old for -y.*destroy 4242 in the console"):
+        vendors.get("vast").terminate("4242")
+
+
+def test_the_vendor_of_a_create_command_is_its_cli() -> None:
+    assert vendors.of_command(["vastai", "create", "instance", "1"], "runpod") == "vast"
+    assert vendors.of_command(["/usr/local/bin/runpodctl", "pod", "create"], "vast") == "runpod"
+    assert vendors.of_command([sys.executable, "-c", "pass"], "runpod") == "runpod"
+
+
+def test_vast_create_raw_is_the_same_dict_as_indented_json() -> None:
+    """vastai/cli/main.py run_command: with --raw, json.dumps(res, indent=1, sort_keys=True)."""
+    stdout = json.dumps({"success": True, "new_contract": 7835610}, indent=1, sort_keys=True)
+    created = vendors.get("vast").created(Ran(("vastai",), 0, stdout + "\n", ""))
+    assert created == vendors.Created("7835610")
+
+
+def test_vast_destroy_without_y_aborts_and_that_is_said(
+    vast: VastApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real CLI without -y and a terminal prints `Aborted.`, exits 0 and destroys nothing
+    (vastai/cli/commands/instances.py destroy__instance)."""
+    from minitrain.vendors import vast as adapter
+
+    real = adapter.run
+
+    def without_y(argv: list[str], **kwargs: object) -> Ran:
+        return real([a for a in argv if a != "-y"], **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(adapter, "run", without_y)
+    vast.instances = [VAST]
+    with pytest.raises(vendors.VendorError, match=r"answered 'Aborted\.': instance 4242 was NOT"):
+        vendors.get("vast").terminate("4242")
+    assert vast.instances == [VAST]

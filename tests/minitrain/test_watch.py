@@ -12,12 +12,14 @@ import pytest
 
 from minitrain import watch
 from minitrain.cli.budget import main
+from minitrain.watch import Look
 from tests.conftest import REPO
 
 FAKE_BIN = REPO / "tests" / "data" / "fake-bin"
 START = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 POD = {"id": "pod0001", "name": "lab02", "desiredStatus": "RUNNING", "costPerHr": 0.7}
 OTHER = {**POD, "id": "pod0777", "name": "someone-else"}
+WATCHING, DONE, UNKNOWN = Look.WATCHING, Look.DONE, Look.UNKNOWN
 
 
 @pytest.fixture
@@ -49,20 +51,19 @@ def test_warns_once_at_80_percent_then_terminates_only_its_instance_at_the_cap(
 ) -> None:
     said: list[str] = []
     state = start(tmp_path)
-    assert not watch.check(tmp_path, state, now=START + timedelta(hours=3), say=said.append)
+    assert watch.check(tmp_path, state, now=START + timedelta(hours=3), say=said.append) is WATCHING
     assert said == []
-    assert not watch.check(
-        tmp_path, state, now=START + timedelta(hours=3, minutes=13), say=said.append
+    assert (
+        watch.check(tmp_path, state, now=START + timedelta(hours=3, minutes=13), say=said.append)
+        is WATCHING
     )
     assert said == [
         "WARNING: pod0001 has run 3 h 13 min of its 4 h cap; 0 h 47 min left before"
         " the watcher terminates it"
     ]
-    assert not watch.check(
-        tmp_path, state, now=START + timedelta(hours=3, minutes=30), say=said.append
-    )
+    watch.check(tmp_path, state, now=START + timedelta(hours=3, minutes=30), say=said.append)
     assert len(said) == 1  # warned once
-    assert watch.check(tmp_path, state, now=START + timedelta(hours=4), say=said.append)
+    assert watch.check(tmp_path, state, now=START + timedelta(hours=4), say=said.append) is DONE
     assert pods(cloud) == ["pod0777"]  # only the instance it was told about
     assert "terminated pod0001 (confirmed: no longer listed)" in said[-1]
     assert said[-1].endswith(
@@ -91,17 +92,99 @@ def test_a_restarted_watcher_continues_from_its_state(tmp_path: Path, cloud: Pat
 def test_an_instance_gone_on_its_own_stops_the_watch(tmp_path: Path, cloud: Path) -> None:
     cloud.write_text(json.dumps({"runpod": [OTHER]}))  # preempted
     said: list[str] = []
-    assert watch.check(tmp_path, start(tmp_path), now=START + timedelta(hours=1), say=said.append)
+    looked = watch.check(tmp_path, start(tmp_path), now=START + timedelta(hours=1), say=said.append)
+    assert looked is DONE
     assert "pod0001 is no longer listed by runpodctl (terminated or preempted)" in said[0]
     assert pods(cloud) == ["pod0777"]
 
 
-def test_a_terminate_the_vendor_does_not_confirm_is_loud(
+def test_a_terminate_the_vendor_does_not_confirm_keeps_trying_until_a_listing_proves_it(
     tmp_path: Path, cloud: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_VENDOR_MODE", "ghost")
-    with pytest.raises(watch.vendors.VendorError, match="still listed"):
-        watch.check(tmp_path, start(tmp_path), now=START + timedelta(hours=5), say=print)
+    monkeypatch.setenv("FAKE_VENDOR_MODE", "ghost")  # delete says ok, the pod stays
+    said: list[str] = []
+    state = start(tmp_path)
+    assert watch.check(tmp_path, state, now=START + timedelta(hours=5), say=said.append) is UNKNOWN
+    assert "terminate NOT confirmed" in said[-1]
+    assert "pod0001 is past its cap and may still bill" in said[-1]
+    assert saved(tmp_path)["ended"] == "unconfirmed"
+    monkeypatch.setenv("FAKE_VENDOR_MODE", "")  # the next delete works
+    looked = watch.check(
+        tmp_path, state, now=START + timedelta(hours=5, minutes=1), say=said.append
+    )
+    assert looked is DONE
+    assert said[-1].startswith("terminated pod0001 (confirmed: no longer listed)")
+    assert saved(tmp_path)["ended"] == "terminated"
+
+
+def saved(folder: Path) -> dict[str, object]:
+    return json.loads(watch.state_path(folder, "lab02-tp-spinup", "pod0001").read_text())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("mode", ["401", "500"])
+def test_a_failed_listing_is_unknown_never_gone(
+    tmp_path: Path, cloud: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Issue 10: an outage read as "no longer listed" stopped the watcher."""
+    monkeypatch.setenv("FAKE_VENDOR_MODE", mode)
+    said: list[str] = []
+    state = start(tmp_path)
+    for minute in range(3):
+        looked = watch.check(
+            tmp_path, state, now=START + timedelta(hours=1, minutes=minute), say=said.append
+        )
+        assert looked is UNKNOWN
+    assert not any("no longer listed" in line for line in said)
+    assert said[0].startswith("could not list: listing RunPod pods failed")
+    assert said[2].startswith("WARNING: 3 failed looks in a row; whether pod0001 still runs")
+    assert saved(tmp_path)["ended"] == ""
+    assert pods(cloud) == ["pod0001", "pod0777"]
+
+
+def test_at_the_cap_an_outage_keeps_it_unconfirmed_then_terminates(
+    tmp_path: Path, cloud: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    said: list[str] = []
+    state = start(tmp_path)
+    watch.check(tmp_path, state, now=START + timedelta(hours=3, minutes=59), say=said.append)
+    monkeypatch.setenv("FAKE_VENDOR_MODE", "500")
+    cap = START + timedelta(hours=4)
+    assert watch.check(tmp_path, state, now=cap, say=said.append) is UNKNOWN
+    assert not any("terminated" in line for line in said)
+    monkeypatch.setenv("FAKE_VENDOR_MODE", "")
+    assert watch.check(tmp_path, state, now=cap + timedelta(minutes=1), say=said.append) is DONE
+    assert pods(cloud) == ["pod0777"]
+
+
+def test_backoff_doubles_after_failures_and_never_sleeps_past_the_cap(tmp_path: Path) -> None:
+    state = start(tmp_path)
+    early = START + timedelta(hours=1)
+    assert watch.next_wait(state, poll_s=30, now=early) == 30
+    state.failures = 3
+    assert watch.next_wait(state, poll_s=30, now=early) == 240
+    state.failures = 9
+    assert watch.next_wait(state, poll_s=30, now=early) == 300
+    assert watch.next_wait(state, poll_s=30, now=START + timedelta(hours=3, minutes=59)) == 60
+
+
+def test_the_loop_keeps_watching_through_an_outage(
+    tmp_path: Path, cloud: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    modes = iter(["500", "", ""])
+    clock = iter([START + timedelta(hours=h) for h in (1, 1.1, 1.2, 4.1)])
+    slept: list[float] = []
+
+    def now() -> datetime:
+        return next(clock)
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        monkeypatch.setenv("FAKE_VENDOR_MODE", next(modes))
+
+    monkeypatch.setenv("FAKE_VENDOR_MODE", "500")
+    watch.watch(tmp_path, start(tmp_path), poll_s=60, say=lambda _: None, now=now, sleep=sleep)
+    assert slept == [120, 240, 60]  # backoff while it could not tell, then the poll again
+    assert pods(cloud) == ["pod0777"]  # and it still terminated at the cap
 
 
 def test_the_loop_polls_until_done(tmp_path: Path, cloud: Path) -> None:
@@ -150,3 +233,13 @@ def test_cli_once(lab: Path, cloud: Path, capsys: pytest.CaptureFixture[str]) ->
     )
     assert "reached the 4 h cap: terminating it" in capsys.readouterr().out
     assert pods(cloud) == ["pod0777"]
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_cli_once_exits_non_zero_when_it_could_not_tell(
+    lab: Path, cloud: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FAKE_VENDOR_MODE", "401")
+    argv = ["watch", "--label", "lab02-tp-spinup", "--instance", "pod0001", "--once"]
+    assert main([*argv, "--start", datetime.now(UTC).isoformat()]) == 1
+    assert "could not list" in capsys.readouterr().out

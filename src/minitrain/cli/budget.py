@@ -210,12 +210,13 @@ def _computed(args: argparse.Namespace, resolved: settings.Settings) -> Decimal:
 
 
 def _launch(args: argparse.Namespace) -> int:
-    from minitrain import launch
+    from minitrain import launch, vendors
 
     resolved = _settings(args)
     argv = args.command[1:] if args.command[:1] == ["--"] else args.command
     estimate = parse_usd(args.estimate, what="--estimate")
-    vendor = args.vendor or (resolved.manifest.vendor if resolved.manifest else "runpod")
+    default = resolved.manifest.vendor if resolved.manifest else "runpod"
+    vendor = args.vendor or vendors.of_command(argv, default)
     launched = launch.launch(
         resolved.guard(),
         label=args.label,
@@ -227,7 +228,13 @@ def _launch(args: argparse.Namespace) -> int:
     )
     print(launched.message)
     print(f"record: {launched.record}")
-    if args.watch and launched.exit_status == 0 and launched.instance_id:
+    if args.watch and not launched.instance_id:
+        print(
+            "no watcher is running: --watch needs the instance id, and the vendor reported"
+            f" none; once you know it, run `budget watch --label {args.label} --instance ID`",
+            file=sys.stderr,
+        )
+    elif args.watch and launched.instance_id:  # even after a failure: it may bill
         log, pid = launch.start_watcher(
             args.label,
             launched.instance_id,
@@ -236,7 +243,7 @@ def _launch(args: argparse.Namespace) -> int:
             ledger=resolved.ledger_path,
         )
         print(f"watcher started in the background (pid {pid}); its log: {log}")
-    return ExitCode.OK if launched.exit_status == 0 else ExitCode.NOT_PASSED
+    return ExitCode.OK if launched.ok else ExitCode.NOT_PASSED
 
 
 def _preflight_runner(args: argparse.Namespace, estimate: Decimal) -> Callable[[], object]:
@@ -287,10 +294,10 @@ def _watch(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    if args.once:
-        watch.check(folder, state, now=datetime.now(UTC), say=say)
-    else:
-        watch.watch(folder, state, poll_s=args.poll_s, say=say)
+    if args.once:  # for cron: a look that could not tell is a failure, so cron mails it
+        looked = watch.check(folder, state, now=datetime.now(UTC), say=say)
+        return ExitCode.NOT_PASSED if looked is watch.Look.UNKNOWN else ExitCode.OK
+    watch.watch(folder, state, poll_s=args.poll_s, say=say)
     return ExitCode.OK
 
 

@@ -43,6 +43,7 @@ class Run:
     def __post_init__(self) -> None:
         self.text = self.facts.as_text()
         self.results: dict[str, StepResult] = {}
+        self.fixes: dict[str, str] = {}  # a sensed step's own advice, when its check failed
 
     def go(self) -> Outcome:
         current: Step | None = None
@@ -84,6 +85,8 @@ class Run:
                     raise
                 self.source.show(f"\n({exc}; so you are asked instead)")
                 return self._do(replace(step, kind="confirm", sense=None))
+            if found.fix is not None:
+                self.fixes[step.id] = found.fix
             verdict = "ok" if found.passed else "FAILED"
             self.source.show(f"\n{header}: {say}\n  {verdict}: {found.note}")
             return StepResult(
@@ -117,7 +120,7 @@ class Run:
         (self.record.replace if changed else self.record.add)(result)
         if not result.passed:
             step = self.checklist.step(result.step)
-            fix = step.if_failed.format_map(self.text)
+            fix = self.fixes.pop(step.id, None) or step.if_failed.format_map(self.text)
             raise NotPassed(
                 f"step {self._index(step)} ({step.id}) did not pass: {result.note}"
                 + (f"; {fix}" if fix else "")

@@ -22,6 +22,7 @@ class Sensed:
     value: str  # what goes into the record
     passed: bool
     note: str  # what the person is shown
+    fix: str | None = None  # what to do when it failed, instead of the step's if_failed
 
 
 def sense(step: Step, *, facts: Facts, root: Path, now: datetime | None = None) -> Sensed:
@@ -43,14 +44,21 @@ def sense(step: Step, *, facts: Facts, root: Path, now: datetime | None = None) 
 
 def _instances(vendor_name: str) -> Sensed:
     """None of this account's instances may exist, running or stopped. Raises VendorUnavailable
-    when the vendor's CLI is not installed: the runner then asks the person instead."""
+    when the vendor's CLI is not installed: the runner then asks the person instead. A listing
+    that did not prove itself fails the step: it says nothing about the account."""
     vendor = vendors.get(vendor_name)
     try:
         found = vendor.instances()
     except vendors.VendorUnavailable:
         raise
     except vendors.VendorError as exc:
-        return Sensed("", False, str(exc))
+        return Sensed(
+            "",
+            False,
+            f"`{vendor.cli}` could not list your instances, so this is unknown: {exc}",
+            fix=f"the check failed, not the account: fix `{vendor.cli}` (its API key, the"
+            " network), then rerun",
+        )
     if not found:
         return Sensed("[]", True, f"`{vendor.cli}` lists no instance of yours")
     listed = ", ".join(i.describe() for i in found)
