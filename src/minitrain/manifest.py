@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from minitrain import labs
 from minitrain.errors import FileFormatError, InputError
 from minitrain.money import parse_rate, parse_usd
 
@@ -98,10 +99,7 @@ def _build(path: Path, data: dict[str, Any]) -> Manifest:
         raise fail(f"field 'currency' is {data['currency']!r}; only 'USD' is supported")
     try:
         ceiling = parse_usd(data["ceiling_usd"], what="field 'ceiling_usd'")
-        caps = {
-            str(lab): parse_usd(cap, what=f"field 'ceiling_per_lab.{lab}'")
-            for lab, cap in data["ceiling_per_lab"].items()
-        }
+        caps = _caps(data["ceiling_per_lab"])
         prices = {
             str(vendor): parse_rate(
                 _strip_unit(price), what=f"field 'vendor_snapshot_prices.{vendor}'"
@@ -137,6 +135,25 @@ def _build(path: Path, data: dict[str, Any]) -> Manifest:
         gpus=_gpus(data.get("gpus", 2), fail),
         ledger_url=_ledger_url(data.get("ledger_url"), fail),
     )
+
+
+def _caps(given: dict[str, object]) -> dict[str, Decimal]:
+    """Caps keyed by normalised lab; a ``buffer`` is required, or every operation outside the
+    listed labs would be capped by nothing but the ceiling."""
+    caps: dict[str, Decimal] = {}
+    for lab, cap in given.items():
+        what = f"field 'ceiling_per_lab.{lab}'"
+        key = lab if lab == labs.BUFFER else labs.normalise(lab, what=f"{what}: the key")
+        if key in caps:
+            raise InputError(f"{what}: lab {key} is capped twice; give each lab one cap")
+        caps[key] = parse_usd(cap, what=what)
+    if caps and labs.BUFFER not in caps:
+        raise InputError(
+            "field 'ceiling_per_lab' has no 'buffer': operations outside the listed labs would"
+            ' be capped only by the ceiling; add "buffer": DOLLARS (the caps add up to the'
+            " ceiling)"
+        )
+    return caps
 
 
 def _gpus(value: object, fail: Any) -> int:
