@@ -102,6 +102,7 @@ class Snapshot:
     location: str
     lines: int = 0  # lines in the file, a torn tail included
     records: tuple[Record, ...] | None = None  # None: read from a checkpoint, totals only
+    repair_hint: str = "run `budget repair` to void it by appending (nothing is deleted)"
 
     def require_clean(self) -> None:
         """Fail closed: the guard may not decide anything over a ledger with bad lines."""
@@ -110,7 +111,7 @@ class Snapshot:
         first = self.problems[0]
         more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
         if first.torn and len(self.problems) == 1:
-            hint = "run `budget repair` to void it by appending (nothing is deleted)"
+            hint = self.repair_hint
         else:
             hint = "run `budget verify` to list every bad line, then see the README's Repair"
         raise LedgerError(f"{self.location}:{first.line}: {first.reason}{more}; {hint}")

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 _SECRET_NAME = re.compile(r"API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 _KEY_SHAPES = re.compile(r"\brpa_[A-Za-z0-9]{16,}\b")  # RunPod API keys
 _MIN_LENGTH = 12  # API keys are longer; shorter values would redact ordinary words
+# scheme://user:password@ -- any scheme (postgresql+psycopg:// too), a password up to the last @
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^\s]*@")
 
 
 def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
@@ -22,3 +24,9 @@ def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
         if len(value) >= _MIN_LENGTH and _SECRET_NAME.search(name) and value in text:
             text = text.replace(value, f"[redacted ${name}]")
     return _KEY_SHAPES.sub("[redacted API key]", text)
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@host`` in it replaced; works
+    on URLs too broken to parse (a bad port, ``[::1``), which is when they reach a message."""
+    return _URL_PASSWORD.sub(r"\1:[redacted]@", text)

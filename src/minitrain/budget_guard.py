@@ -350,7 +350,11 @@ def open_ledger(log_path: Path, url: str | None) -> _ledger.Ledger:
     if not url:
         return _ledger.JsonlLedger(log_path)
     if not url.startswith(("postgresql://", "postgres://")):
-        raise InputError(f"ledger URL {url!r}: only postgresql://USER@HOST:PORT/DB is supported")
+        from minitrain._secrets import redact_url
+
+        raise InputError(
+            f"ledger URL {redact_url(url)!r}: only postgresql://USER@HOST:PORT/DB is supported"
+        )
     from minitrain._pg_ledger import PostgresLedger
 
     return PostgresLedger(url)

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from minitrain import labs
+from minitrain._secrets import redact_url
 from minitrain.errors import FileFormatError, InputError
 from minitrain.money import parse_rate, parse_usd
 
@@ -166,7 +167,8 @@ def _ledger_url(value: object, fail: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.startswith(("postgresql://", "postgres://")):
-        raise fail(f"field 'ledger_url' is {value!r}; give postgresql://USER@HOST:PORT/DB")
+        shown = redact_url(value) if isinstance(value, str) else value
+        raise fail(f"field 'ledger_url' is {shown!r}; give postgresql://USER@HOST:PORT/DB")
     return value
 
 

@@ -320,11 +320,21 @@ def _export(args: argparse.Namespace) -> int:
     snapshot.require_clean()
     data = b"".join(encode(record) for record in snapshot.records or ())
     if args.out:
-        Path(args.out).write_bytes(data)
+        _write_export(Path(args.out), data)
         print(f"exported {snapshot.lines} lines to {args.out}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
     return ExitCode.OK
+
+
+def _write_export(out: Path, data: bytes) -> None:
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise LedgerError(
+            f"{out}: cannot write the export there: {exc.strerror}; nothing was exported"
+            " (give --out a file in an existing folder)"
+        ) from None
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -380,6 +390,8 @@ def _repair(args: argparse.Namespace) -> int:
     if args.line is not None and not args.reason:
         raise InputError("--line needs --reason: say why that line is void")
     ledger = _settings(args).ledger()
+    if isinstance(ledger, _ledger.MemoryLedger):
+        raise InputError(_ledger.TEST_MODE_REPAIR)
     if not isinstance(ledger, _ledger.JsonlLedger):
         raise InputError(
             f"{ledger.location} is not a JSONL file: a database has no torn lines to repair"
