@@ -6,6 +6,7 @@ Every test here asserts the promise it is named after in the README's Guarantees
 from __future__ import annotations
 
 import errno
+import json
 import os
 import random
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from minitrain import BudgetGuard, _ledger, _records
+from tests.conftest import REPO
 from tests.racing import race
 
 pytestmark = pytest.mark.usefixtures("file_mode")
@@ -307,3 +309,69 @@ def test_test_mode_never_sends_a_person_to_a_repair_it_refuses(
     assert advice in status
     assert advice in repair
     assert "a database has no torn lines" not in repair
+
+
+# --- verify judges every limit, names who took it over, and why -------------------------------
+
+CAPS = {"02": "3.00", "03": "0.00", "buffer": "2.00"}
+
+
+def verify(ledger: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from minitrain.cli.budget import main
+
+    manifest = ledger.parent / "manifest.json"
+    real = json.loads((REPO / "experiments/35-cloud-budget/manifest.json").read_text())
+    real["ceiling_per_lab"] = {k: float(v) for k, v in CAPS.items()}
+    manifest.write_text(json.dumps(real))
+    code = main(["verify", "--ledger", str(ledger), "--manifest", str(manifest)])
+    return code, capsys.readouterr().err
+
+
+def test_verify_names_a_cap_a_union_merge_broke(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's reproduction: two clones, lab02 $2.50 and $2.00, each under the $3.00 cap;
+    the merged ledger is under the ceiling but $1.50 over lab 02's cap."""
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    BudgetGuard(5, one, lab_caps=CAPS).authorize("lab02-a", "2.50")
+    BudgetGuard(5, two, lab_caps=CAPS).authorize("lab02-b", "2.00")
+    merged = tmp_path / "spend.jsonl"
+    merged.write_bytes(one.read_bytes() + two.read_bytes())  # what merge=union leaves
+    code, err = verify(merged, capsys)
+    assert code == 3
+    assert (
+        "OVER THE LAB 02 CAP: spent $4.50 of $3.00; authorizations that together pass it,"
+        " from lab02-b (line 2, $2.00) on: two clones' ledgers merged (git merge=union)"
+    ) in err
+    assert "CEILING" not in err
+
+
+def test_verify_does_not_blame_a_merge_for_actuals_above_estimates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    guard = BudgetGuard(5, ledger, lab_caps=CAPS)
+    guard.authorize("lab02-a", "3.00")
+    guard.record_actual("lab02-a", "3.50")
+    code, err = verify(ledger, capsys)
+    assert code == 3
+    assert (
+        "OVER THE LAB 02 CAP: spent $3.50 of $3.00; the reservations fit; actuals above their"
+        " estimates took it over: lab02-a (line 1: estimate $3.00, actual $3.50). Nothing was"
+        " merged wrongly"
+    ) in err
+    assert "merge=union" not in err
+
+
+def test_verify_names_caps_that_add_up_past_a_lowered_ceiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard(5, ledger).authorize("a", "0.10")
+    monkeypatch.setenv("LYNX_CLOUD_BUDGET_USD", "3.00")
+    code, err = verify(ledger, capsys)
+    assert code == 0
+    assert (
+        "note: the caps add up to $5.00 (02 $3.00 + 03 $0.00 + buffer $2.00), more than the"
+        " ceiling $3.00: the ceiling binds first"
+    ) in err

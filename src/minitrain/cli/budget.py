@@ -21,6 +21,8 @@ from minitrain.money import format_usd, parse_usd, usd_text
 
 if TYPE_CHECKING:
     from minitrain._pg_ledger import PostgresLedger
+    from minitrain._records import Snapshot
+    from minitrain.budget_guard import BudgetGuard
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -367,12 +369,7 @@ def _verify(args: argparse.Namespace) -> int:
         )
     guard = resolved.guard()
     spent = snapshot.totals.spent
-    if spent > guard.ceiling:
-        print(
-            f"budget: OVER THE CEILING: spent {format_usd(spent)} of"
-            f" {format_usd(guard.ceiling)} (a merge of two clones can do this)",
-            file=sys.stderr,
-        )
+    if not _within_every_limit(guard, snapshot):
         return ExitCode.REFUSED
     operations = len({r.op_id or r.id for r in snapshot.records or ()})
     _say(
@@ -382,6 +379,22 @@ def _verify(args: argparse.Namespace) -> int:
         {"ok": True, "lines": snapshot.lines, "spent": usd_text(spent)},
     )
     return ExitCode.OK
+
+
+def _within_every_limit(guard: BudgetGuard, snapshot: Snapshot) -> bool:
+    """The ceiling and every cap, each breach on its own line with who and why."""
+    from minitrain import audit
+    from minitrain.budget_guard import _tally
+
+    note = audit.caps_over_ceiling(guard.ceiling, guard.lab_caps)
+    if note:
+        print(f"budget: note: {note}", file=sys.stderr)
+    found = audit.breaches(
+        _tally(snapshot.records or ()), ceiling=guard.ceiling, caps=guard.lab_caps
+    )
+    for breach in found:
+        print(f"budget: {breach.message()}", file=sys.stderr)
+    return not found
 
 
 def _repair(args: argparse.Namespace) -> int:
