@@ -161,7 +161,7 @@ class JsonlLedger:
         if state is None or not self._prefix_unchanged(fd, state, identity, stat.st_size):
             state = _checkpoint.load(self.checkpoint_path, fd=fd, stat=stat, location=self.location)
             if state is None:
-                state = Parser(self.location, keep_records=False)
+                state = Parser(self.location, keep_records=False, digest=_checkpoint.new_digest())
             self._saved = state.size
         start = state.size
         new = os.pread(fd, stat.st_size - start, start)
@@ -173,7 +173,7 @@ class JsonlLedger:
             self._state, self._identity = state, identity
             self._tail = os.pread(fd, keep, state.size - keep)
             if state.size - self._saved >= _checkpoint.EVERY:
-                _checkpoint.save(self.checkpoint_path, state, fd=fd, stat=stat)
+                _checkpoint.save(self.checkpoint_path, state, stat=stat)
                 self._saved = state.size
         return state.snapshot()
 

@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from minitrain.errors import InputError, LedgerError
 from minitrain.money import parse_usd
@@ -193,9 +193,12 @@ class Parser:
     voids: list[tuple[int, dict[str, object]]] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     closed_ops: dict[str, Record] = field(default_factory=dict)
+    digest: Any = None  # a running hash of every byte fed (for the checkpoint), if kept
 
     def feed(self, data: bytes) -> None:
         """Take the bytes that follow the ones already fed (the file from ``self.size`` on)."""
+        if self.digest is not None:
+            self.digest.update(data)
         offset = 0
         while offset < len(data):
             self.lines += 1
