@@ -31,6 +31,7 @@ from pathlib import Path
 
 from minitrain import _ledger, labs
 from minitrain._records import Record, Totals, new_record
+from minitrain._secrets import find_secret, redact_url
 from minitrain.errors import AlreadyRecorded, BudgetGuardExceeded, InputError
 from minitrain.money import Amount, format_usd, parse_usd
 
@@ -308,6 +309,12 @@ def _caps(caps: Mapping[str, Amount]) -> dict[str, Decimal]:
 def check_label(label: object) -> str:
     if not isinstance(label, str) or not label.strip():
         raise InputError(f"operation label {label!r} is empty; name it, e.g. lab02-tp-spinup")
+    secret = find_secret(label)
+    if secret is not None:  # a label goes into the ledger and git: never echo it here either
+        raise InputError(
+            f"the operation label contains {secret}; a label is written to the ledger (and"
+            " git), so it is refused and not shown: name the operation without it"
+        )
     if label != label.strip() or len(label) > 120:
         raise InputError(
             f"operation label {label!r} has surrounding spaces or is over 120 characters"
@@ -350,8 +357,6 @@ def open_ledger(log_path: Path, url: str | None) -> _ledger.Ledger:
     if not url:
         return _ledger.JsonlLedger(log_path)
     if not url.startswith(("postgresql://", "postgres://")):
-        from minitrain._secrets import redact_url
-
         raise InputError(
             f"ledger URL {redact_url(url)!r}: only postgresql://USER@HOST:PORT/DB is supported"
         )
