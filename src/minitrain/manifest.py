@@ -7,6 +7,7 @@ the documents, the guard and the checklist all read these numbers from here.
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -70,6 +71,8 @@ def find(start: Path | None = None) -> Path | None:
 def load(path: Path) -> Manifest:
     """Read and check a manifest; every problem is a :class:`FileFormatError` naming the field."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block the read forever
+            raise FileFormatError("not a regular file; give the manifest.json file", path=path)
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FileFormatError(f"cannot read the manifest: {exc.strerror}", path=path) from None

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minitrain import PreflightError, _records, manifest
+from minitrain import InputError, PreflightError, _records, manifest
 from minitrain.cli.budget import main as budget
 from minitrain.cli.preflight import main as preflight
 from minitrain.preflight import checklist, sources
@@ -338,3 +340,40 @@ def test_preflight_and_budget_write_the_same_lab(
     dry[2], dry[6] = "lab03-x", "2"
     assert preflight([*dry, "--answers", str(answers)]) == 2
     assert "--lab 2 disagrees with the label 'lab03-x', which is lab 03" in capsys.readouterr().err
+
+
+@FUZZ
+@given(st.text(max_size=30))
+def test_any_text_is_a_plain_amount_or_a_clean_error(text: str) -> None:
+    from minitrain.money import MAX_USD, parse_usd
+
+    try:
+        amount = parse_usd(text)
+    except InputError:
+        return
+    assert amount.as_tuple().exponent == -2
+    assert Decimal(0) <= amount <= MAX_USD
+    assert not amount.is_signed()
+    assert text.strip().lstrip("-$").replace(".", "", 1).isascii()
+
+
+@FUZZ
+@given(st.text(max_size=20), st.none() | st.text(max_size=5))
+def test_any_label_and_lab_resolve_to_an_ascii_lab_or_a_clean_error(
+    label: str, lab: str | None
+) -> None:
+    from minitrain import labs
+
+    try:
+        resolved = labs.resolve(label, lab)
+    except InputError:
+        return
+    number = resolved.number
+    assert number is None or (number.isascii() and number.isdigit() and len(number) >= 2)
+
+
+def test_a_fifo_manifest_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "manifest.json"
+    os.mkfifo(fifo)
+    assert budget(["status", "--manifest", str(fifo)]) == 2
+    assert "manifest.json: not a regular file" in capsys.readouterr().err

@@ -340,13 +340,14 @@ def _write_export(out: Path, data: bytes) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from minitrain._ledger import read_bytes
     from minitrain._records import parse
 
     ledger = _database(args)
     try:
-        data = Path(args.file).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{args.file}: cannot read it: {exc.strerror}") from None
+        data = read_bytes(Path(args.file))  # a regular file only: a FIFO would hang the import
+    except FileNotFoundError:
+        raise InputError(f"{args.file}: no such file to import") from None
     snapshot = parse(data, location=args.file)
     snapshot.require_clean()
     added = ledger.insert_many(list(snapshot.records or ()))
