@@ -122,7 +122,7 @@ def scale(folder: Path, sizes: list[int], runs: int) -> None:
         start = time.perf_counter()
         make_ledger(ledger, lines)
         made = time.perf_counter() - start
-        common = ["--ledger", str(ledger), "--ceiling", "100000000"]
+        common = ["--ledger", str(ledger), "--ceiling", "100000"]  # money.MAX_USD
         start = time.perf_counter()
         subprocess.run([str(BIN / "budget"), "status", *common], capture_output=True, check=True)
         cold = time.perf_counter() - start
@@ -145,7 +145,7 @@ def scale(folder: Path, sizes: list[int], runs: int) -> None:
 
 
 def _guard_worker(ledger: str, tries: int) -> None:
-    guard = BudgetGuard("100000000", ledger)
+    guard = BudgetGuard("100000", ledger)
     for i in range(tries):
         guard.authorize(f"p{os.getpid()}-{i}", "0.01")  # a ceiling it never reaches
 
