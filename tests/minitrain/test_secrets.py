@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -137,3 +138,27 @@ def test_a_database_url_never_shows_its_password(
     err = capsys.readouterr().err
     assert "Hunter2secret" not in err
     assert "postgresql+psycopg://admin:[redacted]@db:5432/x" in err
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_a_launch_record_never_holds_a_credential_flag_s_value(
+    lab: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's reproduction: `vastai create instance ... --api-key KEY` kept the key in the
+    launch record's command and output (vastai keeps its key in a file, not the environment)."""
+    from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson
+    from tests.minitrain.test_launch import FAKE_BIN
+
+    state = tmp_path / "cloud.json"
+    state.write_text(json.dumps({"runpod": []}))
+    monkeypatch.setenv("PATH", f"{FAKE_BIN}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_VENDOR_STATE", str(state))
+    run_checklist(Options("lab02-tp-spinup", "3.00"), terminal=FakePerson(CI_ANSWERS))
+    vast_key = "0f3a9c2b7d5e4f1a8b6c9d0e2f4a6b8c"
+    echo = "import sys; print('create with', ' '.join(sys.argv[1:])); sys.exit(1)"
+    launch = ["launch", "--label", "lab02-tp-spinup", "--estimate", "3.00", "--"]
+    budget([*launch, sys.executable, "-c", echo, "--api-key", vast_key])
+    [record] = (lab / "experiments/35-cloud-budget/preflight").glob("*-launch.json")
+    text = record.read_text()
+    assert vast_key not in text
+    assert "--api-key [redacted]" in json.loads(text)["command"]
