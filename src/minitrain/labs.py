@@ -18,10 +18,9 @@ from decimal import Decimal
 from minitrain.errors import InputError
 
 BUFFER = "buffer"  # the per-lab cap that operations outside any capped lab draw on
-MAX_LAB = 999
 # "lab" then a run of digits of any script; which script is checked after the match
 _PREFIX = re.compile(r"lab(\d+)(?!\d)", re.IGNORECASE)
-_ASCII_NUMBER = re.compile(r"[0-9]{1,3}", re.ASCII)
+_ASCII_NUMBER = re.compile(r"[0-9]{1,6}", re.ASCII)  # lab2026-plan is lab 2026, not an error
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ def of_label(label: str) -> str | None:
 
 
 def normalise(lab: str, *, what: str = "lab") -> str:
-    """``"3"``, ``"03"``, ``"003"`` -> ``"03"``; anything but 1-3 ASCII digits is an error."""
+    """``"3"``, ``"03"``, ``"003"`` -> ``"03"``; anything but 1-6 ASCII digits is an error."""
     text = lab.strip() if isinstance(lab, str) else ""
     if not _ASCII_NUMBER.fullmatch(text):
         raise InputError(
