@@ -130,6 +130,7 @@ def test_redaction_runs_before_json_encoding() -> None:
     assert "[redacted $VAST_API_KEY]" in encoded
 
 
+@pytest.mark.usefixtures("file_mode")  # test mode keeps the ledger in memory, whatever the URL
 def test_a_database_url_never_shows_its_password(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
