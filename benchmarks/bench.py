@@ -48,7 +48,7 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PY = sys.executable
 CACHE = Path(tempfile.gettempdir()) / "minitrain-bench-cache"
-BIG_CEILING = "100000000"  # a ceiling no benchmark reaches
+BIG_CEILING = "100000"  # money.MAX_USD: a ceiling no benchmark reaches
 MIB = 1024 * 1024
 # A floor for the cold read: the least any reader of JSON lines with a CRC per line must do.
 FLOOR_READ = """

@@ -6,7 +6,11 @@ they mean for the budget. The rules it keeps (measured, see ``shared/LEDGER-NOTE
 * One exclusive ``flock`` on a separate ``<ledger>.lock`` file around read -> decide -> append
   (readers take it shared). Not the ledger itself: ``git pull`` replaces the ledger's inode, and
   a lock on the old inode excludes nobody. Not ``lockf``: closing any descriptor of the file
-  drops every POSIX lock of the process.
+  drops every POSIX lock of the process. The lock is named from the *resolved* path: two names
+  of one file (a symlink, ``..``) must take one lock, or both sides overspend.
+* The ledger must be a regular file, checked without blocking (``stat``, then ``O_NONBLOCK`` and
+  ``fstat`` on what was opened): a FIFO would hang every reader, ``/dev/null`` swallows lines.
+  Every OS error is a :class:`LedgerError` naming the file and the cause.
 * Each line goes out in one ``os.write`` of the whole line, then ``fsync``; the directory is
   fsynced when the file is created. A buffered ``json.dump`` tore the last line in 199/200 kills.
 * Nothing is ever truncated or rewritten. A torn last line (a crash mid-write) is voided by
@@ -18,8 +22,10 @@ they mean for the budget. The rules it keeps (measured, see ``shared/LEDGER-NOTE
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import stat as stat_module
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -60,8 +66,9 @@ class JsonlLedger:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.location = str(self.path)
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self.checkpoint_path = self.path.with_name(self.path.name + ".checkpoint")
+        resolved = Path(os.path.realpath(self.path))  # one file, one lock, whatever its name
+        self.lock_path = resolved.with_name(resolved.name + ".lock")
+        self.checkpoint_path = resolved.with_name(resolved.name + ".checkpoint")
         self._state: Parser | None = None  # totals of a clean prefix, continued on next read
         self._identity = (0, 0)
         self._tail = b""
@@ -69,7 +76,7 @@ class JsonlLedger:
 
     def read(self, *, full: bool = False) -> Snapshot:
         """What the ledger holds, read under a shared lock so a line being appended is not torn."""
-        if not self.path.exists():
+        if not _is_ledger_file(self.path):
             return parse(b"", location=self.location)
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -97,7 +104,7 @@ class JsonlLedger:
         with self._locked(fcntl.LOCK_EX):
             snapshot = self._read(full=True)
             target = self._repair_target(snapshot, line)
-            if target.torn and not parse(self.path.read_bytes() + b"\n", location="").problems:
+            if target.torn and not parse(read_bytes(self.path) + b"\n", location="").problems:
                 # Complete but for its newline: keeping it only adds the reservation or the
                 # actual it already says; voiding it could lose a real actual.
                 self._write(b"\n")
@@ -133,12 +140,10 @@ class JsonlLedger:
 
     def _read(self, *, full: bool) -> Snapshot:
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = open_ledger_file(self.path, os.O_RDONLY, "read")
         except FileNotFoundError:
             self._state = None
             return parse(b"", location=self.location)
-        except OSError as exc:
-            raise LedgerError(f"{self.path}: cannot read the ledger: {exc.strerror}") from None
         try:
             stat = os.fstat(fd)
             if full:
@@ -156,7 +161,7 @@ class JsonlLedger:
         if state is None or not self._prefix_unchanged(fd, state, identity, stat.st_size):
             state = _checkpoint.load(self.checkpoint_path, fd=fd, stat=stat, location=self.location)
             if state is None:
-                state = Parser(self.location, keep_records=False)
+                state = Parser(self.location, keep_records=False, digest=_checkpoint.new_digest())
             self._saved = state.size
         start = state.size
         new = os.pread(fd, stat.st_size - start, start)
@@ -168,7 +173,7 @@ class JsonlLedger:
             self._state, self._identity = state, identity
             self._tail = os.pread(fd, keep, state.size - keep)
             if state.size - self._saved >= _checkpoint.EVERY:
-                _checkpoint.save(self.checkpoint_path, state, fd=fd, stat=stat)
+                _checkpoint.save(self.checkpoint_path, state, stat=stat)
                 self._saved = state.size
         return state.snapshot()
 
@@ -182,6 +187,7 @@ class JsonlLedger:
 
     @contextlib.contextmanager
     def _locked(self, how: int) -> Iterator[None]:
+        _is_ledger_file(self.path)  # refuse a folder, a FIFO or a device before making a lock
         try:
             if how == fcntl.LOCK_EX:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -198,26 +204,17 @@ class JsonlLedger:
             os.close(fd)  # closing the descriptor releases the flock
 
     def _write(self, line: bytes) -> None:
-        created = not self.path.exists()
+        created = not _is_ledger_file(self.path)
+        fd = open_ledger_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise LedgerError(
-                f"{self.path}: cannot open the ledger to append: {exc.strerror};"
-                " nothing was written"
-            ) from None
-        try:
-            written = os.write(fd, line)
+            written = _write_all_or_say(self.path, fd, line)
             if written != len(line):
-                raise LedgerError(
-                    f"{self.path}: only {written} of {len(line)} bytes were written (disk full?);"
-                    " nothing was authorized; free space, then run `budget repair`"
-                )
-            os.fsync(fd)
+                raise LedgerError(_short_write(self.path, written, line))
+            _fsync(self.path, fd)
         finally:
             os.close(fd)
         if created:
-            _fsync_dir(self.path.parent)
+            _fsync_dir(self.path)
 
 
 class _FileTransaction:
@@ -242,11 +239,11 @@ class MemoryLedger:
         self.location = f"{path} (test mode: in memory)"
         self._state = Parser(self.location)
         with contextlib.suppress(FileNotFoundError):
-            self._state.feed(Path(path).read_bytes())
+            self._state.feed(read_bytes(Path(path)))
         self._lock = threading.Lock()
 
     def read(self, *, full: bool = False) -> Snapshot:
-        return self._state.snapshot()
+        return _in_memory(self._state.snapshot())
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -257,10 +254,10 @@ class MemoryLedger:
 class _MemoryTransaction:
     def __init__(self, state: Parser) -> None:
         self._state = state
-        self.snapshot = state.snapshot()
+        self.snapshot = _in_memory(state.snapshot())
 
     def full(self) -> Snapshot:
-        return self._state.snapshot()
+        return _in_memory(self._state.snapshot())
 
     def append(self, record: Record) -> Record:
         self.snapshot.require_clean()
@@ -268,13 +265,132 @@ class _MemoryTransaction:
         written = replace(record, line=self._state.lines)
         self._state.totals.fold(written)
         self._state.records.append(written)
-        self.snapshot = self._state.snapshot()
+        self.snapshot = _in_memory(self._state.snapshot())
         return written
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _in_memory(snapshot: Snapshot) -> Snapshot:
+    return replace(snapshot, repair_hint=TEST_MODE_REPAIR)
+
+
+TEST_MODE_REPAIR = (
+    "test mode (BUDGET_GUARD_TEST_MODE=1) never writes the file, so it cannot repair it:"
+    " unset BUDGET_GUARD_TEST_MODE, then run `budget repair`"
+)
+
+
+def _is_ledger_file(path: Path) -> bool:
+    """Whether the ledger exists; a LedgerError if it is there but not a regular file.
+    ``stat`` never blocks, even on a FIFO."""
     try:
-        os.fsync(fd)
+        found = path.stat()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise LedgerError(f"{path}: cannot use the ledger: {exc.strerror}") from None
+    _require_regular(path, found.st_mode)
+    return True
+
+
+def _require_regular(path: Path, mode: int) -> None:
+    if stat_module.S_ISREG(mode):
+        return
+    kinds = {
+        stat_module.S_ISDIR: "a folder",
+        stat_module.S_ISFIFO: "a FIFO (named pipe)",
+        stat_module.S_ISCHR: "a character device",
+        stat_module.S_ISBLK: "a block device",
+        stat_module.S_ISSOCK: "a socket",
+    }
+    kind = next((name for test, name in kinds.items() if test(mode)), "not a regular file")
+    raise LedgerError(
+        f"{path}: the ledger is {kind}, not a regular file; point --ledger (or the manifest's"
+        " spend_log_path) at a .jsonl file"
+    )
+
+
+def open_ledger_file(path: Path, flags: int, verb: str) -> int:
+    """Open the ledger without ever blocking, and only if it is a regular file. A missing file
+    (when not creating) raises FileNotFoundError; any other problem is a LedgerError."""
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except FileNotFoundError:
+        if flags & os.O_CREAT:
+            raise LedgerError(f"{path}: cannot create the ledger: its folder is missing") from None
+        raise
+    except OSError as exc:
+        _is_ledger_file(path)  # a FIFO without a reader says ENXIO; say what it is instead
+        raise LedgerError(f"{path}: cannot {verb} the ledger: {exc.strerror}") from None
+    try:
+        _require_regular(path, os.fstat(fd).st_mode)
+    except LedgerError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_bytes(path: Path) -> bytes:
+    """The whole ledger file (FileNotFoundError if there is none)."""
+    fd = open_ledger_file(path, os.O_RDONLY, "read")
+    try:
+        return os.pread(fd, os.fstat(fd).st_size, 0)
     finally:
         os.close(fd)
+
+
+def _write_all_or_say(path: Path, fd: int, line: bytes) -> int:
+    try:
+        return os.write(fd, line)
+    except OSError as exc:
+        raise LedgerError(
+            f"{path}: cannot append to the ledger: {exc.strerror}{_hint(exc)}; nothing was written"
+        ) from None
+
+
+def _short_write(path: Path, written: int, line: bytes) -> str:
+    """What is true after a short write: a line lacking only its newline stands (repair keeps it,
+    so what it says counts); anything shorter is torn and counts for nothing."""
+    said = (
+        f"{path}: only {written} of {len(line)} bytes were written (disk full or file-size limit?)"
+    )
+    if written == len(line) - 1:
+        return (
+            f"{said}; the line is complete but for its newline, so it stands and counts:"
+            " `budget repair` keeps it (appends the newline). Do not write it again"
+        )
+    return (
+        f"{said}; the line is torn and counts for nothing; free space, then run `budget repair`"
+        " (it voids the torn line by appending)"
+    )
+
+
+def _fsync(path: Path, fd: int) -> None:
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        raise LedgerError(
+            f"{path}: the line was written but could not be flushed to disk: {exc.strerror};"
+            " check the disk, then `budget verify`"
+        ) from None
+
+
+def _hint(exc: OSError) -> str:
+    return {
+        errno.ENOSPC: " (free space, then retry)",
+        errno.EFBIG: " (the file-size limit, `ulimit -f`, is reached)",
+        errno.EDQUOT: " (the disk quota is reached)",
+    }.get(exc.errno or 0, "")
+
+
+def _fsync_dir(ledger: Path) -> None:
+    try:
+        fd = os.open(ledger.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise LedgerError(
+            f"{ledger}: the ledger was created but its folder could not be synced:"
+            f" {exc.strerror}; check the disk, then `budget verify`"
+        ) from None

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from minitrain._records import Record, Snapshot, Totals
+from minitrain._secrets import redact_url
 from minitrain.errors import LedgerError
 
 SCHEMA_VERSION = 1
@@ -69,15 +70,30 @@ def _psycopg() -> Any:
 
 def shown(url: str) -> str:
     """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "localhost"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a port out of range, an unclosed [IPv6: still never the password
+        return redact_url(url)
     user = f"{parts.username}@" if parts.username else ""
     return f"{parts.scheme}://{user}{host}{port}{parts.path}"
 
 
+def check_url(url: str) -> None:
+    """A LedgerError (naming the URL without its password) unless ``url`` can be connected to."""
+    try:
+        urlsplit(url).port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise LedgerError(
+            f"ledger URL {redact_url(url)}: {exc}; give postgresql://USER@HOST:PORT/DB"
+            " (a port is 1-65535; an IPv6 host is written [::1])"
+        ) from None
+
+
 class PostgresLedger:
     def __init__(self, url: str, *, budget: str = "default") -> None:
+        check_url(url)
         self.url = url
         self.budget = budget
         self.location = f"{shown(url)} (budget {budget!r})"
@@ -224,7 +240,7 @@ class PostgresLedger:
         self._conn = None
 
     def _error(self, exc: Exception) -> LedgerError:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = redact_url((str(exc).strip().splitlines() or [type(exc).__name__])[0])
         return LedgerError(
             f"{self.location}: {first}; nothing was written unless `budget status` shows it"
         )

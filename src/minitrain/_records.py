@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from minitrain.errors import InputError, LedgerError
 from minitrain.money import parse_usd
@@ -102,6 +102,7 @@ class Snapshot:
     location: str
     lines: int = 0  # lines in the file, a torn tail included
     records: tuple[Record, ...] | None = None  # None: read from a checkpoint, totals only
+    repair_hint: str = "run `budget repair` to void it by appending (nothing is deleted)"
 
     def require_clean(self) -> None:
         """Fail closed: the guard may not decide anything over a ledger with bad lines."""
@@ -110,7 +111,7 @@ class Snapshot:
         first = self.problems[0]
         more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
         if first.torn and len(self.problems) == 1:
-            hint = "run `budget repair` to void it by appending (nothing is deleted)"
+            hint = self.repair_hint
         else:
             hint = "run `budget verify` to list every bad line, then see the README's Repair"
         raise LedgerError(f"{self.location}:{first.line}: {first.reason}{more}; {hint}")
@@ -192,9 +193,12 @@ class Parser:
     voids: list[tuple[int, dict[str, object]]] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     closed_ops: dict[str, Record] = field(default_factory=dict)
+    digest: Any = None  # a running hash of every byte fed (for the checkpoint), if kept
 
     def feed(self, data: bytes) -> None:
         """Take the bytes that follow the ones already fed (the file from ``self.size`` on)."""
+        if self.digest is not None:
+            self.digest.update(data)
         offset = 0
         while offset < len(data):
             self.lines += 1

@@ -2,7 +2,11 @@
 
 A vendor CLI's output or a typed termination command can carry an API key; the record is
 committed to git, so anything that looks like a credential is replaced before it is written:
-the value of any environment variable whose name says it is secret, and RunPod-style keys.
+the value of any environment variable whose name says it is secret, the value given to a
+credential flag (``vastai ... --api-key KEY``: vastai keeps its key in a file, so it is not in
+the environment), RunPod-style keys, and the password of a URL. Structures are redacted value by
+value *before* JSON encoding: encoded text escapes ``\\`` and ``"``, and a key holding either
+would no longer match.
 """
 
 from __future__ import annotations
@@ -13,12 +17,59 @@ from collections.abc import Mapping
 
 _SECRET_NAME = re.compile(r"API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 _KEY_SHAPES = re.compile(r"\brpa_[A-Za-z0-9]{16,}\b")  # RunPod API keys
+# The flags the vendors' CLIs take a credential by (vastai --api-key, runpodctl --apiKey) and
+# the usual others; the value follows a space or '='.
+_CREDENTIAL_FLAG = re.compile(
+    r"(--?(?:api[-_]?key|apikey|(?:access[-_]?|auth[-_]?)?token|password|passwd|"
+    r"secret(?:[-_]?key)?|credentials?)(?:=|\s+))(?!\[redacted)(\S+)",
+    re.IGNORECASE,
+)
 _MIN_LENGTH = 12  # API keys are longer; shorter values would redact ordinary words
+# scheme://user:password@ -- any scheme (postgresql+psycopg:// too), a password up to the last @
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^\s]*@")
 
 
 def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
-    env = os.environ if environ is None else environ
-    for name, value in env.items():
-        if len(value) >= _MIN_LENGTH and _SECRET_NAME.search(name) and value in text:
+    text = _CREDENTIAL_FLAG.sub(r"\1[redacted]", text)
+    for name, value in _secret_values(environ):
+        if value in text:
             text = text.replace(value, f"[redacted ${name}]")
-    return _KEY_SHAPES.sub("[redacted API key]", text)
+    return redact_url(_KEY_SHAPES.sub("[redacted API key]", text))
+
+
+def redact_data(data: object, environ: Mapping[str, str] | None = None) -> object:
+    """``data`` (JSON-like: dicts, lists, strings) with every string redacted, keys included."""
+    if isinstance(data, str):
+        return redact(data, environ)
+    if isinstance(data, dict):
+        return {redact_data(k, environ): redact_data(v, environ) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [redact_data(item, environ) for item in data]
+    return data
+
+
+def find_secret(text: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """What known secret ``text`` holds, described without its value; None if none."""
+    for name, value in _secret_values(environ):
+        if value in text:
+            return f"the value of ${name}"
+    if _KEY_SHAPES.search(text):
+        return "a RunPod API key (rpa_...)"
+    if _URL_PASSWORD.search(text):
+        return "a URL with a password"
+    return None
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@host`` in it replaced; works
+    on URLs too broken to parse (a bad port, ``[::1``), which is when they reach a message."""
+    return _URL_PASSWORD.sub(r"\1:[redacted]@", text)
+
+
+def _secret_values(environ: Mapping[str, str] | None) -> list[tuple[str, str]]:
+    env = os.environ if environ is None else environ
+    return [
+        (name, value)
+        for name, value in env.items()
+        if len(value) >= _MIN_LENGTH and _SECRET_NAME.search(name)
+    ]

@@ -21,7 +21,6 @@ Its rules:
 from __future__ import annotations
 
 import os
-import re
 import unicodedata
 import warnings
 from collections.abc import Mapping
@@ -30,8 +29,9 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from minitrain import _ledger
+from minitrain import _ledger, labs
 from minitrain._records import Record, Totals, new_record
+from minitrain._secrets import find_secret, redact_url
 from minitrain.errors import AlreadyRecorded, BudgetGuardExceeded, InputError
 from minitrain.money import Amount, format_usd, parse_usd
 
@@ -47,8 +47,7 @@ DEFAULT_LOG_PATH = Path("experiments/35-cloud-budget/spend.jsonl")
 CEILING_ENV = "LYNX_CLOUD_BUDGET_USD"
 TEST_MODE_ENV = "BUDGET_GUARD_TEST_MODE"
 LEDGER_URL_ENV = "LYNX_LEDGER_URL"
-BUFFER = "buffer"  # the per-lab cap that operations outside any capped lab draw on
-_LAB_PREFIX = re.compile(r"^lab(\d\d)-")
+BUFFER = labs.BUFFER
 
 
 class UnmatchedActualWarning(UserWarning):
@@ -115,9 +114,7 @@ class BudgetGuard:
         ledger_url: str | None = None,
     ) -> None:
         self.ceiling, self.ceiling_source = _resolve_ceiling(ceiling_usd, ceiling_source)
-        self.lab_caps = {
-            lab: parse_usd(cap, what=f"cap of lab {lab}") for lab, cap in (lab_caps or {}).items()
-        }
+        self.lab_caps = _caps(lab_caps or {})
         self.log_path = Path(log_path)
         self._ledger: _ledger.Ledger = ledger or open_ledger(self.log_path, ledger_url)
 
@@ -290,26 +287,34 @@ def pool_spent(
     )
 
 
-def pool_of(lab: str | None, caps: Mapping[str, Decimal]) -> str | None:
-    """Which per-lab cap an operation draws on; None when no caps are set."""
-    if not caps:
-        return None
-    if lab is not None and lab in caps:
-        return lab
-    return BUFFER if BUFFER in caps else None
+pool_of = labs.pool_of
 
 
 def lab_of(label: str, lab: str | None) -> str | None:
-    """An explicit lab wins; else a ``labNN-`` label prefix names it (``lab02-tp-spinup``)."""
-    if lab is not None:
-        return check_label(lab)
-    match = _LAB_PREFIX.match(label)
-    return match.group(1) if match else None
+    """The lab ``label`` draws on (``labs.resolve``: one rule for every command)."""
+    return labs.resolve(label, lab).number
+
+
+def _caps(caps: Mapping[str, Amount]) -> dict[str, Decimal]:
+    """Per-lab caps keyed by normalised lab (``3`` and ``03`` are one lab) or ``buffer``."""
+    result: dict[str, Decimal] = {}
+    for lab, cap in caps.items():
+        key = lab if lab == BUFFER else labs.normalise(lab, what="the capped lab")
+        if key in result:
+            raise InputError(f"lab {key} is capped twice ({lab!r}); give each lab one cap")
+        result[key] = parse_usd(cap, what=f"cap of lab {lab}")
+    return result
 
 
 def check_label(label: object) -> str:
     if not isinstance(label, str) or not label.strip():
         raise InputError(f"operation label {label!r} is empty; name it, e.g. lab02-tp-spinup")
+    secret = find_secret(label)
+    if secret is not None:  # a label goes into the ledger and git: never echo it here either
+        raise InputError(
+            f"the operation label contains {secret}; a label is written to the ledger (and"
+            " git), so it is refused and not shown: name the operation without it"
+        )
     if label != label.strip() or len(label) > 120:
         raise InputError(
             f"operation label {label!r} has surrounding spaces or is over 120 characters"
@@ -323,14 +328,24 @@ def check_label(label: object) -> str:
 
 
 def _resolve_ceiling(ceiling: Amount | None, source: str) -> tuple[Decimal, str]:
+    """The ceiling given, lowered by LYNX_CLOUD_BUDGET_USD if set; the variable never raises it
+    (the seed: "if you find yourself thinking $5 is too tight, let's make it $20, stop")."""
+    given = None if ceiling is None else parse_usd(ceiling, what="ceiling")
     env = os.environ.get(CEILING_ENV)
-    if env is not None:
-        if not env.strip():
-            raise InputError(f"{CEILING_ENV} is set but empty; unset it or give dollars, e.g. 5.00")
-        return parse_usd(env, what=CEILING_ENV), CEILING_ENV
-    if ceiling is None:
-        raise InputError(f"no ceiling: pass one or set {CEILING_ENV}")
-    return parse_usd(ceiling, what="ceiling"), source
+    if env is None:
+        if given is None:
+            raise InputError(f"no ceiling: pass one or set {CEILING_ENV}")
+        return given, source
+    if not env.strip():
+        raise InputError(f"{CEILING_ENV} is set but empty; unset it or give dollars, e.g. 5.00")
+    lowered = parse_usd(env, what=CEILING_ENV)
+    if given is not None and lowered > given:
+        raise InputError(
+            f"{CEILING_ENV}={env} would raise the ceiling above {format_usd(given)} ({source});"
+            " it may only lower it. A ceiling is raised by editing the manifest's ceiling_usd"
+            " in a reviewed commit"
+        )
+    return lowered, CEILING_ENV
 
 
 def open_ledger(log_path: Path, url: str | None) -> _ledger.Ledger:
@@ -342,7 +357,9 @@ def open_ledger(log_path: Path, url: str | None) -> _ledger.Ledger:
     if not url:
         return _ledger.JsonlLedger(log_path)
     if not url.startswith(("postgresql://", "postgres://")):
-        raise InputError(f"ledger URL {url!r}: only postgresql://USER@HOST:PORT/DB is supported")
+        raise InputError(
+            f"ledger URL {redact_url(url)!r}: only postgresql://USER@HOST:PORT/DB is supported"
+        )
     from minitrain._pg_ledger import PostgresLedger
 
     return PostgresLedger(url)

@@ -7,6 +7,7 @@ the documents, the guard and the checklist all read these numbers from here.
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,6 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from minitrain import labs
+from minitrain._secrets import redact_url
 from minitrain.errors import FileFormatError, InputError
 from minitrain.money import parse_rate, parse_usd
 
@@ -68,6 +71,8 @@ def find(start: Path | None = None) -> Path | None:
 def load(path: Path) -> Manifest:
     """Read and check a manifest; every problem is a :class:`FileFormatError` naming the field."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block the read forever
+            raise FileFormatError("not a regular file; give the manifest.json file", path=path)
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FileFormatError(f"cannot read the manifest: {exc.strerror}", path=path) from None
@@ -98,10 +103,7 @@ def _build(path: Path, data: dict[str, Any]) -> Manifest:
         raise fail(f"field 'currency' is {data['currency']!r}; only 'USD' is supported")
     try:
         ceiling = parse_usd(data["ceiling_usd"], what="field 'ceiling_usd'")
-        caps = {
-            str(lab): parse_usd(cap, what=f"field 'ceiling_per_lab.{lab}'")
-            for lab, cap in data["ceiling_per_lab"].items()
-        }
+        caps = _caps(data["ceiling_per_lab"])
         prices = {
             str(vendor): parse_rate(
                 _strip_unit(price), what=f"field 'vendor_snapshot_prices.{vendor}'"
@@ -139,6 +141,25 @@ def _build(path: Path, data: dict[str, Any]) -> Manifest:
     )
 
 
+def _caps(given: dict[str, object]) -> dict[str, Decimal]:
+    """Caps keyed by normalised lab; a ``buffer`` is required, or every operation outside the
+    listed labs would be capped by nothing but the ceiling."""
+    caps: dict[str, Decimal] = {}
+    for lab, cap in given.items():
+        what = f"field 'ceiling_per_lab.{lab}'"
+        key = lab if lab == labs.BUFFER else labs.normalise(lab, what=f"{what}: the key")
+        if key in caps:
+            raise InputError(f"{what}: lab {key} is capped twice; give each lab one cap")
+        caps[key] = parse_usd(cap, what=what)
+    if caps and labs.BUFFER not in caps:
+        raise InputError(
+            "field 'ceiling_per_lab' has no 'buffer': operations outside the listed labs would"
+            ' be capped only by the ceiling; add "buffer": DOLLARS (the caps add up to the'
+            " ceiling)"
+        )
+    return caps
+
+
 def _gpus(value: object, fail: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 64:
         raise fail(f"field 'gpus' is {value!r}; give the GPU count of the instance, e.g. 2")
@@ -149,7 +170,8 @@ def _ledger_url(value: object, fail: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.startswith(("postgresql://", "postgres://")):
-        raise fail(f"field 'ledger_url' is {value!r}; give postgresql://USER@HOST:PORT/DB")
+        shown = redact_url(value) if isinstance(value, str) else value
+        raise fail(f"field 'ledger_url' is {shown!r}; give postgresql://USER@HOST:PORT/DB")
     return value
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from minitrain import manifest as manifest_module
 from minitrain._ledger import Ledger
 from minitrain.budget_guard import CEILING_ENV, DEFAULT_LOG_PATH, BudgetGuard, open_ledger
-from minitrain.errors import InputError
+from minitrain.errors import InputError, LedgerError
 from minitrain.manifest import Manifest
 from minitrain.money import parse_usd
 
@@ -59,6 +59,8 @@ def resolve(
     else:
         amount, source = None, "none"
     if ledger is not None:
+        if not ledger.strip():
+            raise LedgerError("--ledger is empty; give the ledger file's path, e.g. spend.jsonl")
         ledger_path = Path(ledger)
     elif loaded is not None:
         ledger_path = loaded.ledger_path

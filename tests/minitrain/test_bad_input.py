@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minitrain import PreflightError, _records, manifest
+from minitrain import InputError, PreflightError, _records, manifest
 from minitrain.cli.budget import main as budget
 from minitrain.cli.preflight import main as preflight
 from minitrain.preflight import checklist, sources
@@ -204,3 +206,174 @@ def test_any_text_is_an_answers_file_or_a_clean_error(tmp_path: Path, text: str)
     loaded = checklist.load(REPO / "checklists" / "pre-flight.yaml")
     with contextlib.suppress(PreflightError):
         sources.load_answers(path, loaded, live=False)
+
+
+# --- the reproductions: one command line each, its exit code and message ----------------
+
+CAPS = {"02": 3.0, "03": 0.0, "buffer": 2.0}
+AMOUNT_HOW = "write dollars with ASCII digits and at most two decimals"
+
+
+def _lab_manifest(root: Path, caps: dict[str, float] | None = None) -> Path:
+    path = root / "experiments" / "35-cloud-budget" / "manifest.json"
+    data = json.loads(path.read_text())
+    data["ceiling_per_lab"] = caps or CAPS
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "code", "message"),
+    [
+        (["authorize", "x", "1e2"], {}, 2, "estimate '1e2' is not a plain decimal (no exponent,"),
+        (["authorize", "x", "1_000"], {}, 2, "estimate '1_000' is not a plain decimal"),
+        (["authorize", "x", "$ 3"], {}, 2, "estimate '$ 3' is not a plain decimal"),
+        (
+            ["authorize", "x", "３.００"],
+            {},
+            2,
+            f"'３.００' uses digits other than ASCII 0-9; {AMOUNT_HOW}",
+        ),
+        (["authorize", "x", "٣"], {}, 2, "estimate '٣' uses digits other than ASCII 0-9"),
+        (["authorize", "x", "१२"], {}, 2, "estimate '१२' uses digits other than ASCII 0-9"),
+        (["authorize", "x", "1e26"], {}, 2, "estimate '1e26' is not a plain decimal"),
+        (["authorize", "x", "100000.01"], {}, 2, "is over the largest amount this tool takes"),
+        (["authorize", "x", "1", "--ceiling", "1e26"], {}, 2, "--ceiling '1e26' is not a plain"),
+        (["status"], {"LYNX_CLOUD_BUDGET_USD": "1e26"}, 2, "LYNX_CLOUD_BUDGET_USD '1e26' is not"),
+        (
+            ["status"],
+            {"LYNX_CLOUD_BUDGET_USD": "50"},
+            2,
+            "LYNX_CLOUD_BUDGET_USD=50 would raise the ceiling above $5.00 (manifest",
+        ),
+        (
+            ["status"],
+            {"LYNX_CLOUD_BUDGET_USD": "5.01"},
+            2,
+            "it may only lower it. A ceiling is raised by editing the manifest's ceiling_usd in a"
+            " reviewed commit",
+        ),
+        (
+            ["authorize", "lab٠٣-train", "0.10"],
+            {},
+            2,
+            "operation label 'lab٠٣-train' names its lab with characters other than ASCII"
+            " (e.g. fullwidth or Arabic-Indic digits); write it as lab03-...",
+        ),
+        (["authorize", "lab０２-x", "0.10"], {}, 2, "write it as lab02-..."),
+        (["authorize", "Lab03-train", "0.10"], {}, 3, "would exceed the lab 03 cap $0.00"),
+        (["authorize", "lab03-x", "0.10", "--lab", "3"], {}, 3, "would exceed the lab 03 cap"),
+        (["authorize", "lab3-x", "0.10"], {}, 3, "would exceed the lab 03 cap"),
+        (
+            ["authorize", "lab03-x", "0.10", "--lab", "2"],
+            {},
+            2,
+            "--lab 2 disagrees with the label 'lab03-x', which is lab 03; drop --lab",
+        ),
+        (["authorize", "x", "0.10", "--lab", "٠٣"], {}, 2, "--lab '٠٣' is not a lab number"),
+        (["authorize", "x", "0.10", "--lab", "buffer"], {}, 2, "--lab 'buffer' is not a lab"),
+    ],
+)
+def test_bad_command_lines(
+    argv: list[str],
+    env: dict[str, str],
+    code: int,
+    message: str,
+    lab: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _lab_manifest(lab)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert budget(argv) == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
+
+
+def test_preflight_estimate_of_1e26_is_one_line(
+    lab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = preflight(
+        ["run", "--label", "lab02-x", "--estimate", "1e26", "--dry-run", "--answers", "a.yaml"]
+    )
+    assert code == 2
+    assert "--estimate '1e26' is not a plain decimal" in capsys.readouterr().err
+
+
+def test_an_environment_ceiling_may_lower_the_manifest_s(
+    lab: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LYNX_CLOUD_BUDGET_USD", "1.00")
+    assert budget(["authorize", "x", "1.01"]) == 3
+    assert "would exceed the ceiling $1.00" in capsys.readouterr().err
+
+
+def test_minus_zero_is_stored_as_zero(lab: Path) -> None:
+    assert budget(["authorize", "x", "-0"]) == 0
+    line = json.loads((lab / "experiments/35-cloud-budget/spend.jsonl").read_text())
+    assert line["estimated"] == "0.00"
+
+
+def test_preflight_and_budget_write_the_same_lab(
+    lab: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from minitrain import BudgetGuard
+
+    _lab_manifest(lab)
+    asked: list[str | None] = []
+    monkeypatch.setattr(
+        BudgetGuard, "would_authorize", lambda self, label, est, *, lab=None: asked.append(lab)
+    )
+    answers = lab / "buffer.yaml"  # the buffer's alert: 80% of $2.00
+    ci = (lab / "checklists/answers/ci.yaml").read_text()
+    answers.write_text(ci.replace("budget-alert: 2.40", "budget-alert: 1.60"))
+    dry = ["run", "--label", "tp-spinup", "--estimate", "0.10", "--lab", "7", "--dry-run"]
+    assert preflight([*dry, "--answers", str(answers)]) == 0
+    assert budget(["authorize", "tp-spinup", "0.10", "--lab", "7"]) == 0
+    line = json.loads((lab / "experiments/35-cloud-budget/spend.jsonl").read_text())
+    assert asked == [line["lab"]] == ["07"]
+    capsys.readouterr()
+    dry[2], dry[6] = "lab03-x", "2"
+    assert preflight([*dry, "--answers", str(answers)]) == 2
+    assert "--lab 2 disagrees with the label 'lab03-x', which is lab 03" in capsys.readouterr().err
+
+
+@FUZZ
+@given(st.text(max_size=30))
+def test_any_text_is_a_plain_amount_or_a_clean_error(text: str) -> None:
+    from minitrain.money import MAX_USD, parse_usd
+
+    try:
+        amount = parse_usd(text)
+    except InputError:
+        return
+    assert amount.as_tuple().exponent == -2
+    assert Decimal(0) <= amount <= MAX_USD
+    assert not amount.is_signed()
+    assert text.strip().lstrip("-$").replace(".", "", 1).isascii()
+
+
+@FUZZ
+@given(st.text(max_size=20), st.none() | st.text(max_size=5))
+def test_any_label_and_lab_resolve_to_an_ascii_lab_or_a_clean_error(
+    label: str, lab: str | None
+) -> None:
+    from minitrain import labs
+
+    try:
+        resolved = labs.resolve(label, lab)
+    except InputError:
+        return
+    number = resolved.number
+    assert number is None or (number.isascii() and number.isdigit() and len(number) >= 2)
+
+
+def test_a_fifo_manifest_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = tmp_path / "manifest.json"
+    os.mkfifo(fifo)
+    assert budget(["status", "--manifest", str(fifo)]) == 2
+    assert "manifest.json: not a regular file" in capsys.readouterr().err

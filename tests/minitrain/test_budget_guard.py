@@ -273,10 +273,20 @@ def test_lab_cap_refuses_before_the_ceiling_does(ledger: Path) -> None:
         guard.authorize("lab03-reading", "0.01")  # lab 03 has no cap of its own
 
 
-def test_explicit_lab_wins_over_the_label_prefix(ledger: Path) -> None:
-    guard = BudgetGuard(5, ledger, lab_caps={"02": "3.00", "buffer": "2.00"})
-    guard.authorize("spinup", "3.00", lab="02")
+def test_an_explicit_lab_names_the_lab_of_a_label_without_one(ledger: Path) -> None:
+    guard = BudgetGuard(5, ledger, lab_caps={"2": "3.00", "buffer": "2.00"})
+    guard.authorize("spinup", "3.00", lab="002")
     assert guard.status().lab_spent("02") == Decimal("3.00")
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_a_stored_lab_in_other_digits_still_counts_against_its_cap(ledger: Path) -> None:
+    """A line written before labs were checked (Arabic-Indic 03) draws on lab 03, not the buffer."""
+    old = _records.new_record("authorize", "old", estimated=Decimal("0.50"), lab="٠٣")
+    ledger.write_bytes(_records.encode(old))
+    guard = BudgetGuard(5, ledger, lab_caps={"03": "0.50", "buffer": "4.50"})
+    with pytest.raises(BudgetGuardExceeded, match="lab 03 cap"):
+        guard.authorize("lab03-x", "0.01")
 
 
 # --- the file on disk -------------------------------------------------------------------------

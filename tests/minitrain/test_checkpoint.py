@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from minitrain import BudgetGuard, LedgerError, _checkpoint, _records
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.usefixtures("file_mode")
 
@@ -122,7 +123,7 @@ def test_a_stale_checkpoint_from_another_ledger_is_ignored(ledger: Path, tmp_pat
 
 def test_the_checkpoint_is_derived_data_only(ledger: Path) -> None:
     data = json.loads(checkpoint(ledger).read_text())
-    assert set(data) == {"body", "crc32"}
+    assert set(data) == {"body", "mac"}
     assert data["body"]["size"] == ledger.stat().st_size
     assert [op["op_label"] for op in data["body"]["open"]] == ["b"]
 
@@ -137,3 +138,62 @@ def test_saved_only_once_a_reader_has_parsed_64_kib_past_it(tmp_path: Path) -> N
     for i in range(_checkpoint.EVERY // line_size + 1):
         guard.authorize(f"op-{i}", "0.01")
     assert checkpoint(path).exists()
+
+
+def reseal(line: bytes, **changes: object) -> bytes:
+    """A line edited as a careful hand would: new values, its own CRC recomputed."""
+    fields = json.loads(line)
+    del fields["crc32"]
+    fields.update(changes)
+    return _records.seal(fields)
+
+
+def test_a_forged_checkpoint_saying_nothing_spent_cannot_authorize(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's reproduction: $337.50 spent, the checkpoint edited to say nothing was, its
+    checksum recomputed; `authorize --ceiling 340 big 300` must still be refused."""
+    from minitrain.cli.budget import main
+
+    ledger = tmp_path / "spend.jsonl"
+    guard = BudgetGuard(340, ledger)
+    guard.authorize("a", "300.00")
+    guard.authorize("b", "37.50")
+    path = checkpoint(ledger)
+    data = json.loads(path.read_text())
+    data["body"].update(reserved="0", charged_by_lab={}, open=[])
+    forger_key = b"a guess: the real key is not in git"
+    data["mac"] = _checkpoint._mac(forger_key, data["body"])
+    path.write_text(json.dumps(data))
+    assert main(["authorize", "big", "300", "--ceiling", "340", "--ledger", str(ledger)]) == 3
+    assert "spent $337.50" in capsys.readouterr().err
+
+
+def test_the_key_is_private_and_beside_the_lock(ledger: Path) -> None:
+    key = _checkpoint.key_path(checkpoint(ledger))
+    assert key == ledger.with_name("spend.jsonl.key")
+    assert key.stat().st_mode & 0o777 == 0o600
+    gitignore = (REPO / ".gitignore").read_text().splitlines()
+    assert "*.jsonl.key" in gitignore
+
+
+def test_a_same_size_edit_right_after_a_write_is_not_hidden(ledger: Path) -> None:
+    """No file time is trusted (a write within one tick leaves them equal): the covered bytes'
+    hash is. An early line edited in place, same size, its CRC recomputed, right after a write."""
+    BudgetGuard(5, ledger).authorize("c", "0.10")  # a guard write; the checkpoint is fresh
+    lines = ledger.read_bytes().splitlines(keepends=True)
+    lines[2] = reseal(lines[2], estimated="9.00")  # b's "2.00" -> "9.00": same length
+    with ledger.open("r+b") as f:
+        f.write(b"".join(lines))
+    assert fresh_total(ledger) == Decimal("9.50")  # what the file now says: 0.40 + 9.00 + 0.10
+
+
+def test_an_early_edit_followed_by_appends_is_not_hidden(ledger: Path) -> None:
+    lines = ledger.read_bytes().splitlines(keepends=True)
+    lines[2] = reseal(lines[2], estimated="3.00")
+    with ledger.open("r+b") as f:
+        f.write(b"".join(lines))
+    line = _records.encode(_records.new_record("authorize", "c", estimated=Decimal("0.50")))
+    with ledger.open("ab") as f:  # longer now: the old check only looked at the last 4 KiB
+        f.write(line)
+    assert fresh_total(ledger) == Decimal("3.90")

@@ -5,17 +5,22 @@ Every test here asserts the promise it is named after in the README's Guarantees
 
 from __future__ import annotations
 
+import errno
+import json
+import os
 import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from minitrain import BudgetGuard, _ledger, _records
+from tests.conftest import REPO
 from tests.racing import race
 
 pytestmark = pytest.mark.usefixtures("file_mode")
@@ -102,3 +107,271 @@ def test_a_torn_line_of_any_length_is_found_and_repaired_by_appending(tmp_path: 
         guard = BudgetGuard(5, path)
         expected = Decimal("2.00") if cut == len(line) - 1 else Decimal("1.00")
         assert guard.total_spent == expected, cut
+
+
+# --- one file, however it is named, takes one lock ---------------------------------------------
+
+
+def test_racing_through_a_symlink_and_the_real_path_never_overspends(tmp_path: Path) -> None:
+    """The issue's reproduction: ``d/link.jsonl -> real/spend.jsonl``; half the writers use each
+    name. Two lock files let both sides spend the last dollar (11 of 40 trials overspent)."""
+    real = tmp_path / "real" / "spend.jsonl"
+    real.parent.mkdir()
+    link = tmp_path / "d" / "link.jsonl"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    names = iter([real, link] * 4)
+    won = race(lambda: BudgetGuard("0.50", next(names)), procs=8, tries=15)
+    assert won == 50
+    assert BudgetGuard("0.50", real).total_spent == Decimal("0.50")
+    assert _ledger.JsonlLedger(link).lock_path == _ledger.JsonlLedger(real).lock_path
+
+
+# --- every file problem is one plain line and exit 4, never a traceback or a hang -----------------
+
+
+def budget_line(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from minitrain.cli.budget import main
+
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return code, err
+
+
+@pytest.mark.parametrize("command", [["status"], ["authorize", "x", "0.01"], ["verify"]])
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda p: p.mkdir(), "the ledger is a folder, not a regular file"),
+        (lambda p: p.symlink_to("/dev/null"), "the ledger is a character device"),
+        (os.mkfifo, "the ledger is a FIFO (named pipe), not a regular file"),
+    ],
+    ids=["folder", "dev-null", "fifo"],
+)
+def test_a_ledger_that_is_not_a_regular_file_is_refused_without_blocking(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    make: Callable[[Path], None],
+    says: str,
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    make(ledger)
+    code, err = budget_line([*command, "--ledger", str(ledger), "--ceiling", "5"], capsys)
+    assert code == 4
+    assert f"{ledger}: {says}" in err
+
+
+def test_a_fifo_ledger_in_test_mode_does_not_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BUDGET_GUARD_TEST_MODE", "1")
+    os.mkfifo(tmp_path / "spend.jsonl")
+    code, err = budget_line(
+        ["status", "--ledger", str(tmp_path / "spend.jsonl"), "--ceiling", "5"], capsys
+    )
+    assert code == 4
+    assert "FIFO" in err
+
+
+def test_an_empty_ledger_argument_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = budget_line(["status", "--ledger", "", "--ceiling", "5"], capsys)
+    assert code == 4
+    assert "--ledger is empty; give the ledger file's path" in err
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "folder"])
+def test_export_to_a_place_it_cannot_write_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard(5, ledger).authorize("a", "1.00")
+    out = tmp_path / "nonexistent" / "x" if where == "missing-folder" else tmp_path
+    code, err = budget_line(["export", "--ledger", str(ledger), "--out", str(out)], capsys)
+    assert code == 4
+    assert f"{out}: cannot write the export there:" in err
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://admin:Hunter2secret@127.0.0.1:99999/db", "Port out of range 0-65535"),
+        ("postgresql://admin:Hunter2secret@[::1/db", "Invalid IPv6 URL"),
+    ],
+)
+def test_a_broken_database_url_is_one_line_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str, says: str
+) -> None:
+    monkeypatch.setenv("LYNX_LEDGER_URL", url)
+    code, err = budget_line(["status", "--ceiling", "5"], capsys)
+    assert code == 4
+    assert says in err
+    assert "Hunter2" not in err
+    assert "admin:[redacted]@" in err
+
+
+FSIZE_CHILD = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the writer (ulimit -f)
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from minitrain.cli.budget import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def fsize_limited(limit: int, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", FSIZE_CHILD, str(limit), *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_file_size_limit_is_one_line_and_says_what_is_true(tmp_path: Path) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard(5, ledger).authorize("a", "1.00")
+    size = ledger.stat().st_size
+    args = ["--ledger", str(ledger), "--ceiling", "5"]
+    short = fsize_limited(size + 10, ["authorize", "b", "1.00", *args])
+    assert short.returncode == 4, short.stderr
+    assert "bytes were written (disk full or file-size limit?); the line is torn and counts" in (
+        short.stderr
+    )
+    full = fsize_limited(size + 10, ["repair", *args])  # still at the limit: EFBIG
+    assert full.returncode == 4, full.stderr
+    assert "cannot append to the ledger: File too large (the file-size limit" in full.stderr
+    assert "Traceback" not in short.stderr + full.stderr
+    assert ledger.stat().st_size == size + 10
+
+
+def test_a_full_disk_during_repair_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard(5, ledger).authorize("a", "1.00")
+    ledger.write_bytes(ledger.read_bytes() + b'{"id":"torn')
+    before = ledger.read_bytes()
+    real_write = os.write
+
+    def full_disk(fd: int, data: bytes) -> int:
+        if fd > 2:  # the ledger; never the test's own output
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_disk)
+    code, err = budget_line(["repair", "--ledger", str(ledger), "--ceiling", "5"], capsys)
+    monkeypatch.undo()
+    assert code == 4
+    assert "cannot append to the ledger: No space left on device (free space, then retry)" in err
+    assert ledger.read_bytes() == before
+
+
+def test_a_write_one_byte_short_says_the_line_stands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the newline missing: repair keeps the line, so the reservation counts; the message
+    must say so, not "nothing was authorized"."""
+    ledger = tmp_path / "spend.jsonl"
+    real_write = os.write
+
+    def short(fd: int, data: bytes) -> int:
+        return real_write(fd, data[:-1] if fd > 2 else data)
+
+    monkeypatch.setattr(os, "write", short)
+    code, err = budget_line(
+        ["authorize", "a", "1.00", "--ledger", str(ledger), "--ceiling", "5"], capsys
+    )
+    monkeypatch.undo()
+    assert code == 4
+    assert "the line is complete but for its newline, so it stands and counts" in err
+    _ledger.JsonlLedger(ledger).repair(reason="torn")
+    assert BudgetGuard(5, ledger).total_spent == Decimal("1.00")
+
+
+def test_test_mode_never_sends_a_person_to_a_repair_it_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard(5, ledger).authorize("a", "1.00")
+    ledger.write_bytes(ledger.read_bytes() + b'{"id":"torn')
+    monkeypatch.setenv("BUDGET_GUARD_TEST_MODE", "1")
+    args = ["--ledger", str(ledger), "--ceiling", "5"]
+    code, status = budget_line(["status", *args], capsys)
+    assert code == 4
+    code, repair = budget_line(["repair", *args], capsys)
+    assert code == 2
+    advice = "unset BUDGET_GUARD_TEST_MODE, then run `budget repair`"
+    assert advice in status
+    assert advice in repair
+    assert "a database has no torn lines" not in repair
+
+
+# --- verify judges every limit, names who took it over, and why -------------------------------
+
+CAPS = {"02": "3.00", "03": "0.00", "buffer": "2.00"}
+
+
+def verify(ledger: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from minitrain.cli.budget import main
+
+    manifest = ledger.parent / "manifest.json"
+    real = json.loads((REPO / "experiments/35-cloud-budget/manifest.json").read_text())
+    real["ceiling_per_lab"] = {k: float(v) for k, v in CAPS.items()}
+    manifest.write_text(json.dumps(real))
+    code = main(["verify", "--ledger", str(ledger), "--manifest", str(manifest)])
+    return code, capsys.readouterr().err
+
+
+def test_verify_names_a_cap_a_union_merge_broke(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's reproduction: two clones, lab02 $2.50 and $2.00, each under the $3.00 cap;
+    the merged ledger is under the ceiling but $1.50 over lab 02's cap."""
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    BudgetGuard(5, one, lab_caps=CAPS).authorize("lab02-a", "2.50")
+    BudgetGuard(5, two, lab_caps=CAPS).authorize("lab02-b", "2.00")
+    merged = tmp_path / "spend.jsonl"
+    merged.write_bytes(one.read_bytes() + two.read_bytes())  # what merge=union leaves
+    code, err = verify(merged, capsys)
+    assert code == 3
+    assert (
+        "OVER THE LAB 02 CAP: spent $4.50 of $3.00; authorizations that together pass it,"
+        " from lab02-b (line 2, $2.00) on: two clones' ledgers merged (git merge=union)"
+    ) in err
+    assert "CEILING" not in err
+
+
+def test_verify_does_not_blame_a_merge_for_actuals_above_estimates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    guard = BudgetGuard(5, ledger, lab_caps=CAPS)
+    guard.authorize("lab02-a", "3.00")
+    guard.record_actual("lab02-a", "3.50")
+    code, err = verify(ledger, capsys)
+    assert code == 3
+    assert (
+        "OVER THE LAB 02 CAP: spent $3.50 of $3.00; the reservations fit; actuals above their"
+        " estimates took it over: lab02-a (line 1: estimate $3.00, actual $3.50). Nothing was"
+        " merged wrongly"
+    ) in err
+    assert "merge=union" not in err
+
+
+def test_verify_names_caps_that_add_up_past_a_lowered_ceiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard(5, ledger).authorize("a", "0.10")
+    monkeypatch.setenv("LYNX_CLOUD_BUDGET_USD", "3.00")
+    code, err = verify(ledger, capsys)
+    assert code == 0
+    assert (
+        "note: the caps add up to $5.00 (02 $3.00 + 03 $0.00 + buffer $2.00), more than the"
+        " ceiling $3.00: the ceiling binds first"
+    ) in err

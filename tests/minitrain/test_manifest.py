@@ -89,5 +89,7 @@ def test_the_schema_accepts_the_real_manifest_and_rejects_what_the_loader_reject
         {"surprise": 1},
         {"vendor_snapshot_prices": {"runpod": "cheap"}},
         {"gpus": 0},
+        {"ceiling_per_lab": {"02": 3, "03": 2}},  # no buffer: lab 04 would be uncapped
+        {"ceiling_per_lab": {"\u0660\u0662": 3, "buffer": 2}},  # Arabic-Indic digits
     ):
         assert list(validator.iter_errors({**GOOD, **change})), change

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from minitrain._secrets import redact
+from minitrain._secrets import redact, redact_data
+from minitrain.cli.budget import main as budget
 from minitrain.preflight.session import Options, run_checklist
 from tests.minitrain.preflight.conftest import FakePerson
 
 KEY = "rpa_ABCDEF0123456789ABCDEF0123"
+RUNPOD_ENV_KEY = "rpa_ENVKEY0123456789ABCDEF"
 
 
 def test_redact_env_secrets_and_key_shapes() -> None:
@@ -68,3 +71,95 @@ steps:
     ledger = (lab / "experiments/35-cloud-budget/spend.jsonl").read_text()
     assert "s3cr3t-value" not in ledger
     assert KEY not in ledger
+
+
+# --- the issue's reproductions --------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("file_mode")
+@pytest.mark.parametrize(
+    ("label", "env", "says"),
+    [
+        (f"x-{RUNPOD_ENV_KEY}", {"RUNPOD_API_KEY": RUNPOD_ENV_KEY}, "the value of $RUNPOD_API_KEY"),
+        (f"x-{KEY}", {}, "a RunPod API key (rpa_...)"),
+        ("x-postgresql://admin:Hunter2secret@db/x", {}, "a URL with a password"),
+    ],
+    ids=["env-value", "key-shape", "url"],
+)
+def test_a_label_holding_a_secret_is_refused_without_echoing_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    label: str,
+    env: dict[str, str],
+    says: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ledger = tmp_path / "spend.jsonl"
+    assert budget(["authorize", label, "0.01", "--ledger", str(ledger), "--ceiling", "5"]) == 2
+    err = capsys.readouterr().err
+    assert f"the operation label contains {says}; a label is written to the ledger" in err
+    assert label[2:] not in err
+    assert not ledger.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        "vastai create instance 123 --api-key {k} --raw",
+        "vastai create instance 123 --api-key={k}",
+        "runpodctl config --apiKey {k}",
+        "tool --token {k} --password {k}",
+    ],
+)
+def test_credential_flag_values_are_redacted(argv: str) -> None:
+    key = "0f3a9c2b7d5e4f1a8b6c9d0e2f4a6b8c"  # a vast.ai key: hex, kept in a file, not the env
+    text = redact(argv.format(k=key), {})
+    assert key not in text
+    assert "[redacted]" in text
+
+
+def test_redaction_runs_before_json_encoding() -> None:
+    """A key with a backslash or quote is escaped by JSON; redacting the encoded text missed it."""
+    key = 'ab\\cd"ef0123456789'
+    data = {"output": f"key={key}", "nested": [f"again {key}"]}
+    encoded = json.dumps(redact_data(data, {"VAST_API_KEY": key}))
+    assert json.dumps(key)[1:-1] not in encoded
+    assert key not in encoded
+    assert "[redacted $VAST_API_KEY]" in encoded
+
+
+@pytest.mark.usefixtures("file_mode")  # test mode keeps the ledger in memory, whatever the URL
+def test_a_database_url_never_shows_its_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LYNX_LEDGER_URL", "postgresql+psycopg://admin:Hunter2secret@db:5432/x")
+    assert budget(["status", "--ceiling", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "Hunter2secret" not in err
+    assert "postgresql+psycopg://admin:[redacted]@db:5432/x" in err
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_a_launch_record_never_holds_a_credential_flag_s_value(
+    lab: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's reproduction: `vastai create instance ... --api-key KEY` kept the key in the
+    launch record's command and output (vastai keeps its key in a file, not the environment)."""
+    from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson
+    from tests.minitrain.test_launch import FAKE_BIN
+
+    state = tmp_path / "cloud.json"
+    state.write_text(json.dumps({"runpod": []}))
+    monkeypatch.setenv("PATH", f"{FAKE_BIN}:{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_VENDOR_STATE", str(state))
+    run_checklist(Options("lab02-tp-spinup", "3.00"), terminal=FakePerson(CI_ANSWERS))
+    vast_key = "0f3a9c2b7d5e4f1a8b6c9d0e2f4a6b8c"
+    echo = "import sys; print('create with', ' '.join(sys.argv[1:])); sys.exit(1)"
+    launch = ["launch", "--label", "lab02-tp-spinup", "--estimate", "3.00", "--"]
+    budget([*launch, sys.executable, "-c", echo, "--api-key", vast_key])
+    [record] = (lab / "experiments/35-cloud-budget/preflight").glob("*-launch.json")
+    text = record.read_text()
+    assert vast_key not in text
+    assert "--api-key [redacted]" in json.loads(text)["command"]

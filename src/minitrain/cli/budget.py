@@ -21,6 +21,8 @@ from minitrain.money import format_usd, parse_usd, usd_text
 
 if TYPE_CHECKING:
     from minitrain._pg_ledger import PostgresLedger
+    from minitrain._records import Snapshot
+    from minitrain.budget_guard import BudgetGuard
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -327,21 +329,32 @@ def _export(args: argparse.Namespace) -> int:
     snapshot.require_clean()
     data = b"".join(encode(record) for record in snapshot.records or ())
     if args.out:
-        Path(args.out).write_bytes(data)
+        _write_export(Path(args.out), data)
         print(f"exported {snapshot.lines} lines to {args.out}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
     return ExitCode.OK
 
 
+def _write_export(out: Path, data: bytes) -> None:
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise LedgerError(
+            f"{out}: cannot write the export there: {exc.strerror}; nothing was exported"
+            " (give --out a file in an existing folder)"
+        ) from None
+
+
 def _import(args: argparse.Namespace) -> int:
+    from minitrain._ledger import read_bytes
     from minitrain._records import parse
 
     ledger = _database(args)
     try:
-        data = Path(args.file).read_bytes()
-    except OSError as exc:
-        raise InputError(f"{args.file}: cannot read it: {exc.strerror}") from None
+        data = read_bytes(Path(args.file))  # a regular file only: a FIFO would hang the import
+    except FileNotFoundError:
+        raise InputError(f"{args.file}: no such file to import") from None
     snapshot = parse(data, location=args.file)
     snapshot.require_clean()
     added = ledger.insert_many(list(snapshot.records or ()))
@@ -364,12 +377,7 @@ def _verify(args: argparse.Namespace) -> int:
         )
     guard = resolved.guard()
     spent = snapshot.totals.spent
-    if spent > guard.ceiling:
-        print(
-            f"budget: OVER THE CEILING: spent {format_usd(spent)} of"
-            f" {format_usd(guard.ceiling)} (a merge of two clones can do this)",
-            file=sys.stderr,
-        )
+    if not _within_every_limit(guard, snapshot):
         return ExitCode.REFUSED
     operations = len({r.op_id or r.id for r in snapshot.records or ()})
     _say(
@@ -381,12 +389,30 @@ def _verify(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _within_every_limit(guard: BudgetGuard, snapshot: Snapshot) -> bool:
+    """The ceiling and every cap, each breach on its own line with who and why."""
+    from minitrain import audit
+    from minitrain.budget_guard import _tally
+
+    note = audit.caps_over_ceiling(guard.ceiling, guard.lab_caps)
+    if note:
+        print(f"budget: note: {note}", file=sys.stderr)
+    found = audit.breaches(
+        _tally(snapshot.records or ()), ceiling=guard.ceiling, caps=guard.lab_caps
+    )
+    for breach in found:
+        print(f"budget: {breach.message()}", file=sys.stderr)
+    return not found
+
+
 def _repair(args: argparse.Namespace) -> int:
     from minitrain import _ledger
 
     if args.line is not None and not args.reason:
         raise InputError("--line needs --reason: say why that line is void")
     ledger = _settings(args).ledger()
+    if isinstance(ledger, _ledger.MemoryLedger):
+        raise InputError(_ledger.TEST_MODE_REPAIR)
     if not isinstance(ledger, _ledger.JsonlLedger):
         raise InputError(
             f"{ledger.location} is not a JSONL file: a database has no torn lines to repair"

@@ -46,6 +46,7 @@ class Facts:
     gpus: int
     vendor: str
     hardware: Target | None = None  # the manifest's hardware_target, once lab 02 fills it in
+    ledger_lab: str | None = None  # the lab the ledger line names (``labs.resolve``), not the cap
 
     @property
     def needed(self) -> Decimal:
@@ -105,4 +106,5 @@ def compute(
         gpus=manifest.gpus if manifest else 2,
         vendor=manifest.vendor if manifest else "your vendor",
         hardware=target_from(manifest.hardware_target) if manifest else None,
+        ledger_lab=lab,
     )

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from minitrain._secrets import redact
+from minitrain._secrets import redact_data
 from minitrain.errors import InputError
 from minitrain.preflight.checklist import Checklist
 from minitrain.preflight.facts import Facts
@@ -102,7 +102,8 @@ class RunRecord:
 
     def _save(self) -> None:
         temp = self.path.with_name(f".{self.path.name}.tmp")
-        temp.write_text(redact(json.dumps(self.data, indent=2)) + "\n", encoding="utf-8")
+        # redacted before encoding: JSON escapes a key's `\` or `"` and it would not match
+        temp.write_text(json.dumps(redact_data(self.data), indent=2) + "\n", encoding="utf-8")
         with temp.open("rb") as f:
             os.fsync(f.fileno())
         temp.replace(self.path)

@@ -183,8 +183,8 @@ class Run:
         return self._pass_gate(gate)
 
     def _pass_gate(self, gate: Step) -> Outcome:
-        label, estimate, lab = self.facts.label, self.facts.estimate, self.facts.lab
-        lab_arg = None if lab == "buffer" else lab
+        label, estimate = self.facts.label, self.facts.estimate
+        lab_arg = self.facts.ledger_lab  # the one lab rule's answer, as `budget authorize` writes
         if gate.action == "confirm":  # a check with no money in it (e.g. after start-up)
             message = f"checked {self.checklist.id} for {label}: every step passed"
             self.record.finish("confirmed", reason=message)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from minitrain import labs
 from minitrain import settings as settings_module
-from minitrain.budget_guard import check_label, lab_of
+from minitrain.budget_guard import check_label
 from minitrain.errors import Interrupted
 from minitrain.money import Amount, parse_usd
 from minitrain.preflight import checklist as checklist_module
@@ -48,7 +49,7 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     facts = facts_module.compute(
         label=label,
         estimate=estimate,
-        lab=lab_of(label, options.lab),
+        lab=labs.resolve(label, options.lab).number,
         status=status,
         manifest=config.manifest,
     )

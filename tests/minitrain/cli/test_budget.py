@@ -218,5 +218,5 @@ def test_an_unusable_ledger_folder_is_a_ledger_error_not_a_crash(
     ledger = tmp_path / "a-file" / "spend.jsonl"
     assert main(["authorize", "x", "1.00", "--ledger", str(ledger), "--ceiling", "5"]) == 4
     err = capsys.readouterr().err
-    assert "cannot create the ledger's lock file" in err
+    assert f"{ledger}: cannot use the ledger: Not a directory" in err
     assert "Traceback" not in err

@@ -1,0 +1,105 @@
+"""Which lab an operation draws on: resolved once, as a value, by one rule for every command.
+
+A lab is a number written in ASCII digits and normalised (``3``, ``03`` and ``003`` are lab 03).
+A label names its lab by a ``labNN`` prefix, matched without regard to case (``Lab03-x`` is lab
+03). Every way round a cap is closed: a prefix written with other digits (Arabic-Indic or
+fullwidth zero-three; Python's ``\\d`` and ``int()`` take both) is refused rather than sent to the
+buffer, and an explicit lab that disagrees with the label's is an error, not an override.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from minitrain.errors import InputError
+
+BUFFER = "buffer"  # the per-lab cap that operations outside any capped lab draw on
+# "lab" then a run of digits of any script; which script is checked after the match
+_PREFIX = re.compile(r"lab(\d+)(?!\d)", re.IGNORECASE)
+_ASCII_NUMBER = re.compile(r"[0-9]{1,6}", re.ASCII)  # lab2026-plan is lab 2026, not an error
+
+
+@dataclass(frozen=True)
+class Lab:
+    """The lab an operation draws on; ``number`` None means no lab (it draws on the buffer)."""
+
+    number: str | None
+
+    def pool(self, caps: Mapping[str, Decimal]) -> str | None:
+        """Which cap it draws on: its lab's, else the buffer's; None when there are no caps."""
+        return pool_of(self.number, caps)
+
+
+def resolve(label: str, lab: str | None = None) -> Lab:
+    """The lab of ``label``, given an optional explicit ``lab`` (``--lab``): one answer or an
+    error, never a quiet override."""
+    from_label = of_label(label)
+    if lab is None:
+        return Lab(from_label)
+    given = normalise(lab, what="--lab")
+    if from_label is not None and from_label != given:
+        raise InputError(
+            f"--lab {lab} disagrees with the label {label!r}, which is lab {from_label};"
+            f" drop --lab, or rename the operation"
+        )
+    return Lab(given)
+
+
+def of_label(label: str) -> str | None:
+    """The lab a ``labNN`` prefix names, or None; a prefix in non-ASCII digits is refused."""
+    folded = unicodedata.normalize("NFKC", label)  # fullwidth letters and digits fold to ASCII
+    match = _PREFIX.match(folded)
+    if match is None:
+        return None
+    if not label[: len(match.group(0))].isascii():
+        raise InputError(
+            f"operation label {label!r} names its lab with characters other than ASCII"
+            f" (e.g. fullwidth or Arabic-Indic digits); write it as lab{_ascii(match.group(1))}-..."
+        )
+    return normalise(match.group(1), what=f"the lab of {label!r}")
+
+
+def normalise(lab: str, *, what: str = "lab") -> str:
+    """``"3"``, ``"03"``, ``"003"`` -> ``"03"``; anything but 1-6 ASCII digits is an error."""
+    text = lab.strip() if isinstance(lab, str) else ""
+    if not _ASCII_NUMBER.fullmatch(text):
+        raise InputError(
+            f"{what} {lab!r} is not a lab number: write it with ASCII digits, e.g. 02"
+            " (leave it out for an operation outside any lab: it draws on the buffer)"
+        )
+    return f"{int(text):02d}"
+
+
+def stored(lab: str | None) -> str | None:
+    """A lab as read from a ledger line or a cap, for counting: normalised where it is a number
+    of any script (an old line with ``٠٣`` counts against lab 03, never the buffer)."""
+    if lab is None or lab == BUFFER:
+        return lab
+    text = unicodedata.normalize("NFKC", lab).strip()
+    if text.isdigit():
+        try:
+            return f"{int(text):02d}"
+        except ValueError:
+            return lab
+    return lab
+
+
+def pool_of(lab: str | None, caps: Mapping[str, Decimal]) -> str | None:
+    """Which per-lab cap an operation of ``lab`` draws on; None when no caps are set."""
+    if not caps:
+        return None
+    lab = stored(lab)
+    if lab is not None and lab in caps:
+        return lab
+    return BUFFER if BUFFER in caps else None
+
+
+def _ascii(digits: str) -> str:
+    try:
+        return f"{int(digits):02d}"
+    except ValueError:
+        return "NN"
