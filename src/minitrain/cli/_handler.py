@@ -8,7 +8,7 @@ import traceback
 import warnings
 from collections.abc import Callable
 
-from minitrain.errors import ExitCode, PreflightError
+from minitrain.errors import ExitCode, Interrupted, PreflightError, Stopped
 
 DEBUG_ENV = "MINITRAIN_DEBUG"
 
@@ -20,7 +20,7 @@ def run(prog: str, command: Callable[[], int]) -> int:
         try:
             code = command()
         except PreflightError as exc:
-            code = _say(prog, "error", str(exc), exc.exit_code)
+            code = _say(prog, _kind(exc), str(exc), exc.exit_code)
         except KeyboardInterrupt:
             code = _say(
                 prog,
@@ -44,6 +44,11 @@ def run(prog: str, command: Callable[[], int]) -> int:
             for warning in caught:
                 print(f"{prog}: warning: {warning.message}", file=sys.stderr)
     return int(code)
+
+
+def _kind(exc: PreflightError) -> str:
+    """A person's own `stop` or Ctrl-C is their decision, not an error."""
+    return "stopped" if isinstance(exc, (Interrupted, Stopped)) else "error"
 
 
 def _say(prog: str, kind: str, message: str, code: ExitCode) -> ExitCode:

@@ -46,6 +46,7 @@ class Facts:
     gpus: int
     vendor: str
     hardware: Target | None = None  # the manifest's hardware_target, once lab 02 fills it in
+    lab_remaining: Decimal | None = None  # the lab's cap minus what its operations hold
 
     @property
     def needed(self) -> Decimal:
@@ -105,4 +106,5 @@ def compute(
         gpus=manifest.gpus if manifest else 2,
         vendor=manifest.vendor if manifest else "your vendor",
         hardware=target_from(manifest.hardware_target) if manifest else None,
+        lab_remaining=caps[pool] - status.lab_spent(pool) if pool in caps else None,
     )

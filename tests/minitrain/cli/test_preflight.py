@@ -88,7 +88,7 @@ def test_a_failing_scripted_answer_is_not_passed(
     text = (
         (REPO / "checklists/answers/ci.yaml")
         .read_text()
-        .replace("no-other-instances: yes", "no-other-instances: no")
+        .replace("no-other-instances: 0", "no-other-instances: 2")
     )
     assert main([*DRY, "--answers", answers(lab, text)]) == 1
     assert "step 1 (no-other-instances) did not pass" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from minitrain.preflight.checklist import Step
 from minitrain.preflight.sources import Origin, Question
 
 CI_ANSWERS = {
-    "no-other-instances": "yes",
+    "no-other-instances": "0",
     "budget-alert": "2.40",
     "auto-termination": "4",
     "instance-type": "0.70",
