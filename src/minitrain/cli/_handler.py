@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import traceback
@@ -44,6 +45,24 @@ def run(prog: str, command: Callable[[], int]) -> int:
             for warning in caught:
                 print(f"{prog}: warning: {warning.message}", file=sys.stderr)
     return int(code)
+
+
+class Version(argparse.Action):
+    """``--version``: the installed distribution's version, looked up only when asked (the
+    commands must start fast)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("minitrain-preflight")
+        except metadata.PackageNotFoundError:  # a source tree that was never installed
+            version = "(not installed)"
+        print(f"{parser.prog} {version}")  # on stdout, as `git --version`
+        parser.exit()
 
 
 def _kind(exc: PreflightError) -> str:

@@ -83,9 +83,7 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     except BaseException as exc:  # cannot pass, no terminal, a bad file, Ctrl-C: recorded
         record.finish(ending(exc), reason=str(exc) or type(exc).__name__)
         raise
-    run = Run(checklist, facts, guard, source, record, root, options.dry_run, earlier)
-    run.sensed = sensed
-    return run.go()
+    return Run(checklist, facts, guard, source, record, root, options.dry_run, earlier, sensed).go()
 
 
 def _resume(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from minitrain.preflight.session import Options, run_checklist
 from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson
 
 pytestmark = pytest.mark.usefixtures("file_mode")
+REPO = Path(__file__).resolve().parents[3]
 
 
 def ledger(lab: Path) -> Path:
@@ -295,3 +297,70 @@ def test_no_resume_offered_for_stale_or_different_progress(
     person = FakePerson(CI_ANSWERS)  # no "resume" answer: being asked would fail
     go(lab, person)
     assert person.asked[0] == "no-other-instances"
+
+
+def test_the_gate_shows_the_labs_remaining_too(lab: Path) -> None:
+    BudgetGuard(5, ledger(lab), lab_caps={"02": "3.00"}).authorize("lab02-warmup", "0.50")
+    person = FakePerson(CI_ANSWERS)
+    go(lab, person, estimate="1.00")
+    assert (
+        "Gate: authorize $1.00 for lab02-tp-spinup (lab 02); remaining $4.50 -> $3.50 of the"
+        " ceiling $5.00; lab 02: $2.50 -> $1.50 of its cap $3.00"
+    ) in "\n".join(person.shown)
+
+
+def test_odd_answers_at_the_gate_and_the_hours_step_get_plain_words(lab: Path) -> None:
+    person = FakePerson(
+        {**CI_ANSWERS, "auto-termination": ["4h", "4"], "gate": ["\u00b2", "\u0663", "authorize"]}
+    )
+    go(lab, person, dry_run=True)
+    assert person.rejected == [
+        ("auto-termination", "4h", "'4h' is not a number: type a number of hours, in digits only"),
+        ("gate", "\u00b2", "type the whole word authorize, a step number, or stop"),
+        ("gate", "\u0663", "type the whole word authorize, a step number, or stop"),
+    ]
+
+
+@pytest.mark.parametrize("estimate", ["0", "0.00"])
+def test_an_estimate_of_nothing_stops_before_the_first_question(lab: Path, estimate: str) -> None:
+    person = FakePerson(CI_ANSWERS)
+    with pytest.raises(NotPassed, match=r"the estimate is \$0\.00"):
+        go(lab, person, estimate=estimate)
+    assert person.asked == []
+    assert not ledger(lab).exists()
+
+
+def test_a_second_open_reservation_of_the_label_stops_before_the_first_question(
+    lab: Path,
+) -> None:
+    go(lab, FakePerson(CI_ANSWERS), estimate="1.00")
+    [line] = ledger(lab).read_text().splitlines()
+    op_id = json.loads(line)["id"]
+    person = FakePerson(CI_ANSWERS)
+    with pytest.raises(NotPassed) as stopped:
+        go(lab, person, estimate="1.00")
+    assert person.asked == []
+    assert len(ledger(lab).read_text().splitlines()) == 1
+    said = str(stopped.value)
+    assert "lab02-tp-spinup already has an open reservation: $1.00 authorized" in said
+    assert f"(op id {op_id})" in said
+    assert f"`budget record lab02-tp-spinup USD --op-id {op_id}`" in said
+    assert "use another --label" in said
+
+
+@pytest.mark.parametrize("mode", ["", "error"], ids=["a-stopped-pod", "cli-fails"])
+def test_the_vendor_listing_stops_a_run_before_the_first_question(
+    lab: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # tests/data/fake-bin/runpodctl copies `runpodctl pod list --all`'s output and its errors
+    state = tmp_path / "cloud.json"
+    pod = {"id": "pod0001", "name": "old", "desiredStatus": "EXITED", "costPerHr": 0.7}
+    state.write_text(json.dumps({"runpod": [pod]}))
+    monkeypatch.setenv("PATH", f"{REPO / 'tests/data/fake-bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_VENDOR_STATE", str(state))
+    monkeypatch.setenv("FAKE_VENDOR_MODE", mode)
+    person = FakePerson(CI_ANSWERS)
+    with pytest.raises(NotPassed, match=r"nothing was asked: step 1 \(no-other-instances\)"):
+        go(lab, person)
+    assert person.asked == []
+    assert not ledger(lab).exists()
