@@ -110,9 +110,10 @@ class Run:
             lambda answer: _malformed(step, answer),
             step.default,
         )
+        retrying = False
         while True:
             answer, origin = self.source.answer(step, question)
-            if answer.strip().lower() == STOP and question.default is None:
+            if retrying and answer.strip().lower() == STOP:
                 raise Stopped(
                     f"stopped at step {self._index(step)} ({step.id}): nothing was authorized"
                 )
@@ -132,6 +133,7 @@ class Run:
                 + f" type {'yes' if step.kind == 'confirm' else 'the value you now see'},"
                 " or type stop"
             )
+            retrying = True
             question = replace(
                 question,
                 instruction=f"{_instruction(step)}; or stop",
