@@ -30,6 +30,8 @@ def check(
     text = facts.as_text()
     if checklist.gate.action == "authorize":
         _estimate_and_open(facts, status)
+    if checklist.gate.action == "record_actual":
+        _something_to_record(facts.label, status, guard)
     sensed: dict[str, senses.Sensed] = {}
     for index, step in enumerate(checklist.steps, 1):
         if step.kind != "sensed" or step.sense not in BEFORE_ANYONE or step.when is not None:
@@ -69,3 +71,18 @@ def _estimate_and_open(facts: Facts, status: Status) -> None:
         f" If that run is over, record what it cost: `budget record {facts.label} USD --op-id"
         f" {op.id}` (0.00 if nothing was started); for another operation use another --label"
     )
+
+
+def _something_to_record(label: str, status: Status, guard: BudgetGuard) -> None:
+    """An actual is recorded once: with nothing open and one already there, asking is futile."""
+    if any(op.label == label for op in status.open_operations):
+        return
+    done = [op for op in guard.operations() if op.label == label and op.actual is not None]
+    if done:
+        first = done[0]
+        assert first.actual is not None and first.recorded_at is not None
+        raise NotPassed(
+            f"nothing to record: the actual of {label} was already recorded,"
+            f" {format_usd(first.actual)} at {first.recorded_at:%Y-%m-%d %H:%M} UTC, and no"
+            " authorization of it is open; for another spend use another --label"
+        )

@@ -57,8 +57,9 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     folder = options.records or config.ledger_path.parent / "preflight"
     if not options.dry_run:
         finished = _finish_killed_gate(folder, label, guard)
-        if finished is not None:
-            return finished
+        if finished is not None and finished[0] == checklist.sha256:
+            return finished[1]  # that run was this one, and it is done
+
     status = guard.status()
     facts = facts_module.compute(
         label=label,
@@ -104,17 +105,18 @@ def _resume(
     return {r.step: r for r in passed[:-1] if r.origin != "sensed"}
 
 
-def _finish_killed_gate(folder: Path, label: str, guard: BudgetGuard) -> Outcome | None:
+def _finish_killed_gate(folder: Path, label: str, guard: BudgetGuard) -> tuple[str, Outcome] | None:
     """A run killed at its gate saved the id of the ledger line it was writing: if the ledger
-    holds that line, the run did authorize (or record), and its record is finished so; if not,
-    nothing was written, and the record says it was interrupted (it can be resumed)."""
+    holds that line, the run did authorize (or record), and its record is finished so (returned
+    with its checklist's sha256); if not, nothing was written, and the record says it was
+    interrupted (it can be resumed)."""
     found = newest_live(folder, label)
     if found is None or not gone(found[1]):
         return None
     path, data = found
     gate = data.get("gate")
     if isinstance(gate, dict) and _in_ledger(guard, label, gate):
-        return _finish_as_written(path, data, gate, guard)
+        return str(data["checklist"]["sha256"]), _finish_as_written(path, data, gate, guard)
     close_interrupted(path, data)
     return None
 
