@@ -183,15 +183,15 @@ def _wants_resume(
     last = passed[-1]
     index = next(i for i, s in enumerate(checklist.steps, 1) if s.id == last.step)
     again = (
-        f"step {index} is checked again"
+        f"step {index} and the other sensed steps are checked again"
         if last.origin == "sensed"
-        else f"step {index} ({last.step}) is asked again"
+        else f"step {index} ({last.step}) is asked again; sensed steps are checked again"
     )
     when = str(data.get("finished_at") or data.get("started_at") or "?")
     question = Question(
         "An earlier run of this label stopped",
         f"{path.name} stopped ({data.get('status')}, {when}) after {len(passed)} passed"
-        f" step(s). Resume ({again}; sensed steps are checked again) or start a new run?",
+        f" step(s). Resume ({again}) or start a new run?",
         "",
         "type resume or new",
         lambda a: None if a.strip().lower() in ("resume", "new") else "type resume or new",

@@ -204,6 +204,18 @@ def test_resume_keeps_earlier_answers_and_asks_the_last_again(lab: Path) -> None
     assert second_run["status"] == "authorized"
 
 
+def test_the_resume_question_says_how_the_run_ended_and_what_is_checked_again(lab: Path) -> None:
+    first = FakePerson({k: v for k, v in CI_ANSWERS.items() if k != "termination-plan"})
+    with pytest.raises(EOFError):  # the input ended at step 6, after the sensed headroom
+        go(lab, first)
+    second = FakePerson({**CI_ANSWERS, "resume": "resume"})
+    go(lab, second)
+    asked = second.questions["resume"]
+    assert "stopped (error, 20" in asked  # how it ended, and when
+    assert "after 5 passed step(s)" in asked
+    assert "Resume (step 5 and the other sensed steps are checked again)" in asked
+
+
 def test_new_instead_of_resume_asks_everything(lab: Path) -> None:
     with pytest.raises(EOFError):
         go(lab, FakePerson({"no-other-instances": "0"}))
