@@ -281,7 +281,9 @@ def test_stdout_may_be_a_log_while_stdin_is_the_terminal(lab: Path) -> None:
     child.expect_exact("authorized lab02-tp-spinup $3.00")
     child.expect(pexpect.EOF)
     child.close()
-    assert "authorized lab02-tp-spinup $3.00" in log.read_text()
+    logged = log.read_text()
+    assert "authorized lab02-tp-spinup $3.00" in logged
+    assert "\x1b[" not in logged  # the prompts were drawn on the terminal, not into the log
 
 
 def test_the_step_line_stays_on_screen_in_a_small_terminal(lab: Path) -> None:
