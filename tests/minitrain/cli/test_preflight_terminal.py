@@ -300,3 +300,18 @@ def test_the_step_line_stays_on_screen_in_a_small_terminal(lab: Path) -> None:
     child.sendcontrol("c")
     child.expect(pexpect.EOF)
     child.close()
+
+
+def test_keys_typed_before_the_first_prompt_never_answer_it(lab: Path) -> None:
+    child = spawn(lab)
+    child.send(EVERY_ANSWER)  # typed while the program starts: before any prompt is drawn
+    child.expect_exact("Type the number you see there")
+    time.sleep(0.2)
+    child.sendcontrol("c")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
+    [record] = records(lab)
+    assert [s for s in record["steps"] if s["origin"] == "person"] == []  # type: ignore[union-attr,index]
+    assert record["stopped_at_step"] == "no-other-instances"
