@@ -126,13 +126,7 @@ class Run:
                     self.source.show(f"  FAILED: {note}")
                 return result
             self.record.retry(result)
-            fix = re.sub(r",? then rerun.*$", "", step.if_failed.format_map(self.text))
-            self.source.show(
-                f"  FAILED: {note}. "
-                + (f"Fix it ({fix}), then" if fix else "Fix it, then")
-                + f" type {'yes' if step.kind == 'confirm' else 'the value you now see'},"
-                " or type stop"
-            )
+            self.source.show(self._ask_again(step, note))
             retrying = True
             question = replace(
                 question,
@@ -142,6 +136,16 @@ class Run:
                 ),
                 default=None,
             )
+
+    def _ask_again(self, step: Step, note: str) -> str:
+        """Why the answer failed and what to do: fix the console, then type what it shows."""
+        fix = re.sub(r",? then rerun.*$", "", step.if_failed.format_map(self.text))
+        typed = "yes" if step.kind == "confirm" else "the value you now see"
+        return (
+            f"  FAILED: {note}. "
+            + (f"Fix it ({fix}), then" if fix else "Fix it, then")
+            + f" type {typed}, or type stop"
+        )
 
     def _take(self, result: StepResult, *, changed: bool = False) -> None:
         """Keep a step's result (a changed one replaces the earlier); stop if it failed."""
@@ -359,11 +363,8 @@ def _malformed(step: Step, answer: str) -> str | None:
     problem = _not_a_number(step, text)
     if problem is not None:
         return problem
-    if step.type == "text" and step.pattern is not None:
-        import re
-
-        if not re.fullmatch(step.pattern, text):
-            return f"that does not look right (expected to match {step.pattern})"
+    if step.type == "text" and step.pattern is not None and not re.fullmatch(step.pattern, text):
+        return f"that does not look right (expected to match {step.pattern})"
     return None
 
 
