@@ -125,9 +125,10 @@ def new_record(
     actual: Decimal | None = None,
     op_id: str | None = None,
     lab: str | None = None,
+    record_id: str | None = None,
 ) -> Record:
     return Record(
-        id=os.urandom(16).hex(),  # 128 random bits, as uuid4 (whose import costs start-up)
+        id=record_id or new_id(),
         ts=datetime.now(UTC),
         kind=kind,
         op_label=op_label,
@@ -136,6 +137,11 @@ def new_record(
         op_id=op_id,
         lab=lab,
     )
+
+
+def new_id() -> str:
+    """A line's id: 128 random bits, as uuid4 (whose import costs start-up)."""
+    return os.urandom(16).hex()
 
 
 def encode(record: Record) -> bytes:

@@ -122,14 +122,36 @@ class BudgetGuard:
     def location(self) -> str:
         return self._ledger.location
 
-    def authorize(self, op_label: str, estimated_usd: Amount, *, lab: str | None = None) -> None:
-        """Raises BudgetGuardExceeded if estimated total > ceiling. Logs intent."""
+    def authorize(
+        self,
+        op_label: str,
+        estimated_usd: Amount,
+        *,
+        lab: str | None = None,
+        op_id: str | None = None,
+    ) -> None:
+        """Raises BudgetGuardExceeded if estimated total > ceiling. Logs intent.
+
+        ``op_id`` (chosen and saved by the caller beforehand) makes it idempotent: if an
+        authorization with that id is already in the ledger, nothing more is written, so a
+        caller killed after this call and run again never reserves twice."""
         label, estimate = check_label(op_label), parse_usd(estimated_usd, what="estimate")
         lab = lab_of(label, lab)
         with self._ledger.transaction() as txn:
             txn.snapshot.require_clean()
+            if op_id is not None and _holds(txn, op_id):
+                return
             self._refuse_if_over(txn.snapshot.totals, label, estimate, lab)
-            txn.append(new_record("authorize", label, estimated=estimate, lab=lab))
+            txn.append(new_record("authorize", label, estimated=estimate, lab=lab, record_id=op_id))
+
+    def operation(self, op_id: str) -> Operation | None:
+        """The operation whose authorization (or unmatched actual) has this id, if any."""
+        snapshot = self._ledger.read()
+        snapshot.require_clean()
+        opened = snapshot.totals.open_ops.get(op_id)
+        if opened is not None:  # the usual case, from the totals alone
+            return _operation(opened)
+        return next((op for op in self.operations() if op.id == op_id), None)
 
     def would_authorize(
         self, op_label: str, estimated_usd: Amount, *, lab: str | None = None
@@ -218,6 +240,13 @@ class BudgetGuard:
                 limit=self.lab_caps[pool],
                 limit_name=name,
             )
+
+
+def _holds(txn: _ledger.Transaction, op_id: str) -> bool:
+    """Whether a line with this id is in the ledger (read under the writer's lock)."""
+    if op_id in txn.snapshot.totals.open_ops:
+        return True
+    return any(record.id == op_id for record in txn.full().records or ())
 
 
 def _operation(record: Record) -> Operation:

@@ -93,6 +93,10 @@ class NotPassed(PreflightError):
     exit_code = ExitCode.NOT_PASSED
 
 
+class Stopped(NotPassed):
+    """The person typed ``stop``: their own decision, not an error (nothing was authorized)."""
+
+
 class Interrupted(PreflightError):
     """Ctrl-C, Ctrl-D or end of input: nothing was authorized."""
 

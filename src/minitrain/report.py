@@ -129,18 +129,23 @@ def as_json(report: Report) -> dict[str, object]:
     }
 
 
+def require_chart() -> None:
+    """Fail now, naming the fix, if the chart cannot be drawn (matplotlib is not installed)."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise InputError("--png needs matplotlib: pip install 'minitrain-preflight[chart]'")
+
+
 def png(report: Report, path: Path) -> None:
     """Two panels: each lab's reserved + actual against its cap; cumulative spend vs ceiling."""
-    try:
-        import matplotlib
+    require_chart()
+    import matplotlib
 
-        matplotlib.use("Agg")  # files only: no display needed, none opened
-        import matplotlib.pyplot as plt
-        from matplotlib.dates import DateFormatter
-    except ImportError:
-        raise InputError(
-            "--png needs matplotlib: pip install 'minitrain-preflight[chart]'"
-        ) from None
+    matplotlib.use("Agg")  # files only: no display needed, none opened
+    import matplotlib.pyplot as plt
+    from matplotlib.dates import DateFormatter
+
     figure, (bars, line) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     labs = [row.lab for row in report.labs]
     actual = [float(row.actual) for row in report.labs]  # floats only to draw, never to add
@@ -240,7 +245,11 @@ def status_json(status: Status, operations: list[Operation]) -> dict[str, object
         "reserved": money(status.reserved),
         "remaining": money(status.remaining),
         "labs": {
-            lab: {"cap": money(cap), "spent": money(status.lab_spent(lab))}
+            lab: {
+                "cap": money(cap),
+                "spent": money(status.lab_spent(lab)),
+                "remaining": money(cap - status.lab_spent(lab)),  # as the text shows it
+            }
             for lab, cap in status.lab_caps.items()
         },
         "operations": [

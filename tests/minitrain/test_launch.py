@@ -219,7 +219,7 @@ def test_a_preflight_that_does_not_pass_launches_nothing(lab: Path, cloud: Path)
     def failing() -> None:
         run_checklist(
             Options("lab02-tp-spinup", "3.00"),
-            terminal=FakePerson({**CI_ANSWERS, "budget-alert": "9.99"}),
+            terminal=FakePerson({**CI_ANSWERS, "budget-alert": ["9.99", "stop"]}),
         )
 
     with pytest.raises(NotPassed, match="budget-alert"):

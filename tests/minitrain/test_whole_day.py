@@ -170,7 +170,9 @@ def test_a_failing_vast_api_passes_nothing_launches_nothing_terminates_nothing(
     with pytest.raises(NotPassed) as caught:
         run_checklist(Options(LABEL, "3.00"), terminal=person)
     said = str(caught.value)
-    assert "step 1 (no-other-instances) did not pass: `vastai` could not list" in said
+    # sensed before the first question (issue 11), with the CLI's own advice (issue 10)
+    assert "nothing was asked: step 1 (no-other-instances): `vastai` could not list" in said
+    assert "fix `vastai`" in said
     assert "terminate every instance in the console" not in said
     assert "ok: `vastai` lists no instance" not in "\n".join(person.shown)
     assert not ledger.exists()  # nothing authorized

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import traceback
 import warnings
 from collections.abc import Callable
 
-from minitrain.errors import ExitCode, PreflightError
+from minitrain.errors import ExitCode, Interrupted, PreflightError, Stopped
 
 DEBUG_ENV = "MINITRAIN_DEBUG"
 
@@ -20,7 +21,7 @@ def run(prog: str, command: Callable[[], int]) -> int:
         try:
             code = command()
         except PreflightError as exc:
-            code = _say(prog, "error", str(exc), exc.exit_code)
+            code = _say(prog, _kind(exc), str(exc), exc.exit_code)
         except KeyboardInterrupt:
             code = _say(
                 prog,
@@ -44,6 +45,29 @@ def run(prog: str, command: Callable[[], int]) -> int:
             for warning in caught:
                 print(f"{prog}: warning: {warning.message}", file=sys.stderr)
     return int(code)
+
+
+class Version(argparse.Action):
+    """``--version``: the installed distribution's version, looked up only when asked (the
+    commands must start fast)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("minitrain-preflight")
+        except metadata.PackageNotFoundError:  # a source tree that was never installed
+            version = "(not installed)"
+        print(f"{parser.prog} {version}")  # on stdout, as `git --version`
+        parser.exit()
+
+
+def _kind(exc: PreflightError) -> str:
+    """A person's own `stop` or Ctrl-C is their decision, not an error."""
+    return "stopped" if isinstance(exc, (Interrupted, Stopped)) else "error"
 
 
 def _say(prog: str, kind: str, message: str, code: ExitCode) -> ExitCode:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from minitrain import settings
-from minitrain.cli._handler import run
+from minitrain.cli._handler import Version, run
 from minitrain.errors import ExitCode, InputError, LedgerError
 from minitrain.money import format_usd, parse_usd, usd_text
 
@@ -30,16 +30,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run("budget", lambda: args.func(args))
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common(*, after_command: bool) -> argparse.ArgumentParser:
+    """The options of every command, taken before the command (`budget --ledger X status`, as
+    git and docker do) or after it; after it, an option left out keeps the one given before."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--ledger", metavar="PATH", help="the spend ledger (default: manifest's)")
-    common.add_argument("--ceiling", metavar="USD", help="the ceiling (default: manifest's)")
-    common.add_argument("--manifest", metavar="PATH", help="the lab manifest (default: found)")
-    common.add_argument("--json", action="store_true", help="print JSON instead of text")
-
-    parser = argparse.ArgumentParser(
-        prog="budget", description="Keep cloud GPU spend under a hard ceiling."
+    unset: object = argparse.SUPPRESS if after_command else None
+    common.add_argument("--ledger", metavar="PATH", default=unset, help="the spend ledger")
+    common.add_argument("--ceiling", metavar="USD", default=unset, help="the ceiling")
+    common.add_argument("--manifest", metavar="PATH", default=unset, help="the lab manifest")
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if after_command else False,
+        help="print JSON instead of text",
     )
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _common(after_command=True)
+    parser = argparse.ArgumentParser(
+        prog="budget",
+        description="Keep cloud GPU spend under a hard ceiling.",
+        parents=[_common(after_command=False)],
+    )
+    parser.add_argument("--version", action=Version)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     status = sub.add_parser("status", parents=[common], help="ceiling, spent, reserved, remaining")
     status.add_argument("--all", action="store_true", help="list every operation, not only open")
@@ -150,6 +165,8 @@ def _status(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from minitrain import report
 
+    if args.png:
+        report.require_chart()  # before printing anything: a failure is the whole answer
     guard = _settings(args).guard()
     built = report.build(guard.status(), guard.operations())
     print(json.dumps(report.as_json(built), indent=2) if args.json else report.text(built))

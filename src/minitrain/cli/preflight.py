@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from minitrain.cli._handler import run
+from minitrain.cli._handler import Version, run
 from minitrain.errors import ExitCode, InputError, NotPassed
 
 
@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="preflight", description="Run the pre-flight checklist before renting GPUs."
     )
+    parser.add_argument("--version", action=Version)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     go = sub.add_parser("run", help="walk the checklist; authorize the estimate if all pass")
     go.add_argument("--label", required=True, help="the operation, e.g. lab02-tp-spinup")

@@ -25,7 +25,7 @@ Kind = Literal["confirm", "value", "choice", "sensed", "gate"]
 KINDS: tuple[Kind, ...] = ("confirm", "value", "choice", "sensed", "gate")
 VALUE_TYPES = ("number", "money", "text")
 SENSES = ("headroom", "clock", "command", "file", "hardware", "instances")
-# a sensed step the runner asks as a yes/no confirmation when it cannot sense it (no vendor CLI)
+# a sensed step the runner asks as a count (it must be 0) when it cannot sense it (no vendor CLI)
 ASKABLE_SENSES = ("instances",)
 ACTIONS = ("authorize", "record_actual", "confirm")
 _ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")

@@ -47,6 +47,7 @@ class Facts:
     vendor: str
     hardware: Target | None = None  # the manifest's hardware_target, once lab 02 fills it in
     ledger_lab: str | None = None  # the lab the ledger line names (``labs.resolve``), not the cap
+    lab_remaining: Decimal | None = None  # the lab's cap minus what its operations hold
 
     @property
     def needed(self) -> Decimal:
@@ -107,4 +108,5 @@ def compute(
         vendor=manifest.vendor if manifest else "your vendor",
         hardware=target_from(manifest.hardware_target) if manifest else None,
         ledger_lab=lab,
+        lab_remaining=caps[pool] - status.lab_spent(pool) if pool in caps else None,
     )

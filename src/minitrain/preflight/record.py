@@ -1,8 +1,10 @@
 """The dated pre-flight record: one JSON file per run, also the progress a rerun can resume.
 
 A run creates its own file (``<UTC time>-<label>[-dry-run].json``, never an existing name) and
-rewrites only that file, atomically, after every step; so a killed run leaves a record that
-says how far it got, and no run ever overwrites another's.
+rewrites it, atomically, after every step; so a killed run leaves a record that says how far it
+got. Another run touches it only once its process is gone: to say it was ``interrupted``, or to
+finish it as ``authorized``/``recorded`` when the ledger holds the line its gate was writing
+(the gate saves the line's id here *before* writing it, so a rerun can look it up).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -67,7 +70,11 @@ class RunRecord:
             "started_at": now.isoformat(timespec="seconds"),
             "finished_at": None,
             "resumed_from": None,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
             "steps": [],
+            "retries": [],  # failed answers, each asked again
+            "gate": None,  # {"action", "op_id", "amount"}: saved before the ledger is written
             "reason": "",
             "stopped_at_step": None,
         }
@@ -75,6 +82,16 @@ class RunRecord:
 
     def add(self, result: StepResult) -> None:
         self.data["steps"].append(asdict(result))
+        self._save()
+
+    def retry(self, result: StepResult) -> None:
+        """A failed answer, kept; the step is asked again."""
+        self.data["retries"].append(asdict(result))
+        self._save()
+
+    def before_ledger(self, action: str, op_id: str | None, amount: str) -> None:
+        """Save the id of the line about to be written, so a rerun can tell whether it was."""
+        self.data["gate"] = {"action": action, "op_id": op_id, "amount": amount}
         self._save()
 
     def replace(self, result: StepResult) -> None:
@@ -101,12 +118,58 @@ class RunRecord:
         self._save()
 
     def _save(self) -> None:
-        temp = self.path.with_name(f".{self.path.name}.tmp")
-        # redacted before encoding: JSON escapes a key's `\` or `"` and it would not match
-        temp.write_text(json.dumps(redact_data(self.data), indent=2) + "\n", encoding="utf-8")
-        with temp.open("rb") as f:
-            os.fsync(f.fileno())
-        temp.replace(self.path)
+        save(self.path, self.data)
+
+
+def save(path: Path, data: dict[str, Any]) -> None:
+    """Write a record atomically: a temporary file, fsynced, renamed over the record."""
+    temp = path.with_name(f".{path.name}.tmp")
+    # redacted before encoding: JSON escapes a key's `\` or `"` and it would not match
+    temp.write_text(json.dumps(redact_data(data), indent=2) + "\n", encoding="utf-8")
+    with temp.open("rb") as f:
+        os.fsync(f.fileno())
+    temp.replace(path)
+
+
+def gone(data: dict[str, Any]) -> bool:
+    """Whether a ``running`` record's process ended without finishing it (killed, crashed):
+    its pid is not alive on this host, or it started longer ago than the resume window."""
+    if data.get("status") != "running":
+        return False
+    try:
+        started = datetime.fromisoformat(data["started_at"])
+        pid, host = int(data["pid"]), str(data["host"])
+    except (KeyError, TypeError, ValueError):
+        return True  # an older record, or damaged: nobody is still writing it
+    if datetime.now(UTC) - started > STALE_AFTER:
+        return True
+    if host != socket.gethostname() or pid == os.getpid():
+        return False  # another machine's run cannot be checked from here; this one is alive
+    return not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def close_interrupted(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """Say of a record whose process is gone that it was interrupted (it stays resumable)."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    data = {
+        **data,
+        "status": "interrupted",
+        "reason": f"the run's process (pid {data.get('pid')}) ended without finishing:"
+        f" killed or crashed (found at {now})",
+        "finished_at": now,
+    }
+    save(path, data)
+    return data
 
 
 def records_of(
@@ -127,21 +190,14 @@ def records_of(
 
 
 def find_resumable(
-    folder: Path, *, checklist: Checklist, facts: Facts, before: Path
-) -> tuple[Path, list[StepResult]] | None:
+    folder: Path, *, checklist: Checklist, facts: Facts
+) -> tuple[Path, dict[str, Any], list[StepResult]] | None:
     """The newest live run of this label, if it stopped unfinished, is fresh, and used the same
-    estimate and checklist; its steps. Only the newest run of the label is a candidate."""
-    runs = []
-    for path, data in records_of(folder, facts.label):
-        if path == before or data.get("mode") != "live":
-            continue  # the run asking, or not a live pre-flight
-        try:
-            runs.append((str(data["started_at"]), path.stat().st_mtime, path, data))
-        except (OSError, KeyError):
-            continue
-    if not runs:
+    estimate and checklist; its passed steps. Only the newest run of the label is a candidate."""
+    found = newest_live(folder, facts.label)
+    if found is None:
         return None
-    _, _, path, data = max(runs, key=lambda run: run[:2])
+    path, data = found
     try:
         fresh = datetime.now(UTC) - datetime.fromisoformat(data["started_at"]) < STALE_AFTER
         steps = [StepResult(**s) for s in data["steps"]]
@@ -150,9 +206,29 @@ def find_resumable(
         )
     except (ValueError, KeyError, TypeError):
         return None
-    if data["status"] in ("running", "aborted", "error") and fresh and same and steps:
-        return path, steps
+    passed = [step for step in steps if step.passed]
+    if data["status"] in RESUMABLE and fresh and same and passed:
+        return path, data, passed
     return None
+
+
+RESUMABLE = ("running", "interrupted", "aborted", "error", "not-passed")
+
+
+def newest_live(folder: Path, label: str) -> tuple[Path, dict[str, Any]] | None:
+    """The newest live pre-flight record of ``label`` that got past its pre-checks."""
+    runs = []
+    for path, data in records_of(folder, label):
+        if data.get("mode") != "live" or not data.get("steps"):
+            continue
+        try:
+            runs.append((str(data["started_at"]), path.stat().st_mtime, path, data))
+        except (OSError, KeyError):
+            continue
+    if not runs:
+        return None
+    _, _, path, data = max(runs, key=lambda run: run[:2])
+    return path, data
 
 
 def safe_label(label: str) -> str:

@@ -69,7 +69,8 @@ def _how(step: Step) -> str:
             "command": f"sensed: the runner runs `{' '.join(step.command)}`.",
             "file": f"sensed: the runner looks for `{step.path}`.",
             "instances": "sensed: the runner lists this account's instances with the vendor's"
-            " CLI (`runpodctl`, `vastai`); without it, type `yes` or `no`.",
+            " CLI (`runpodctl`, `vastai`) before the first question; without it, type how many"
+            " instances the console lists, running or stopped (it must be 0).",
             "hardware": "sensed: the runner reads `nvidia-smi` (GPUs, memory, NVLink) and"
             " compares it with the manifest's hardware_target.",
         }[step.sense or ""]

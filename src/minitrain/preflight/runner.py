@@ -7,13 +7,16 @@ Every run leaves a record, whatever ends it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
+from minitrain._records import new_id
 from minitrain.budget_guard import BudgetGuard
-from minitrain.errors import BudgetGuardExceeded, InputError, Interrupted, NotPassed
+from minitrain.errors import BudgetGuardExceeded, InputError, Interrupted, NotPassed, Stopped
 from minitrain.money import format_usd, parse_rate, parse_usd
 from minitrain.preflight import senses
 from minitrain.preflight.checklist import ASKABLE_SENSES, Checklist, Step
@@ -39,6 +42,7 @@ class Run:
     root: Path
     dry_run: bool = False
     earlier: Mapping[str, StepResult] | None = None  # answers kept from a resumed run
+    sensed: Mapping[str, senses.Sensed] = field(default_factory=dict)  # by the pre-checks
 
     def __post_init__(self) -> None:
         self.text = self.facts.as_text()
@@ -57,13 +61,8 @@ class Run:
             error = (
                 Interrupted("interrupted (Ctrl-C)") if isinstance(exc, KeyboardInterrupt) else exc
             )
-            status = {
-                NotPassed: "not-passed",
-                Interrupted: "aborted",
-                BudgetGuardExceeded: "refused",
-            }.get(type(error), "error")
             self.record.finish(
-                status,
+                ending(error),
                 reason=str(error) or type(error).__name__,
                 step=current.id if current else None,
             )
@@ -79,12 +78,15 @@ class Run:
         say = step.say.format_map(self.text)
         if step.kind == "sensed":
             try:
-                found = senses.sense(step, facts=self.facts, root=self.root)
+                found = self.sensed.get(step.id) or senses.sense(
+                    step, facts=self.facts, root=self.root
+                )
             except InputError as exc:  # e.g. no vendor CLI here: a person answers instead
                 if step.sense not in ASKABLE_SENSES:
                     raise
                 self.source.show(f"\n({exc}; so you are asked instead)")
-                return self._do(replace(step, kind="confirm", sense=None))
+                asked = _asked_instead(step, self.facts.vendor)
+                return self._ask(asked, header, asked.say)
             if found.fix is not None:
                 self.fixes[step.id] = found.fix
             verdict = "ok" if found.passed else "FAILED"
@@ -98,6 +100,11 @@ class Run:
                 f"\n{header}: {say}\n  -> {kept.answer} (kept from the interrupted run)"
             )
             return replace(kept, at=_now())
+        return self._ask(step, header, say)
+
+    def _ask(self, step: Step, header: str, say: str) -> StepResult:
+        """Ask until the answer passes; a failed one is kept in the record and asked again
+        with the reason. Only ``stop`` (or Ctrl-C / Ctrl-D) ends the run here."""
         question = Question(
             header,
             say,
@@ -106,12 +113,41 @@ class Run:
             lambda answer: _malformed(step, answer),
             step.default,
         )
-        answer, origin = self.source.answer(step, question)
-        passed, note = self._judge(step, answer)
-        if not passed:
-            self.source.show(f"  FAILED: {note}")
-        return StepResult(
-            step.id, step.kind, say, _normal(step, answer), origin, _now(), passed, note
+        retrying = False
+        while True:
+            answer, origin = self.source.answer(step, question)
+            if retrying and answer.strip().lower() == STOP:
+                raise Stopped(
+                    f"stopped at step {self._index(step)} ({step.id}): nothing was authorized"
+                )
+            passed, note = self._judge(step, answer)
+            result = StepResult(
+                step.id, step.kind, say, _normal(step, answer), origin, _now(), passed, note
+            )
+            if passed or origin != "person":
+                if not passed:
+                    self.source.show(f"  FAILED: {note}")
+                return result
+            self.record.retry(result)
+            self.source.show(self._ask_again(step, note))
+            retrying = True
+            question = replace(
+                question,
+                instruction=f"{_instruction(step)}; or stop",
+                validate=lambda answer: (
+                    None if answer.strip().lower() == STOP else _malformed(step, answer)
+                ),
+                default=None,
+            )
+
+    def _ask_again(self, step: Step, note: str) -> str:
+        """Why the answer failed and what to do: fix the console, then type what it shows."""
+        fix = re.sub(r",? then rerun.*$", "", step.if_failed.format_map(self.text))
+        typed = "yes" if step.kind == "confirm" else "the value you now see"
+        return (
+            f"  FAILED: {note}. "
+            + (f"Fix it ({fix}), then" if fix else "Fix it, then")
+            + f" type {typed}, or type stop"
         )
 
     def _take(self, result: StepResult, *, changed: bool = False) -> None:
@@ -172,9 +208,9 @@ class Run:
             )
             answer, origin = self.source.answer(gate, question)
             answer = answer.strip().lower()
-            if answer == "stop":
-                raise NotPassed("stopped at the gate: nothing was authorized")
-            if answer.isdigit():
+            if answer == STOP:
+                raise Stopped("stopped at the gate: nothing was authorized")
+            if _DIGITS.fullmatch(answer):
                 step = self.checklist.steps[int(answer) - 1]
                 self._take(self._do(step), changed=True)
                 continue
@@ -196,7 +232,10 @@ class Run:
                 message = f"dry run: would record {label} actual {format_usd(actual)}"
                 status = "would-record"
             else:
-                self.guard.record_actual(label, actual)
+                mine = [op for op in self.guard.status().open_operations if op.label == label]
+                op_id = max(mine, key=lambda op: op.line).id if mine else None
+                self.record.before_ledger("record_actual", op_id, str(actual))
+                self.guard.record_actual(label, actual, op_id=op_id)
                 message, status = f"recorded {label} actual {format_usd(actual)}", "recorded"
             self.record.finish(status, reason=message)
             return Outcome(status, self.record.path, message)
@@ -204,7 +243,9 @@ class Run:
             self.guard.would_authorize(label, estimate, lab=lab_arg)
             status, verb = "would-authorize", "dry run: would authorize"
         else:
-            self.guard.authorize(label, estimate, lab=lab_arg)
+            op_id = new_id()  # saved before the line is written: a rerun can look it up
+            self.record.before_ledger("authorize", op_id, str(estimate))
+            self.guard.authorize(label, estimate, lab=lab_arg, op_id=op_id)
             status, verb = "authorized", "authorized"
         after = self.facts.remaining - estimate
         message = (
@@ -218,7 +259,7 @@ class Run:
         answer = answer.strip().lower()
         if answer in ("authorize", "stop"):
             return None
-        if answer.isdigit():
+        if _DIGITS.fullmatch(answer):  # ASCII digits only: "²".isdigit() is true
             index = int(answer)
             steps = self.checklist.steps
             if (
@@ -246,7 +287,14 @@ class Run:
                 "authorize": f"\nGate: authorize {format_usd(f.estimate)} for {f.label}"
                 f" ({self.text['lab']}); remaining {format_usd(f.remaining)}"
                 f" -> {format_usd(f.remaining - f.estimate)}"
-                f" of the ceiling {format_usd(f.ceiling)}",
+                f" of the ceiling {format_usd(f.ceiling)}"
+                + (
+                    f"; {self.text['lab']}: {format_usd(f.lab_remaining)}"
+                    f" -> {format_usd(f.lab_remaining - f.estimate)} of its cap"
+                    f" {self.text['lab_cap']}"
+                    if f.lab_remaining is not None
+                    else ""
+                ),
                 "record_actual": f"\nGate: record the actual of {f.label}",
                 "confirm": f"\nGate: confirm the checks above for {f.label}",
             }[self.checklist.gate.action or "authorize"]
@@ -260,13 +308,46 @@ class Run:
         return next(i for i, s in enumerate(self.checklist.steps, 1) if s.id == step.id)
 
 
+def ending(error: BaseException) -> str:
+    """The record's status for what ended a run."""
+    if isinstance(error, KeyboardInterrupt):
+        return "aborted"
+    return {
+        NotPassed: "not-passed",
+        Stopped: "not-passed",
+        Interrupted: "aborted",
+        BudgetGuardExceeded: "refused",
+    }.get(type(error), "error")
+
+
+def _asked_instead(step: Step, vendor: str) -> Step:
+    """A sensed instance listing asked of a person: a count that must be 0, not a yes/no a
+    reflex passes."""
+    return replace(
+        step,
+        kind="value",
+        type="number",
+        unit="instances",
+        min=Decimal(0),
+        max=Decimal(0),
+        sense=None,
+        default=None,
+        say=f"How many instances does the {vendor} console list, running or stopped?"
+        " Type the number you see there:",
+    )
+
+
+STOP = "stop"
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def _instruction(step: Step) -> str:
     if step.kind == "confirm":
         return "type yes or no"
     if step.kind == "choice":
         return "type one of: " + ", ".join(step.choices)
     if step.type == "money":
-        return "a dollar amount, e.g. 2.40"
+        return "a dollar amount, as digits"  # no example figure: a tired eye copies it
     if step.type == "number":
         return f"a number of {step.unit}" if step.unit else "a number"
     return "type it out in full"
@@ -282,18 +363,24 @@ def _malformed(step: Step, answer: str) -> str | None:
     if step.kind == "choice":
         options = [c.lower() for c in step.choices]
         return None if text.lower() in options else _instruction(step)
+    problem = _not_a_number(step, text)
+    if problem is not None:
+        return problem
+    if step.type == "text" and step.pattern is not None and not re.fullmatch(step.pattern, text):
+        return f"that does not look right (expected to match {step.pattern})"
+    return None
+
+
+def _not_a_number(step: Step, text: str) -> str | None:
     try:
         if step.type == "money":
             parse_usd(text, what="the amount")
         elif step.type == "number":
             parse_rate(text, what="the number")
     except InputError as exc:
+        if step.type == "number":  # money's words ("dollars") would confuse `4h`
+            return f"{text!r} is not a number: type {_instruction(step)}, in digits only"
         return str(exc)
-    if step.type == "text" and step.pattern is not None:
-        import re
-
-        if not re.fullmatch(step.pattern, text):
-            return f"that does not look right (expected to match {step.pattern})"
     return None
 
 

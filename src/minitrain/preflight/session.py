@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from minitrain import labs
 from minitrain import settings as settings_module
-from minitrain.budget_guard import check_label
-from minitrain.errors import Interrupted
-from minitrain.money import Amount, parse_usd
+from minitrain.budget_guard import BudgetGuard, check_label
+from minitrain.money import Amount, format_usd, parse_usd
 from minitrain.preflight import checklist as checklist_module
 from minitrain.preflight import facts as facts_module
+from minitrain.preflight import prechecks
 from minitrain.preflight.checklist import Step
-from minitrain.preflight.record import RunRecord, find_resumable
-from minitrain.preflight.runner import Outcome, Run
+from minitrain.preflight.record import (
+    RunRecord,
+    StepResult,
+    close_interrupted,
+    find_resumable,
+    gone,
+    newest_live,
+    save,
+)
+from minitrain.preflight.runner import Outcome, Run, ending
 from minitrain.preflight.sources import Question, Scripted, Source, Terminal, load_answers
 
 DEFAULT_CHECKLIST = Path("checklists/pre-flight.yaml")
@@ -45,6 +55,12 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     root = config.manifest.root if config.manifest else Path.cwd()
     checklist = checklist_module.load(options.checklist or root / DEFAULT_CHECKLIST)
     guard = config.guard()
+    folder = options.records or config.ledger_path.parent / "preflight"
+    if not options.dry_run:
+        finished = _finish_killed_gate(folder, label, guard)
+        if finished is not None and finished[0] == checklist.sha256:
+            return finished[1]  # that run was this one, and it is done
+
     status = guard.status()
     facts = facts_module.compute(
         label=label,
@@ -53,7 +69,6 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
         status=status,
         manifest=config.manifest,
     )
-    folder = options.records or config.ledger_path.parent / "preflight"
     record = RunRecord(
         folder,
         checklist=checklist,
@@ -62,19 +77,87 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
         dry_run=options.dry_run,
     )
     try:
+        sensed = prechecks.check(checklist, facts=facts, status=status, guard=guard, root=root)
         source = _source(options, checklist, terminal)
         earlier = None
         if not options.dry_run and options.answers is None:
-            found = find_resumable(folder, checklist=checklist, facts=facts, before=record.path)
-            if found is not None and _wants_resume(source, found[0], len(found[1])):
-                record.data["resumed_from"] = found[0].name
-                # keep the answers before the last one; the last completed step is asked again
-                earlier = {r.step: r for r in found[1][:-1] if r.origin != "sensed" and r.passed}
-    except BaseException as exc:  # no terminal, a bad answers file, Ctrl-C: still recorded
-        aborted = isinstance(exc, (KeyboardInterrupt, Interrupted))
-        record.finish("aborted" if aborted else "error", reason=str(exc) or type(exc).__name__)
+            earlier = _resume(source, record, folder, checklist, facts)
+    except BaseException as exc:  # cannot pass, no terminal, a bad file, Ctrl-C: recorded
+        record.finish(ending(exc), reason=str(exc) or type(exc).__name__)
         raise
-    return Run(checklist, facts, guard, source, record, root, options.dry_run, earlier).go()
+    return Run(checklist, facts, guard, source, record, root, options.dry_run, earlier, sensed).go()
+
+
+def _resume(
+    source: Source,
+    record: RunRecord,
+    folder: Path,
+    checklist: checklist_module.Checklist,
+    facts: facts_module.Facts,
+) -> dict[str, StepResult] | None:
+    found = find_resumable(folder, checklist=checklist, facts=facts)
+    if found is None:
+        return None
+    path, data, passed = found
+    if not _wants_resume(source, path, data, passed, checklist):
+        return None
+    record.data["resumed_from"] = path.name
+    # keep the answers before the last one; the last completed step is asked again
+    return {r.step: r for r in passed[:-1] if r.origin != "sensed"}
+
+
+def _finish_killed_gate(folder: Path, label: str, guard: BudgetGuard) -> tuple[str, Outcome] | None:
+    """A run killed at its gate saved the id of the ledger line it was writing: if the ledger
+    holds that line, the run did authorize (or record), and its record is finished so (returned
+    with its checklist's sha256); if not, nothing was written, and the record says it was
+    interrupted (it can be resumed)."""
+    found = newest_live(folder, label)
+    if found is None or not gone(found[1]):
+        return None
+    path, data = found
+    gate = data.get("gate")
+    if isinstance(gate, dict) and _in_ledger(guard, label, gate):
+        return str(data["checklist"]["sha256"]), _finish_as_written(path, data, gate, guard)
+    close_interrupted(path, data)
+    return None
+
+
+def _in_ledger(guard: BudgetGuard, label: str, gate: dict[str, Any]) -> bool:
+    op_id = gate.get("op_id")
+    if gate.get("action") == "authorize":
+        return op_id is not None and guard.operation(str(op_id)) is not None
+    if op_id is not None:  # record_actual: the authorization it closes now has its actual
+        op = guard.operation(str(op_id))
+        return op is not None and op.actual is not None
+    return any(  # an actual with nothing open: it stands alone under the label
+        op.label == label and op.estimated is None for op in guard.operations()
+    )
+
+
+def _finish_as_written(
+    path: Path, data: dict[str, Any], gate: dict[str, Any], guard: BudgetGuard
+) -> Outcome:
+    authorized = gate["action"] == "authorize"
+    status = "authorized" if authorized else "recorded"
+    amount = format_usd(parse_usd(gate["amount"]))
+    message = (
+        f"the run of {path.name} was killed after its gate wrote the ledger: {data['label']}"
+        f" {amount} is {'reserved' if authorized else 'recorded'} (op id {gate['op_id']});"
+        f" its record now says {status}, and nothing more was written"
+    )
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    remaining = guard.status().remaining
+    save(
+        path,
+        {
+            **data,
+            "status": status,
+            "reason": message,
+            "finished_at": now,
+            "remaining_after": str(remaining) if authorized else data.get("remaining_after"),
+        },
+    )
+    return Outcome(status, path, message)
 
 
 def _source(
@@ -88,14 +171,28 @@ def _source(
     return Scripted(answers, fallback=terminal or Terminal())
 
 
-def _wants_resume(source: Source, path: Path, done: int) -> bool:
+def _wants_resume(
+    source: Source,
+    path: Path,
+    data: dict[str, Any],
+    passed: list[StepResult],
+    checklist: checklist_module.Checklist,
+) -> bool:
     step = Step(
         id="resume", kind="choice", say="", line=0, choices=("resume", "new"), critical=True
     )
+    last = passed[-1]
+    index = next(i for i, s in enumerate(checklist.steps, 1) if s.id == last.step)
+    again = (
+        f"step {index} and the other sensed steps are checked again"
+        if last.origin == "sensed"
+        else f"step {index} ({last.step}) is asked again; sensed steps are checked again"
+    )
+    when = str(data.get("finished_at") or data.get("started_at") or "?")
     question = Question(
         "An earlier run of this label stopped",
-        f"{path.name} stopped after {done} step(s). Resume (step {done} is asked again)"
-        " or start a new run?",
+        f"{path.name} stopped ({data.get('status')}, {when}) after {len(passed)} passed"
+        f" step(s). Resume ({again}) or start a new run?",
         "",
         "type resume or new",
         lambda a: None if a.strip().lower() in ("resume", "new") else "type resume or new",

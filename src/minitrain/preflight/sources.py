@@ -38,7 +38,9 @@ class Terminal:
     """A person at a terminal. Refuses to exist without one: piped input never answers."""
 
     def __init__(self, *, io: dict[str, Any] | None = None) -> None:
-        if io is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # Only stdin must be a terminal: `preflight run ... | tee log` keeps a log, while
+        # `yes | preflight run ...` would answer with whatever the pipe holds.
+        if io is None and not sys.stdin.isatty():
             raise InputError(
                 "no terminal: `preflight run` asks a person at a terminal, and piped input never"
                 " answers a checklist; in CI use --answers FILE --dry-run"
@@ -53,7 +55,8 @@ class Terminal:
             self.show(f"  why: {question.why}")
         text = prompts.ask(
             question.text,
-            instruction=f"({question.instruction})",
+            # beside the cursor, the one place a small terminal never scrolls away
+            instruction=f"({question.header}: {question.instruction})",
             validate=question.validate,
             default=question.default or "",
             io=self._io,

@@ -88,7 +88,7 @@ def test_a_failing_scripted_answer_is_not_passed(
     text = (
         (REPO / "checklists/answers/ci.yaml")
         .read_text()
-        .replace("no-other-instances: yes", "no-other-instances: no")
+        .replace("no-other-instances: 0", "no-other-instances: 2")
     )
     assert main([*DRY, "--answers", answers(lab, text)]) == 1
     assert "step 1 (no-other-instances) did not pass" in capsys.readouterr().err
@@ -154,3 +154,14 @@ def test_the_lab_document_is_the_rendered_checklist(capsys: pytest.CaptureFixtur
         "run: preflight render checklists/pre-flight.yaml checklists/post-start.yaml"
         " checklists/post-flight.yaml > experiments/35-cloud-budget/pre-flight-checklist.md"
     )
+
+
+def test_stop_is_the_persons_decision_not_an_error(
+    lab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        (REPO / "checklists/answers/ci.yaml").read_text().replace("gate: authorize", "gate: stop")
+    )
+    assert main([*DRY, "--answers", answers(lab, text)]) == 1
+    err = capsys.readouterr().err
+    assert err == "preflight: stopped: stopped at the gate: nothing was authorized\n"

@@ -22,14 +22,16 @@ def preflight() -> str:
     return found
 
 
-def spawn(lab: Path) -> pexpect.spawn:
+def spawn(
+    lab: Path, estimate: str = "3.00", dimensions: tuple[int, int] = (40, 200)
+) -> pexpect.spawn:
     return pexpect.spawn(
         preflight(),
-        ["run", "--label", "lab02-tp-spinup", "--estimate", "3.00"],
+        ["run", "--label", "lab02-tp-spinup", "--estimate", estimate],
         cwd=str(lab),
         encoding="utf-8",
         timeout=20,
-        dimensions=(40, 200),
+        dimensions=dimensions,
         env={
             "PATH": str(Path(sys.executable).parent),
             "TERM": "xterm",
@@ -46,14 +48,15 @@ def answer(child: pexpect.spawn, prompt: str, keys: str) -> None:
 
 def test_a_person_walks_the_checklist_and_is_authorized(lab: Path) -> None:
     child = spawn(lab)
-    answer(child, "Step 1 of 8", "yes")
+    answer(child, "Type the number you see there", "0")
     answer(child, "Type the figure you set", "2.40")
     answer(child, "Type the hours configured", "4")
     answer(child, "Type the hourly price the console shows", "0.70")
     child.expect_exact("remaining $5.00 >= needed $4.50")
     answer(child, "end this instance", "runpodctl pod delete abc123")
     child.expect_exact("Gate: authorize $3.00 for lab02-tp-spinup (lab 02)")
-    answer(child, "Step 8 of 8", "authorize")
+    child.expect_exact("lab 02: $3.00 -> $0.00 of its cap $3.00")
+    answer(child, "type authorize, a step number", "authorize")
     child.expect_exact("authorized lab02-tp-spinup $3.00; remaining $2.00 of $5.00")
     child.expect(pexpect.EOF)
     child.close()
@@ -64,12 +67,12 @@ def test_a_person_walks_the_checklist_and_is_authorized(lab: Path) -> None:
 
 def test_ctrl_c_mid_run_authorizes_nothing_and_records_where(lab: Path) -> None:
     child = spawn(lab)
-    answer(child, "Step 1 of 8", "yes")
+    answer(child, "Type the number you see there", "0")
     answer(child, "Type the figure you set", "2.40")
     child.expect_exact("Type the hours configured")
     time.sleep(0.2)  # the prompt is drawn; let it take the keyboard before the key arrives
     child.sendcontrol("c")
-    child.expect_exact("preflight: error: stopped at the prompt")
+    child.expect_exact("preflight: stopped: stopped at the prompt")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 130
@@ -80,12 +83,12 @@ def test_ctrl_c_mid_run_authorizes_nothing_and_records_where(lab: Path) -> None:
 
 
 PROMPTS = [
-    ("no-other-instances", "(type yes or no)", "yes"),
+    ("no-other-instances", "Type the number you see there", "0"),
     ("budget-alert", "Type the figure you set", "2.40"),
     ("auto-termination", "Type the hours configured", "4"),
     ("instance-type", "Type the hourly price the console shows", "0.70"),
     ("termination-plan", "end this instance", "runpodctl pod delete abc123"),
-    ("gate", "(type authorize", "authorize"),
+    ("gate", "type authorize, a step number", "authorize"),
 ]
 
 
@@ -132,8 +135,10 @@ def test_resume_after_a_kill_asks_the_last_step_again_and_authorizes(lab: Path) 
     child.kill(9)
     child.close()
     child = spawn(lab)
+    child.expect_exact("stopped (interrupted, ")  # the earlier run's state and time
+    child.expect_exact("step 3 (auto-termination) is asked again; sensed steps are checked again")
     answer(child, "type resume or new", "resume")
-    child.expect_exact("-> yes (kept from the interrupted run)")
+    answer(child, PROMPTS[0][1], PROMPTS[0][2])  # the instance count is taken again, not kept
     child.expect_exact("-> 2.40 (kept from the interrupted run)")
     for _, prompt, keys in PROMPTS[2:]:
         answer(child, prompt, keys)
@@ -143,4 +148,171 @@ def test_resume_after_a_kill_asks_the_last_step_again_and_authorizes(lab: Path) 
     assert child.exitstatus == 0
     first, second = records(lab)
     assert second["resumed_from"] is not None
-    assert (first["status"], second["status"]) == ("running", "authorized")
+    assert (first["status"], second["status"]) == ("interrupted", "authorized")
+    assert "killed or crashed" in first["reason"]  # type: ignore[operator]
+
+
+EVERY_ANSWER = "0\r2.40\r4\r0.70\rrunpodctl pod delete POD_ID\rauthorize\r"
+
+
+def paste(child: pexpect.spawn, bracketed: bool) -> None:
+    """One write of every answer, as a terminal delivers a paste (with or without brackets)."""
+    time.sleep(0.2)  # the prompt is drawn; let it take the keyboard before the paste arrives
+    child.send(f"\x1b[200~{EVERY_ANSWER}\x1b[201~" if bracketed else EVERY_ANSWER)
+    child.expect_exact("a paste of several lines is refused")
+
+
+@pytest.mark.parametrize("bracketed", [False, True], ids=["plain", "bracketed"])
+@pytest.mark.parametrize("where", ["step-1", "gate"])
+def test_one_paste_of_every_answer_authorizes_nothing(
+    lab: Path, where: str, bracketed: bool
+) -> None:
+    child = spawn(lab)
+    prompts = PROMPTS[:-1] if where == "gate" else []
+    for _, prompt, keys in prompts:
+        answer(child, prompt, keys)
+    child.expect_exact(
+        "type authorize, a step number" if where == "gate" else "Type the number you see there"
+    )
+    paste(child, bracketed)
+    # the prompt still waits for its own answer; nothing was taken from the paste
+    child.sendcontrol("c")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
+    [record] = records(lab)
+    answered = [s["step"] for s in record["steps"]]  # type: ignore[union-attr,index]
+    assert [s for s in answered if s in {p[0] for p in PROMPTS}] == [p[0] for p in prompts]
+    assert (record["status"], record["stopped_at_step"]) == ("aborted", PROMPTS[len(prompts)][0])
+
+
+def test_a_mistyped_value_is_asked_again_and_authorizes_once(lab: Path) -> None:
+    child = spawn(lab)
+    answer(child, "Type the number you see there", "0")
+    answer(child, "Type the figure you set", "2.04")
+    child.expect_exact("FAILED: you entered $2.04; it must be $2.40")
+    child.expect_exact("type the value you now see, or type stop")
+    answer(child, "; or stop", "2.40")
+    answer(child, "Type the hours configured", "4h")
+    child.expect_exact("'4h' is not a number: type a number of hours")
+    child.send("\x08\x08")  # the person deletes the two characters and types it again
+    time.sleep(0.2)
+    child.send("6\r")
+    child.expect_exact("you entered 6 hours; the most allowed is 4")
+    answer(child, "; or stop", "4")
+    for _, prompt, keys in PROMPTS[3:]:
+        answer(child, prompt, keys)
+    child.expect_exact("authorized lab02-tp-spinup $3.00")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    ledger = (lab / "experiments/35-cloud-budget/spend.jsonl").read_text().splitlines()
+    assert len(ledger) == 1
+    [record] = records(lab)
+    assert [r["answer"] for r in record["retries"]] == ["2.04", "6"]  # type: ignore[union-attr,index]
+
+
+def test_a_superscript_digit_at_the_gate_is_refused_plainly(lab: Path) -> None:
+    child = spawn(lab)
+    for _, prompt, keys in PROMPTS[:-1]:
+        answer(child, prompt, keys)
+    answer(child, "type authorize, a step number", "\u00b2")
+    child.expect_exact("type the whole word authorize, a step number, or stop")
+    child.send("\x08")
+    time.sleep(0.2)
+    child.send("stop\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert "Unhandled exception" not in (child.before or "")
+    assert child.exitstatus == 1
+    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("estimate", "said"),
+    [
+        ("0", "the estimate is $0.00"),
+        ("4.00", "remaining $5.00 < needed $6.00"),
+        ("1e3", "--estimate '1e3' is not a plain decimal"),  # never $1,000 by accident
+        ("1000", "remaining $5.00 < needed $1,500.00"),
+    ],
+)
+def test_a_run_that_cannot_pass_stops_before_the_first_question(
+    lab: Path, estimate: str, said: str
+) -> None:
+    child = spawn(lab, estimate)
+    child.expect_exact(said)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus in (1, 2, 3)
+    assert "Step 1 of" not in (child.before or "")
+    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
+
+
+def test_a_second_reservation_of_one_label_stops_before_the_first_question(lab: Path) -> None:
+    from minitrain import BudgetGuard
+
+    BudgetGuard(5, lab / "experiments/35-cloud-budget/spend.jsonl").authorize(
+        "lab02-tp-spinup", "1.00"
+    )
+    child = spawn(lab, "1.00")
+    child.expect_exact("lab02-tp-spinup already has an open reservation: $1.00 authorized")
+    child.expect_exact("budget record lab02-tp-spinup USD")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    lines = (lab / "experiments/35-cloud-budget/spend.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+
+
+def test_stdout_may_be_a_log_while_stdin_is_the_terminal(lab: Path) -> None:
+    log = lab / "log.txt"
+    child = pexpect.spawn(
+        "/bin/sh",
+        ["-c", f"{preflight()} run --label lab02-tp-spinup --estimate 3.00 | tee {log}"],
+        cwd=str(lab),
+        encoding="utf-8",
+        timeout=20,
+        dimensions=(40, 200),
+        env={"PATH": "/usr/bin:/bin", "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1"},
+    )
+    for _, prompt, keys in PROMPTS:
+        answer(child, prompt, keys)
+    child.expect_exact("authorized lab02-tp-spinup $3.00")
+    child.expect(pexpect.EOF)
+    child.close()
+    logged = log.read_text()
+    assert "authorized lab02-tp-spinup $3.00" in logged
+    assert "\x1b[" not in logged  # the prompts were drawn on the terminal, not into the log
+
+
+def test_the_step_line_stays_on_screen_in_a_small_terminal(lab: Path) -> None:
+    import pyte
+
+    screen = pyte.Screen(20, 10)
+    stream = pyte.Stream(screen)
+    child = spawn(lab, dimensions=(10, 20))
+    child.expect_exact("instances)")  # the end of the instruction, drawn last
+    stream.feed(child.before + child.after)
+    shown = "".join(screen.display)  # 20-column rows: a wrapped line reads on
+    assert "Step 1 of 8" in shown, screen.display
+    time.sleep(0.2)
+    child.sendcontrol("c")
+    child.expect(pexpect.EOF)
+    child.close()
+
+
+def test_keys_typed_before_the_first_prompt_never_answer_it(lab: Path) -> None:
+    child = spawn(lab)
+    child.send(EVERY_ANSWER)  # typed while the program starts: before any prompt is drawn
+    child.expect_exact("Type the number you see there")
+    time.sleep(0.2)
+    child.sendcontrol("c")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
+    [record] = records(lab)
+    assert [s for s in record["steps"] if s["origin"] == "person"] == []  # type: ignore[union-attr,index]
+    assert record["stopped_at_step"] == "no-other-instances"

@@ -8,7 +8,7 @@ from minitrain.preflight.checklist import Step
 from minitrain.preflight.sources import Origin, Question
 
 CI_ANSWERS = {
-    "no-other-instances": "yes",
+    "no-other-instances": "0",
     "budget-alert": "2.40",
     "auto-termination": "4",
     "instance-type": "0.70",
@@ -25,9 +25,11 @@ class FakePerson:
         self.asked: list[str] = []
         self.rejected: list[tuple[str, str, str]] = []
         self.shown: list[str] = []
+        self.questions: dict[str, str] = {}  # step id -> the question's text, as last asked
 
     def answer(self, step: Step, question: Question) -> tuple[str, Origin]:
         self.asked.append(step.id)
+        self.questions[step.id] = question.text
         queue = self.queues.get(step.id)
         while queue:
             text = queue.pop(0)

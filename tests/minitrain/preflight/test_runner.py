@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from minitrain.preflight.session import Options, run_checklist
 from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson
 
 pytestmark = pytest.mark.usefixtures("file_mode")
+REPO = Path(__file__).resolve().parents[3]
 
 
 def ledger(lab: Path) -> Path:
@@ -60,48 +62,65 @@ def test_the_computed_numbers_are_shown(lab: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("step", "answer", "reason"),
+    ("step", "wrong", "note"),
     [
-        ("no-other-instances", "no", "step 1 (no-other-instances) did not pass: answered no"),
-        (
-            "budget-alert",
-            "2.50",
-            "step 2 (budget-alert) did not pass: you entered $2.50; it must be $2.40",
-        ),
-        (
-            "auto-termination",
-            "6",
-            "step 3 (auto-termination) did not pass: you entered 6 hours; the most allowed is 4",
-        ),
-        ("instance-type", "1.10", "it must be $0.70"),
-        ("gate", "stop", "stopped at the gate: nothing was authorized"),
+        ("no-other-instances", "1", "you entered 1 instances; the most allowed is 0"),
+        ("budget-alert", "2.50", "you entered $2.50; it must be $2.40"),
+        ("auto-termination", "6", "you entered 6 hours; the most allowed is 4"),
+        ("instance-type", "1.10", "you entered $1.10; it must be $0.70"),
     ],
 )
-def test_a_failing_answer_stops_the_run_and_spends_nothing(
-    lab: Path, step: str, answer: str, reason: str
+def test_a_failed_answer_is_asked_again_and_only_stop_ends_the_run(
+    lab: Path, step: str, wrong: str, note: str
 ) -> None:
-    with pytest.raises(
-        NotPassed, match=reason.replace("(", r"\(").replace(")", r"\)").replace("$", r"\$")
-    ):
-        go(lab, FakePerson({**CI_ANSWERS, step: answer}))
+    person = FakePerson({**CI_ANSWERS, step: [wrong, "stop"]})
+    with pytest.raises(NotPassed, match=rf"stopped at step \d \({step}\)"):
+        go(lab, person)
+    assert person.asked.count(step) == 2
     assert not ledger(lab).exists()
     [record] = records(lab)
-    assert record["status"] == "not-passed"
-    assert record["stopped_at_step"] == step
-    assert reason in record["reason"]  # type: ignore[operator]
+    assert (record["status"], record["stopped_at_step"]) == ("not-passed", step)
+    [retry] = record["retries"]  # type: ignore[misc]
+    assert (retry["step"], retry["answer"], retry["note"]) == (step, wrong, note)  # type: ignore[index]
+
+
+def test_stop_at_the_gate_authorizes_nothing(lab: Path) -> None:
+    with pytest.raises(NotPassed, match="stopped at the gate: nothing was authorized"):
+        go(lab, FakePerson({**CI_ANSWERS, "gate": "stop"}))
+    assert not ledger(lab).exists()
+    assert records(lab)[0]["status"] == "not-passed"
+
+
+def test_a_mistyped_value_is_asked_again_and_the_run_authorizes_once(lab: Path) -> None:
+    person = FakePerson(
+        {**CI_ANSWERS, "budget-alert": ["2.04", "2.40"], "auto-termination": ["6", "4"]}
+    )
+    outcome = go(lab, person)
+    assert outcome.status == "authorized"  # type: ignore[attr-defined]
+    assert len(ledger(lab).read_text().splitlines()) == 1
+    [record] = records(lab)
+    assert [(r["step"], r["answer"]) for r in record["retries"]] == [  # type: ignore[attr-defined]
+        ("budget-alert", "2.04"),
+        ("auto-termination", "6"),
+    ]
 
 
 def test_the_failure_says_how_to_fix_it(lab: Path) -> None:
-    with pytest.raises(
-        NotPassed, match=r"set the alert to exactly \$2\.40 in the console, then rerun"
-    ):
-        go(lab, FakePerson({**CI_ANSWERS, "budget-alert": "2.50"}))
+    person = FakePerson({**CI_ANSWERS, "budget-alert": ["2.50", "stop"]})
+    with pytest.raises(NotPassed):
+        go(lab, person)
+    assert (
+        "  FAILED: you entered $2.50; it must be $2.40. Fix it (set the alert to exactly $2.40 in"
+        " the console), then type the value you now see, or type stop"
+    ) in person.shown
 
 
 def test_habit_answers_never_pass_a_critical_step(lab: Path) -> None:
-    person = FakePerson({**CI_ANSWERS, "no-other-instances": ["", "y", "Y", "yes please", "yes"]})
+    person = FakePerson(
+        {**CI_ANSWERS, "no-other-instances": ["", "y", "Y", "yes please", "yes", "0"]}
+    )
     go(lab, person, dry_run=True)
-    assert [r[1] for r in person.rejected] == ["", "y", "Y", "yes please"]
+    assert [r[1] for r in person.rejected] == ["", "y", "Y", "yes please", "yes"]
     gate = FakePerson({**CI_ANSWERS, "gate": ["", "yes", "y", "authorize"]})
     go(lab, gate, dry_run=True)
     assert [r[1] for r in gate.rejected] == ["", "yes", "y"]
@@ -113,21 +132,23 @@ def test_a_malformed_number_is_asked_again(lab: Path) -> None:
     assert [r[1] for r in person.rejected] == ["two forty", "2.405"]
 
 
-def test_headroom_short_fails_without_asking_further(lab: Path) -> None:
+def test_headroom_short_stops_before_the_first_question(lab: Path) -> None:
     BudgetGuard(5, ledger(lab)).authorize("earlier", "2.00")
     before = ledger(lab).read_bytes()
     person = FakePerson(CI_ANSWERS)
-    with pytest.raises(NotPassed, match=r"remaining \$3\.00 < needed \$4\.50"):
+    with pytest.raises(NotPassed, match=r"nothing was asked: .*remaining \$3\.00 < needed \$4\.50"):
         go(lab, person)
-    assert "termination-plan" not in person.asked
+    assert person.asked == []
     assert ledger(lab).read_bytes() == before
 
 
-def test_a_lab_cap_refusal_at_the_gate_is_a_refusal(lab: Path) -> None:
+def test_a_lab_cap_refusal_comes_before_the_first_question(lab: Path) -> None:
     BudgetGuard(5, ledger(lab)).authorize("lab02-warmup", "2.50")
     before = ledger(lab).read_bytes()
+    person = FakePerson(CI_ANSWERS)
     with pytest.raises(BudgetGuardExceeded, match=r"lab 02 cap \$3\.00"):
-        go(lab, FakePerson(CI_ANSWERS), estimate="1.00")
+        go(lab, person, estimate="1.00")
+    assert person.asked == []
     assert ledger(lab).read_bytes() == before
     assert records(lab)[0]["status"] == "refused"
 
@@ -162,9 +183,9 @@ def test_change_an_answer_at_the_review(lab: Path) -> None:
     assert person.rejected == [("gate", "7", "step 7 has no answer to change")]
 
 
-def test_changed_answer_that_fails_stops_the_run(lab: Path) -> None:
-    person = FakePerson({**CI_ANSWERS, "auto-termination": ["4", "5"], "gate": ["3"]})
-    with pytest.raises(NotPassed, match="auto-termination"):
+def test_changed_answer_that_fails_is_asked_again(lab: Path) -> None:
+    person = FakePerson({**CI_ANSWERS, "auto-termination": ["4", "5", "stop"], "gate": ["3"]})
+    with pytest.raises(NotPassed, match=r"stopped at step 3 \(auto-termination\)"):
         go(lab, person)
     assert not ledger(lab).exists()
 
@@ -175,16 +196,29 @@ def test_resume_keeps_earlier_answers_and_asks_the_last_again(lab: Path) -> None
         go(lab, first)
     second = FakePerson({**CI_ANSWERS, "resume": "resume"})
     go(lab, second)
-    assert second.asked[:2] == ["resume", "auto-termination"]
-    assert "no-other-instances" not in second.asked
+    # the instance listing is checked again (asked, with no vendor CLI here); 2.40 is kept
+    assert second.asked[:3] == ["resume", "no-other-instances", "auto-termination"]
+    assert "budget-alert" not in second.asked
     first_run, second_run = records(lab)
     assert second_run["resumed_from"] == first_run["name"]
     assert second_run["status"] == "authorized"
 
 
+def test_the_resume_question_says_how_the_run_ended_and_what_is_checked_again(lab: Path) -> None:
+    first = FakePerson({k: v for k, v in CI_ANSWERS.items() if k != "termination-plan"})
+    with pytest.raises(EOFError):  # the input ended at step 6, after the sensed headroom
+        go(lab, first)
+    second = FakePerson({**CI_ANSWERS, "resume": "resume"})
+    go(lab, second)
+    asked = second.questions["resume"]
+    assert "stopped (error, 20" in asked  # how it ended, and when
+    assert "after 5 passed step(s)" in asked
+    assert "Resume (step 5 and the other sensed steps are checked again)" in asked
+
+
 def test_new_instead_of_resume_asks_everything(lab: Path) -> None:
     with pytest.raises(EOFError):
-        go(lab, FakePerson({"no-other-instances": "yes"}))
+        go(lab, FakePerson({"no-other-instances": "0"}))
     second = FakePerson({**CI_ANSWERS, "resume": "new"})
     go(lab, second)
     assert second.asked[1] == "no-other-instances"
@@ -199,6 +233,16 @@ def test_post_flight_records_the_actual(lab: Path) -> None:
     outcome = go(lab, person, checklist=lab / "checklists" / "post-flight.yaml")
     assert outcome.status == "recorded"  # type: ignore[attr-defined]
     assert BudgetGuard(5, ledger(lab)).total_spent == Decimal("2.47")
+
+
+def test_a_second_post_flight_stops_before_the_first_question(lab: Path) -> None:
+    BudgetGuard(5, ledger(lab)).authorize("lab02-tp-spinup", "3.00")
+    BudgetGuard(5, ledger(lab)).record_actual("lab02-tp-spinup", "2.47")
+    person = FakePerson({"terminated": "yes", "actual-cost": "2.47", "gate": "authorize"})
+    with pytest.raises(NotPassed, match=r"nothing to record: .* already recorded, \$2\.47 at"):
+        go(lab, person, checklist=lab / "checklists" / "post-flight.yaml")
+    assert person.asked == []
+    assert len(ledger(lab).read_text().splitlines()) == 2
 
 
 def test_post_flight_without_the_screenshot_does_not_record(lab: Path) -> None:
@@ -249,8 +293,12 @@ steps:
     vast = FakePerson({"vendor": "vast", "vast-destroy": "yes", "gate": "authorize"})
     go(lab, vast, checklist=path, dry_run=True)
     assert vast.asked == ["vendor", "vast-destroy", "gate"]
-    with pytest.raises(NotPassed, match="chose lambda"):
-        go(lab, FakePerson({"vendor": "lambda"}), checklist=path, dry_run=True)
+    lam = FakePerson({"vendor": ["lambda", "stop"]})
+    with pytest.raises(NotPassed, match=r"stopped at step 1 \(vendor\)"):
+        go(lab, lam, checklist=path, dry_run=True)
+    assert (
+        "  FAILED: chose lambda. Fix it, then type the value you now see, or type stop" in lam.shown
+    )
 
 
 @pytest.mark.parametrize(
@@ -265,9 +313,76 @@ def test_no_resume_offered_for_stale_or_different_progress(
     lab: Path, change: dict[str, str]
 ) -> None:
     with pytest.raises(EOFError):
-        go(lab, FakePerson({"no-other-instances": "yes"}))
+        go(lab, FakePerson({"no-other-instances": "0"}))
     [path] = (lab / "experiments/35-cloud-budget/preflight").glob("*.json")
     path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
     person = FakePerson(CI_ANSWERS)  # no "resume" answer: being asked would fail
     go(lab, person)
     assert person.asked[0] == "no-other-instances"
+
+
+def test_the_gate_shows_the_labs_remaining_too(lab: Path) -> None:
+    BudgetGuard(5, ledger(lab), lab_caps={"02": "3.00"}).authorize("lab02-warmup", "0.50")
+    person = FakePerson(CI_ANSWERS)
+    go(lab, person, estimate="1.00")
+    assert (
+        "Gate: authorize $1.00 for lab02-tp-spinup (lab 02); remaining $4.50 -> $3.50 of the"
+        " ceiling $5.00; lab 02: $2.50 -> $1.50 of its cap $3.00"
+    ) in "\n".join(person.shown)
+
+
+def test_odd_answers_at_the_gate_and_the_hours_step_get_plain_words(lab: Path) -> None:
+    person = FakePerson(
+        {**CI_ANSWERS, "auto-termination": ["4h", "4"], "gate": ["\u00b2", "\u0663", "authorize"]}
+    )
+    go(lab, person, dry_run=True)
+    assert person.rejected == [
+        ("auto-termination", "4h", "'4h' is not a number: type a number of hours, in digits only"),
+        ("gate", "\u00b2", "type the whole word authorize, a step number, or stop"),
+        ("gate", "\u0663", "type the whole word authorize, a step number, or stop"),
+    ]
+
+
+@pytest.mark.parametrize("estimate", ["0", "0.00"])
+def test_an_estimate_of_nothing_stops_before_the_first_question(lab: Path, estimate: str) -> None:
+    person = FakePerson(CI_ANSWERS)
+    with pytest.raises(NotPassed, match=r"the estimate is \$0\.00"):
+        go(lab, person, estimate=estimate)
+    assert person.asked == []
+    assert not ledger(lab).exists()
+
+
+def test_a_second_open_reservation_of_the_label_stops_before_the_first_question(
+    lab: Path,
+) -> None:
+    go(lab, FakePerson(CI_ANSWERS), estimate="1.00")
+    [line] = ledger(lab).read_text().splitlines()
+    op_id = json.loads(line)["id"]
+    person = FakePerson(CI_ANSWERS)
+    with pytest.raises(NotPassed) as stopped:
+        go(lab, person, estimate="1.00")
+    assert person.asked == []
+    assert len(ledger(lab).read_text().splitlines()) == 1
+    said = str(stopped.value)
+    assert "lab02-tp-spinup already has an open reservation: $1.00 authorized" in said
+    assert f"(op id {op_id})" in said
+    assert f"`budget record lab02-tp-spinup USD --op-id {op_id}`" in said
+    assert "use another --label" in said
+
+
+@pytest.mark.parametrize("mode", ["", "error"], ids=["a-stopped-pod", "cli-fails"])
+def test_the_vendor_listing_stops_a_run_before_the_first_question(
+    lab: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # tests/data/fake-bin/runpodctl copies `runpodctl pod list --all`'s output and its errors
+    state = tmp_path / "cloud.json"
+    pod = {"id": "pod0001", "name": "old", "desiredStatus": "EXITED", "costPerHr": 0.7}
+    state.write_text(json.dumps({"runpod": [pod]}))
+    monkeypatch.setenv("PATH", f"{REPO / 'tests/data/fake-bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_VENDOR_STATE", str(state))
+    monkeypatch.setenv("FAKE_VENDOR_MODE", mode)
+    person = FakePerson(CI_ANSWERS)
+    with pytest.raises(NotPassed, match=r"nothing was asked: step 1 \(no-other-instances\)"):
+        go(lab, person)
+    assert person.asked == []
+    assert not ledger(lab).exists()
