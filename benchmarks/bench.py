@@ -63,11 +63,9 @@ with open(sys.argv[1], "rb") as f:
 def encoder() -> tuple[Callable[..., Any], Callable[..., bytes]]:
     """``(new_record, encode)``: the ledger's line encoder, the one private name used here.
 
-    The ledger restructuring moves it into the ``minitrain.ledger`` package; until then it is in
-    ``minitrain._records``. Try the new home first and fall back to today's (update this list,
-    not the callers, when it moves again).
+    It lives in ``minitrain.ledger.entries`` (update this list, not the callers, if it moves).
     """
-    for name in ("minitrain.ledger", "minitrain._records"):
+    for name in ("minitrain.ledger.entries",):
         try:
             module = importlib.import_module(name)
         except ImportError:

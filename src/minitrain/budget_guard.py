@@ -29,10 +29,11 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from minitrain import _ledger, labs
-from minitrain._records import Record, Totals, new_record
-from minitrain._secrets import find_secret, redact_url
+from minitrain import labs
+from minitrain._secrets import find_secret
 from minitrain.errors import AlreadyRecorded, BudgetGuardExceeded, InputError
+from minitrain.ledger import Ledger, Transaction, open_ledger
+from minitrain.ledger.entries import Record, Totals, new_record
 from minitrain.money import Amount, format_usd, parse_usd
 
 __all__ = [
@@ -45,8 +46,6 @@ __all__ = [
 
 DEFAULT_LOG_PATH = Path("experiments/35-cloud-budget/spend.jsonl")
 CEILING_ENV = "LYNX_CLOUD_BUDGET_USD"
-TEST_MODE_ENV = "BUDGET_GUARD_TEST_MODE"
-LEDGER_URL_ENV = "LYNX_LEDGER_URL"
 BUFFER = labs.BUFFER
 
 
@@ -110,13 +109,13 @@ class BudgetGuard:
         *,
         lab_caps: Mapping[str, Amount] | None = None,
         ceiling_source: str = "constructor",
-        ledger: _ledger.Ledger | None = None,
+        ledger: Ledger | None = None,
         ledger_url: str | None = None,
     ) -> None:
         self.ceiling, self.ceiling_source = _resolve_ceiling(ceiling_usd, ceiling_source)
         self.lab_caps = _caps(lab_caps or {})
         self.log_path = Path(log_path)
-        self._ledger: _ledger.Ledger = ledger or open_ledger(self.log_path, ledger_url)
+        self._ledger: Ledger = ledger or open_ledger(self.log_path, ledger_url)
 
     @property
     def location(self) -> str:
@@ -242,7 +241,7 @@ class BudgetGuard:
             )
 
 
-def _holds(txn: _ledger.Transaction, op_id: str) -> bool:
+def _holds(txn: Transaction, op_id: str) -> bool:
     """Whether a line with this id is in the ledger (read under the writer's lock)."""
     if op_id in txn.snapshot.totals.open_ops:
         return True
@@ -375,27 +374,3 @@ def _resolve_ceiling(ceiling: Amount | None, source: str) -> tuple[Decimal, str]
             " in a reviewed commit"
         )
     return lowered, CEILING_ENV
-
-
-def open_ledger(log_path: Path, url: str | None) -> _ledger.Ledger:
-    """Test mode: in memory. A database URL (the argument, else LYNX_LEDGER_URL): PostgreSQL.
-    Otherwise the JSONL file."""
-    if _test_mode():
-        return _ledger.MemoryLedger(log_path)
-    url = os.environ.get(LEDGER_URL_ENV) or url
-    if not url:
-        return _ledger.JsonlLedger(log_path)
-    if not url.startswith(("postgresql://", "postgres://")):
-        raise InputError(
-            f"ledger URL {redact_url(url)!r}: only postgresql://USER@HOST:PORT/DB is supported"
-        )
-    from minitrain._pg_ledger import PostgresLedger
-
-    return PostgresLedger(url)
-
-
-def _test_mode() -> bool:
-    value = os.environ.get(TEST_MODE_ENV, "")
-    if value not in ("", "0", "1"):
-        raise InputError(f"{TEST_MODE_ENV}={value!r}: use 1 (write nothing) or 0")
-    return value == "1"

@@ -22,10 +22,9 @@ from minitrain import (
     BudgetGuardExceeded,
     InputError,
     LedgerError,
-    _ledger,
-    _records,
 )
 from minitrain.budget_guard import UnmatchedActualWarning
+from minitrain.ledger import entries, jsonl
 from tests.racing import race
 
 
@@ -282,8 +281,8 @@ def test_an_explicit_lab_names_the_lab_of_a_label_without_one(ledger: Path) -> N
 @pytest.mark.usefixtures("file_mode")
 def test_a_stored_lab_in_other_digits_still_counts_against_its_cap(ledger: Path) -> None:
     """A line written before labs were checked (Arabic-Indic 03) draws on lab 03, not the buffer."""
-    old = _records.new_record("authorize", "old", estimated=Decimal("0.50"), lab="٠٣")
-    ledger.write_bytes(_records.encode(old))
+    old = entries.new_record("authorize", "old", estimated=Decimal("0.50"), lab="٠٣")
+    ledger.write_bytes(entries.encode(old))
     guard = BudgetGuard(5, ledger, lab_caps={"03": "0.50", "buffer": "4.50"})
     with pytest.raises(BudgetGuardExceeded, match="lab 03 cap"):
         guard.authorize("lab03-x", "0.01")
@@ -330,8 +329,8 @@ def test_torn_last_line_fails_closed_until_repaired_by_appending(
     guard: BudgetGuard, ledger: Path
 ) -> None:
     guard.authorize("lab02-tp-spinup", "3.00")
-    whole = _records.encode(
-        _records.new_record("actual", "lab02-tp-spinup", estimated=None, actual=Decimal("1.00"))
+    whole = entries.encode(
+        entries.new_record("actual", "lab02-tp-spinup", estimated=None, actual=Decimal("1.00"))
     )
     with ledger.open("ab") as f:
         f.write(whole[: len(whole) // 2])  # a crash mid-write
@@ -342,7 +341,7 @@ def test_torn_last_line_fails_closed_until_repaired_by_appending(
         guard.record_actual("lab02-tp-spinup", "2.00")
     assert ledger.read_bytes() == torn
 
-    voided, kept = _ledger.JsonlLedger(ledger).repair(reason="torn")
+    voided, kept = jsonl.JsonlLedger(ledger).repair(reason="torn")
     assert (voided.line, kept) == (2, False)
     assert "kind actual" in voided.looks_like
     assert ledger.read_bytes().startswith(torn)
@@ -354,12 +353,12 @@ def test_torn_last_line_fails_closed_until_repaired_by_appending(
 @pytest.mark.usefixtures("file_mode")
 def test_torn_line_missing_only_its_newline_is_kept(guard: BudgetGuard, ledger: Path) -> None:
     guard.authorize("a", "1.00")
-    line = _records.encode(_records.new_record("authorize", "b", estimated=Decimal("2.00")))
+    line = entries.encode(entries.new_record("authorize", "b", estimated=Decimal("2.00")))
     with ledger.open("ab") as f:
         f.write(line[:-1])
     with pytest.raises(LedgerError):
         guard.total_spent  # noqa: B018 - reading is the point
-    _, kept = _ledger.JsonlLedger(ledger).repair(reason="torn")
+    _, kept = jsonl.JsonlLedger(ledger).repair(reason="torn")
     assert kept
     assert guard.total_spent == Decimal("3.00")
 
@@ -373,8 +372,8 @@ def test_bad_line_followed_by_good_lines_needs_a_person(guard: BudgetGuard, ledg
         guard.authorize("b", "1.00")
     BudgetGuard(5, ledger)  # constructing is fine; deciding is not
     with pytest.raises(LedgerError, match="not a torn last line"):
-        _ledger.JsonlLedger(ledger).repair(reason="?")
-    _ledger.JsonlLedger(ledger).repair(line=1, reason="edited by hand; restored in git")
+        jsonl.JsonlLedger(ledger).repair(reason="?")
+    jsonl.JsonlLedger(ledger).repair(line=1, reason="edited by hand; restored in git")
     assert guard.total_spent == 0
 
 
@@ -386,7 +385,7 @@ def test_every_byte_prefix_loads_or_is_refused_cleanly(guard: BudgetGuard, ledge
     data = ledger.read_bytes()
     line_ends = {i + 1 for i, byte in enumerate(data) if byte == ord("\n")}
     for cut in range(len(data) + 1):
-        snapshot = _records.parse(data[:cut], location="prefix")
+        snapshot = entries.parse(data[:cut], location="prefix")
         if cut == 0 or cut in line_ends:
             assert not snapshot.problems, cut
         else:
@@ -403,9 +402,9 @@ def test_union_merged_ledgers_verify_and_duplicates_are_caught(tmp_path: Path) -
     BudgetGuard(5, a).authorize("mine", "1.00")
     BudgetGuard(5, b).authorize("yours", "1.00")
     merged = a.read_bytes() + b.read_bytes().splitlines(keepends=True)[1]
-    snapshot = _records.parse(merged, location="merged")
+    snapshot = entries.parse(merged, location="merged")
     assert not snapshot.problems
-    duplicated = _records.parse(merged + a.read_bytes().splitlines(keepends=True)[0], location="d")
+    duplicated = entries.parse(merged + a.read_bytes().splitlines(keepends=True)[0], location="d")
     assert "duplicate id" in duplicated.problems[0].reason
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from minitrain import AlreadyRecorded, BudgetGuard, BudgetGuardExceeded, LedgerError
-from minitrain._pg_ledger import PostgresLedger
 from minitrain.budget_guard import UnmatchedActualWarning
 from minitrain.cli.budget import main as budget
+from minitrain.ledger.postgres import PostgresLedger
 from tests.racing import race
 
 psycopg = pytest.importorskip("psycopg")

@@ -20,9 +20,9 @@ from minitrain.errors import ExitCode, InputError, LedgerError
 from minitrain.money import format_usd, parse_usd, usd_text
 
 if TYPE_CHECKING:
-    from minitrain._pg_ledger import PostgresLedger
-    from minitrain._records import Snapshot
     from minitrain.budget_guard import BudgetGuard
+    from minitrain.ledger.entries import Snapshot
+    from minitrain.ledger.postgres import PostgresLedger
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -321,7 +321,7 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _database(args: argparse.Namespace) -> PostgresLedger:
-    from minitrain._pg_ledger import PostgresLedger
+    from minitrain.ledger.postgres import PostgresLedger
 
     ledger = _settings(args).ledger()
     if not isinstance(ledger, PostgresLedger):
@@ -340,7 +340,7 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from minitrain._records import encode
+    from minitrain.ledger.entries import encode
 
     snapshot = _settings(args).ledger().read(full=True)
     snapshot.require_clean()
@@ -364,8 +364,8 @@ def _write_export(out: Path, data: bytes) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from minitrain._ledger import read_bytes
-    from minitrain._records import parse
+    from minitrain.ledger.entries import parse
+    from minitrain.ledger.jsonl import read_bytes
 
     ledger = _database(args)
     try:
@@ -423,14 +423,14 @@ def _within_every_limit(guard: BudgetGuard, snapshot: Snapshot) -> bool:
 
 
 def _repair(args: argparse.Namespace) -> int:
-    from minitrain import _ledger
+    from minitrain.ledger import jsonl
 
     if args.line is not None and not args.reason:
         raise InputError("--line needs --reason: say why that line is void")
     ledger = _settings(args).ledger()
-    if isinstance(ledger, _ledger.MemoryLedger):
-        raise InputError(_ledger.TEST_MODE_REPAIR)
-    if not isinstance(ledger, _ledger.JsonlLedger):
+    if isinstance(ledger, jsonl.MemoryLedger):
+        raise InputError(jsonl.TEST_MODE_REPAIR)
+    if not isinstance(ledger, jsonl.JsonlLedger):
         raise InputError(
             f"{ledger.location} is not a JSONL file: a database has no torn lines to repair"
         )

@@ -29,7 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from minitrain._records import Parser, Record, Totals
+from minitrain.ledger.entries import Parser, Record, Totals
 
 VERSION = 2
 TAIL = 4096

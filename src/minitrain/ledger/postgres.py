@@ -1,6 +1,6 @@
 """The ledger on PostgreSQL, for a group sharing one ceiling from several machines.
 
-Same seam as ``_ledger.JsonlLedger`` (read / transaction / append), same meaning: a reservation
+Same seam as ``jsonl.JsonlLedger`` (read / transaction / append), same meaning: a reservation
 counts until its actual replaces it; amounts are ``numeric(12,2)``; rows are only inserted.
 
 Why an advisory lock and not SERIALIZABLE: the decision reads the budget's totals and inserts
@@ -20,9 +20,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from minitrain._records import Record, Snapshot, Totals
 from minitrain._secrets import redact_url
 from minitrain.errors import LedgerError
+from minitrain.ledger.entries import Record, Snapshot, Totals
 
 SCHEMA_VERSION = 1
 MIGRATIONS = {
