@@ -33,7 +33,7 @@ from minitrain import labs
 from minitrain._secrets import find_secret
 from minitrain.errors import AlreadyRecorded, BudgetGuardExceeded, InputError
 from minitrain.ledger import Ledger, Transaction, open_ledger
-from minitrain.ledger.entries import Record, Totals, new_record
+from minitrain.ledger.entries import Entry, Totals, new_entry
 from minitrain.money import Amount, format_usd, parse_usd
 
 __all__ = [
@@ -141,7 +141,7 @@ class BudgetGuard:
             if op_id is not None and _holds(txn, op_id):
                 return
             self._refuse_if_over(txn.snapshot.totals, label, estimate, lab)
-            txn.append(new_record("authorize", label, estimated=estimate, lab=lab, record_id=op_id))
+            txn.append(new_entry("authorize", label, estimated=estimate, lab=lab, entry_id=op_id))
 
     def operation(self, op_id: str) -> Operation | None:
         """The operation whose authorization (or unmatched actual) has this id, if any."""
@@ -168,7 +168,7 @@ class BudgetGuard:
             txn.snapshot.require_clean()
             target = _open_authorization(txn.snapshot.totals, label, op_id)
             if target is None:  # nothing open: look through everything (rare, so slow is fine)
-                _refuse_second_actual(_tally(txn.full().records or ()), label, op_id)
+                _refuse_second_actual(_tally(txn.full().entries or ()), label, op_id)
                 warnings.warn(
                     UnmatchedActualWarning(
                         f"no authorization of {label!r} was open; the actual {format_usd(actual)}"
@@ -177,7 +177,7 @@ class BudgetGuard:
                     stacklevel=2,
                 )
             txn.append(
-                new_record(
+                new_entry(
                     "actual",
                     label,
                     estimated=None if target is None else target.estimated,
@@ -208,7 +208,7 @@ class BudgetGuard:
         """Every operation, oldest first (reads every line)."""
         snapshot = self._ledger.read(full=True)
         snapshot.require_clean()
-        return _tally(snapshot.records or ())
+        return _tally(snapshot.entries or ())
 
     @property
     def total_spent(self) -> Decimal:
@@ -245,42 +245,42 @@ def _holds(txn: Transaction, op_id: str) -> bool:
     """Whether a line with this id is in the ledger (read under the writer's lock)."""
     if op_id in txn.snapshot.totals.open_ops:
         return True
-    return any(record.id == op_id for record in txn.full().records or ())
+    return any(entry.id == op_id for entry in txn.full().entries or ())
 
 
-def _operation(record: Record) -> Operation:
+def _operation(entry: Entry) -> Operation:
     return Operation(
-        record.id, record.op_label, record.lab, record.estimated, None, record.ts, None, record.line
+        entry.id, entry.op_label, entry.lab, entry.estimated, None, entry.ts, None, entry.line
     )
 
 
-def _tally(records: tuple[Record, ...]) -> list[Operation]:
-    """Fold ledger records into operations, oldest first. Links were checked by the reader."""
+def _tally(entries: tuple[Entry, ...]) -> list[Operation]:
+    """Fold ledger entries into operations, oldest first. Links were checked by the reader."""
     operations: dict[str, Operation] = {}
-    for record in records:
-        if record.kind == "authorize":
-            operations[record.id] = _operation(record)
-        elif record.op_id is not None:
-            opened = operations[record.op_id]
-            operations[record.op_id] = replace(
-                opened, actual=record.actual, recorded_at=record.ts, actual_line=record.line
+    for entry in entries:
+        if entry.kind == "authorize":
+            operations[entry.id] = _operation(entry)
+        elif entry.op_id is not None:
+            opened = operations[entry.op_id]
+            operations[entry.op_id] = replace(
+                opened, actual=entry.actual, recorded_at=entry.ts, actual_line=entry.line
             )
         else:
-            operations[record.id] = Operation(
-                record.id,
-                record.op_label,
-                record.lab,
+            operations[entry.id] = Operation(
+                entry.id,
+                entry.op_label,
+                entry.lab,
                 None,
-                record.actual,
+                entry.actual,
                 None,
-                record.ts,
-                record.line,
-                record.line,
+                entry.ts,
+                entry.line,
+                entry.line,
             )
     return list(operations.values())
 
 
-def _open_authorization(totals: Totals, label: str, op_id: str | None) -> Record | None:
+def _open_authorization(totals: Totals, label: str, op_id: str | None) -> Entry | None:
     """The authorization an actual closes: the one named, else the label's latest open one."""
     if op_id is not None:
         named = totals.open_ops.get(op_id)
@@ -301,7 +301,7 @@ def _refuse_second_actual(operations: list[Operation], label: str, op_id: str | 
             f"the actual of {label!r} was already recorded: {format_usd(first.actual)} at"
             f" {first.recorded_at:%Y-%m-%d %H:%M:%S} UTC (ledger line {first.actual_line});"
             " an actual is recorded once per authorization. If this is another spend,"
-            " record it under a new label"
+            " entry it under a new label"
         )
 
 

@@ -281,7 +281,7 @@ def test_an_explicit_lab_names_the_lab_of_a_label_without_one(ledger: Path) -> N
 @pytest.mark.usefixtures("file_mode")
 def test_a_stored_lab_in_other_digits_still_counts_against_its_cap(ledger: Path) -> None:
     """A line written before labs were checked (Arabic-Indic 03) draws on lab 03, not the buffer."""
-    old = entries.new_record("authorize", "old", estimated=Decimal("0.50"), lab="٠٣")
+    old = entries.new_entry("authorize", "old", estimated=Decimal("0.50"), lab="٠٣")
     ledger.write_bytes(entries.encode(old))
     guard = BudgetGuard(5, ledger, lab_caps={"03": "0.50", "buffer": "4.50"})
     with pytest.raises(BudgetGuardExceeded, match="lab 03 cap"):
@@ -330,7 +330,7 @@ def test_torn_last_line_fails_closed_until_repaired_by_appending(
 ) -> None:
     guard.authorize("lab02-tp-spinup", "3.00")
     whole = entries.encode(
-        entries.new_record("actual", "lab02-tp-spinup", estimated=None, actual=Decimal("1.00"))
+        entries.new_entry("actual", "lab02-tp-spinup", estimated=None, actual=Decimal("1.00"))
     )
     with ledger.open("ab") as f:
         f.write(whole[: len(whole) // 2])  # a crash mid-write
@@ -353,7 +353,7 @@ def test_torn_last_line_fails_closed_until_repaired_by_appending(
 @pytest.mark.usefixtures("file_mode")
 def test_torn_line_missing_only_its_newline_is_kept(guard: BudgetGuard, ledger: Path) -> None:
     guard.authorize("a", "1.00")
-    line = entries.encode(entries.new_record("authorize", "b", estimated=Decimal("2.00")))
+    line = entries.encode(entries.new_entry("authorize", "b", estimated=Decimal("2.00")))
     with ledger.open("ab") as f:
         f.write(line[:-1])
     with pytest.raises(LedgerError):

@@ -62,7 +62,7 @@ def test_a_fresh_reader_starts_from_the_checkpoint(ledger: Path, fed: list[int])
 
 
 def test_lines_appended_after_the_checkpoint_are_read(ledger: Path, fed: list[int]) -> None:
-    line = entries.encode(entries.new_record("authorize", "c", estimated=Decimal("0.50")))
+    line = entries.encode(entries.new_entry("authorize", "c", estimated=Decimal("0.50")))
     with ledger.open("ab") as f:  # an append the checkpoint did not see
         f.write(line)
     assert fresh_total(ledger) == Decimal("2.90")
@@ -195,7 +195,7 @@ def test_an_early_edit_followed_by_appends_is_not_hidden(ledger: Path) -> None:
     lines[2] = reseal(lines[2], estimated="3.00")
     with ledger.open("r+b") as f:
         f.write(b"".join(lines))
-    line = entries.encode(entries.new_record("authorize", "c", estimated=Decimal("0.50")))
+    line = entries.encode(entries.new_entry("authorize", "c", estimated=Decimal("0.50")))
     with ledger.open("ab") as f:  # longer now: the old check only looked at the last 4 KiB
         f.write(line)
     assert fresh_total(ledger) == Decimal("3.90")

@@ -69,7 +69,7 @@ def kill_loop(ledger: Path, iterations: int, seed: int) -> dict[str, int]:
         out, _ = child.communicate()
         returned |= {f"kill-{i}" for i in out.split()}
         snapshot = jsonl.JsonlLedger(ledger).read(full=True)
-        labels = {r.op_label for r in snapshot.records or ()}
+        labels = {r.op_label for r in snapshot.entries or ()}
         assert returned <= labels, "an authorization that returned is missing"
         assert all(p.torn for p in snapshot.problems), "a complete line is corrupt"
         if snapshot.problems:
@@ -81,7 +81,7 @@ def kill_loop(ledger: Path, iterations: int, seed: int) -> dict[str, int]:
             seen["kept" if kept else "torn"] += 1
         after = jsonl.JsonlLedger(ledger).read(full=True)
         assert not after.problems
-        assert after.totals.spent == Decimal("0.01") * len(after.records or ())
+        assert after.totals.spent == Decimal("0.01") * len(after.entries or ())
     return seen
 
 
@@ -98,7 +98,7 @@ def test_stress_200_kills(tmp_path: Path) -> None:
 def test_a_torn_line_of_any_length_is_found_and_repaired_by_appending(tmp_path: Path) -> None:
     ledger = tmp_path / "spend.jsonl"
     BudgetGuard(5, ledger).authorize("a", "1.00")
-    line = entries.encode(entries.new_record("authorize", "b", estimated=Decimal("1.00")))
+    line = entries.encode(entries.new_entry("authorize", "b", estimated=Decimal("1.00")))
     for cut in range(1, len(line)):
         path = tmp_path / f"cut-{cut}.jsonl"
         path.write_bytes(ledger.read_bytes() + line[:cut])

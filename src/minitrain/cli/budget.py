@@ -344,7 +344,7 @@ def _export(args: argparse.Namespace) -> int:
 
     snapshot = _settings(args).ledger().read(full=True)
     snapshot.require_clean()
-    data = b"".join(encode(record) for record in snapshot.records or ())
+    data = b"".join(encode(record) for record in snapshot.entries or ())
     if args.out:
         _write_export(Path(args.out), data)
         print(f"exported {snapshot.lines} lines to {args.out}", file=sys.stderr)
@@ -374,7 +374,7 @@ def _import(args: argparse.Namespace) -> int:
         raise InputError(f"{args.file}: no such file to import") from None
     snapshot = parse(data, location=args.file)
     snapshot.require_clean()
-    added = ledger.insert_many(list(snapshot.records or ()))
+    added = ledger.insert_many(list(snapshot.entries or ()))
     _say(
         args,
         f"imported {added} new line(s) of {snapshot.lines} into {ledger.location}",
@@ -396,7 +396,7 @@ def _verify(args: argparse.Namespace) -> int:
     spent = snapshot.totals.spent
     if not _within_every_limit(guard, snapshot):
         return ExitCode.REFUSED
-    operations = len({r.op_id or r.id for r in snapshot.records or ()})
+    operations = len({r.op_id or r.id for r in snapshot.entries or ()})
     _say(
         args,
         f"ok: {snapshot.lines} lines, {operations} operations,"
@@ -415,7 +415,7 @@ def _within_every_limit(guard: BudgetGuard, snapshot: Snapshot) -> bool:
     if note:
         print(f"budget: note: {note}", file=sys.stderr)
     found = audit.breaches(
-        _tally(snapshot.records or ()), ceiling=guard.ceiling, caps=guard.lab_caps
+        _tally(snapshot.entries or ()), ceiling=guard.ceiling, caps=guard.lab_caps
     )
     for breach in found:
         print(f"budget: {breach.message()}", file=sys.stderr)

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from minitrain._secrets import redact_url
 from minitrain.errors import InputError
-from minitrain.ledger.entries import Record, Snapshot
+from minitrain.ledger.entries import Entry, Snapshot
 
 TEST_MODE_ENV = "BUDGET_GUARD_TEST_MODE"
 LEDGER_URL_ENV = "LYNX_LEDGER_URL"
@@ -29,13 +29,13 @@ LEDGER_URL_ENV = "LYNX_LEDGER_URL"
 class Transaction(Protocol):
     """What a writer sees while it holds the ledger exclusively."""
 
-    snapshot: Snapshot  # the totals now (records not loaded)
+    snapshot: Snapshot  # the totals now (entries not loaded)
 
     def full(self) -> Snapshot:
-        """Every record, read under the same lock (slow on a large ledger; rarely needed)."""
+        """Every entry, read under the same lock (slow on a large ledger; rarely needed)."""
         ...
 
-    def append(self, record: Record) -> Record: ...
+    def append(self, entry: Entry) -> Entry: ...
 
 
 class Ledger(Protocol):

@@ -37,9 +37,9 @@ from minitrain.errors import InputError, LedgerError
 from minitrain.ledger import checkpoint
 from minitrain.ledger.entries import (
     CURRENCY,
+    Entry,
     Parser,
     Problem,
-    Record,
     Snapshot,
     encode,
     parse,
@@ -151,7 +151,7 @@ class JsonlLedger:
         if state is None or not self._prefix_unchanged(fd, state, identity, stat.st_size):
             state = checkpoint.load(self.checkpoint_path, fd=fd, stat=stat, location=self.location)
             if state is None:
-                state = Parser(self.location, keep_records=False, digest=checkpoint.new_digest())
+                state = Parser(self.location, keep_entries=False, digest=checkpoint.new_digest())
             self._saved = state.size
         start = state.size
         new = os.pread(fd, stat.st_size - start, start)
@@ -215,11 +215,11 @@ class _FileTransaction:
     def full(self) -> Snapshot:
         return self._ledger._read(full=True)
 
-    def append(self, record: Record) -> Record:
+    def append(self, entry: Entry) -> Entry:
         self.snapshot.require_clean()  # appending after a torn tail would glue onto it
-        self._ledger._write(encode(record))
+        self._ledger._write(encode(entry))
         self.snapshot = self._ledger._read(full=False)  # folds the new line, saves checkpoint
-        return replace(record, line=self.snapshot.lines)
+        return replace(entry, line=self.snapshot.lines)
 
 
 class MemoryLedger:
@@ -249,12 +249,12 @@ class _MemoryTransaction:
     def full(self) -> Snapshot:
         return _in_memory(self._state.snapshot())
 
-    def append(self, record: Record) -> Record:
+    def append(self, entry: Entry) -> Entry:
         self.snapshot.require_clean()
         self._state.lines += 1
-        written = replace(record, line=self._state.lines)
+        written = replace(entry, line=self._state.lines)
         self._state.totals.fold(written)
-        self._state.records.append(written)
+        self._state.entries.append(written)
         self.snapshot = _in_memory(self._state.snapshot())
         return written
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from minitrain._secrets import redact_url
 from minitrain.errors import LedgerError
-from minitrain.ledger.entries import Record, Snapshot, Totals
+from minitrain.ledger.entries import Entry, Snapshot, Totals
 
 SCHEMA_VERSION = 1
 MIGRATIONS = {
@@ -129,16 +129,16 @@ class PostgresLedger:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.budget,))
             yield _PgTransaction(self, conn, self._snapshot(conn, full=False))
 
-    def insert_many(self, records: list[Record]) -> int:
-        """Import: insert the records not already present (by id), in order. Returns how many."""
+    def insert_many(self, entries: list[Entry]) -> int:
+        """Import: insert the entries not already present (by id), in order. Returns how many."""
         added = 0
         with self._session() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.budget,))
-            for record in records:
+            for entry in entries:
                 cursor = conn.execute(
                     f"INSERT INTO ledger (budget, {_COLUMNS}, currency) VALUES"
                     " (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'USD') ON CONFLICT (id) DO NOTHING",
-                    (self.budget, *_values(record)),
+                    (self.budget, *_values(entry)),
                 )
                 added += cursor.rowcount
         return added
@@ -147,8 +147,8 @@ class PostgresLedger:
 
     def _snapshot(self, conn: Any, *, full: bool) -> Snapshot:
         if full:
-            records = [
-                _record(row, n)
+            entries = [
+                _entry(row, n)
                 for n, row in enumerate(
                     conn.execute(
                         f"SELECT {_COLUMNS} FROM ledger WHERE budget = %s ORDER BY seq",
@@ -158,9 +158,9 @@ class PostgresLedger:
                 )
             ]
             totals = Totals()
-            for record in records:
-                totals.fold(record)
-            return Snapshot(totals, (), self.location, len(records), tuple(records))
+            for entry in entries:
+                totals.fold(entry)
+            return Snapshot(totals, (), self.location, len(entries), tuple(entries))
         return Snapshot(self._totals(conn), (), self.location, self._count(conn))
 
     def _totals(self, conn: Any) -> Totals:
@@ -177,7 +177,7 @@ class PostgresLedger:
         ):
             charged[lab] = charged.get(lab, Decimal(0)) + amount
         open_ops = {
-            row[0]: _record(row[:8], row[8])  # line: the row's place in this budget's ledger
+            row[0]: _entry(row[:8], row[8])  # line: the row's place in this budget's ledger
             for row in conn.execute(
                 f"""SELECT {_COLUMNS}, line FROM (
                         SELECT *, row_number() OVER (ORDER BY seq) AS line
@@ -255,29 +255,29 @@ class _PgTransaction:
     def full(self) -> Snapshot:
         return self._ledger._snapshot(self._conn, full=True)
 
-    def append(self, record: Record) -> Record:
+    def append(self, entry: Entry) -> Entry:
         self._conn.execute(
             f"INSERT INTO ledger (budget, {_COLUMNS}, currency) VALUES"
             " (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'USD')",
-            (self._ledger.budget, *_values(record)),
+            (self._ledger.budget, *_values(entry)),
         )
         self.snapshot = replace(self.snapshot, lines=self.snapshot.lines + 1)
-        return replace(record, line=self.snapshot.lines)
+        return replace(entry, line=self.snapshot.lines)
 
 
-def _values(record: Record) -> tuple[object, ...]:
+def _values(entry: Entry) -> tuple[object, ...]:
     return (
-        record.id,
-        record.ts,
-        record.kind,
-        record.op_label,
-        record.lab,
-        record.op_id,
-        record.estimated,
-        record.actual,
+        entry.id,
+        entry.ts,
+        entry.kind,
+        entry.op_label,
+        entry.lab,
+        entry.op_id,
+        entry.estimated,
+        entry.actual,
     )
 
 
-def _record(row: tuple[Any, ...], line: int) -> Record:
+def _entry(row: tuple[Any, ...], line: int) -> Entry:
     id_, ts, kind, label, lab, op_id, estimated, actual = row
-    return Record(id_, ts, kind, label, estimated, actual, op_id, lab, line)
+    return Entry(id_, ts, kind, label, estimated, actual, op_id, lab, line)
