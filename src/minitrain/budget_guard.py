@@ -24,8 +24,7 @@ import os
 import unicodedata
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,7 +32,8 @@ from minitrain import labs
 from minitrain._secrets import find_secret
 from minitrain.errors import AlreadyRecorded, BudgetGuardExceeded, InputError
 from minitrain.ledger import Ledger, Transaction, open_ledger
-from minitrain.ledger.entries import Entry, Totals, new_entry
+from minitrain.ledger.entries import Entry, new_entry
+from minitrain.ledger.totals import Operation, Totals, as_operation, fold_operations
 from minitrain.money import Amount, format_usd, parse_usd
 
 __all__ = [
@@ -51,33 +51,6 @@ BUFFER = labs.BUFFER
 
 class UnmatchedActualWarning(UserWarning):
     """An actual was recorded for a label with no authorization: counted, but worth a look."""
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One authorization and its actual, or an actual that had no authorization."""
-
-    id: str
-    label: str
-    lab: str | None
-    estimated: Decimal | None
-    actual: Decimal | None
-    authorized_at: datetime | None
-    recorded_at: datetime | None
-    line: int  # where it starts in the ledger
-    actual_line: int | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self.actual is None
-
-    @property
-    def charged(self) -> Decimal:
-        """What counts against the budget: the actual once known, else the reservation."""
-        if self.actual is not None:
-            return self.actual
-        assert self.estimated is not None
-        return self.estimated
 
 
 @dataclass(frozen=True)
@@ -149,7 +122,7 @@ class BudgetGuard:
         snapshot.require_clean()
         opened = snapshot.totals.open_ops.get(op_id)
         if opened is not None:  # the usual case, from the totals alone
-            return _operation(opened)
+            return as_operation(opened)
         return next((op for op in self.operations() if op.id == op_id), None)
 
     def would_authorize(
@@ -168,7 +141,7 @@ class BudgetGuard:
             txn.snapshot.require_clean()
             target = _open_authorization(txn.snapshot.totals, label, op_id)
             if target is None:  # nothing open: look through everything (rare, so slow is fine)
-                _refuse_second_actual(_tally(txn.full().entries or ()), label, op_id)
+                _refuse_second_actual(fold_operations(txn.full().entries or ()), label, op_id)
                 warnings.warn(
                     UnmatchedActualWarning(
                         f"no authorization of {label!r} was open; the actual {format_usd(actual)}"
@@ -198,7 +171,7 @@ class BudgetGuard:
             spent=totals.spent,
             reserved=totals.reserved,
             remaining=self.ceiling - totals.spent,
-            open_operations=tuple(_operation(r) for r in totals.open_ops.values()),
+            open_operations=tuple(as_operation(r) for r in totals.open_ops.values()),
             location=self.location,
             lab_caps=dict(self.lab_caps),
             charged_by_lab=dict(totals.charged_by_lab),
@@ -208,7 +181,7 @@ class BudgetGuard:
         """Every operation, oldest first (reads every line)."""
         snapshot = self._ledger.read(full=True)
         snapshot.require_clean()
-        return _tally(snapshot.entries or ())
+        return fold_operations(snapshot.entries or ())
 
     @property
     def total_spent(self) -> Decimal:
@@ -246,38 +219,6 @@ def _holds(txn: Transaction, op_id: str) -> bool:
     if op_id in txn.snapshot.totals.open_ops:
         return True
     return any(entry.id == op_id for entry in txn.full().entries or ())
-
-
-def _operation(entry: Entry) -> Operation:
-    return Operation(
-        entry.id, entry.op_label, entry.lab, entry.estimated, None, entry.ts, None, entry.line
-    )
-
-
-def _tally(entries: tuple[Entry, ...]) -> list[Operation]:
-    """Fold ledger entries into operations, oldest first. Links were checked by the reader."""
-    operations: dict[str, Operation] = {}
-    for entry in entries:
-        if entry.kind == "authorize":
-            operations[entry.id] = _operation(entry)
-        elif entry.op_id is not None:
-            opened = operations[entry.op_id]
-            operations[entry.op_id] = replace(
-                opened, actual=entry.actual, recorded_at=entry.ts, actual_line=entry.line
-            )
-        else:
-            operations[entry.id] = Operation(
-                entry.id,
-                entry.op_label,
-                entry.lab,
-                None,
-                entry.actual,
-                None,
-                entry.ts,
-                entry.line,
-                entry.line,
-            )
-    return list(operations.values())
 
 
 def _open_authorization(totals: Totals, label: str, op_id: str | None) -> Entry | None:

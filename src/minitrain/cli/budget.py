@@ -409,13 +409,13 @@ def _verify(args: argparse.Namespace) -> int:
 def _within_every_limit(guard: BudgetGuard, snapshot: Snapshot) -> bool:
     """The ceiling and every cap, each breach on its own line with who and why."""
     from minitrain import audit
-    from minitrain.budget_guard import _tally
+    from minitrain.ledger.totals import fold_operations
 
     note = audit.caps_over_ceiling(guard.ceiling, guard.lab_caps)
     if note:
         print(f"budget: note: {note}", file=sys.stderr)
     found = audit.breaches(
-        _tally(snapshot.entries or ()), ceiling=guard.ceiling, caps=guard.lab_caps
+        fold_operations(snapshot.entries or ()), ceiling=guard.ceiling, caps=guard.lab_caps
     )
     for breach in found:
         print(f"budget: {breach.message()}", file=sys.stderr)

@@ -29,7 +29,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from minitrain.ledger.entries import Entry, Parser, Totals
+from minitrain.ledger.entries import Entry, Parser
+from minitrain.ledger.totals import Totals
 
 VERSION = 2
 TAIL = 4096

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from minitrain.errors import InputError, LedgerError
+from minitrain.ledger.totals import Totals
 from minitrain.money import parse_usd
 
 CURRENCY = "USD"
@@ -28,19 +29,34 @@ _FIELDS = {
 }
 
 
+Kind = Literal["authorize", "actual", "void"]
+
+
+@dataclass(frozen=True)
+class Voided:
+    """What a ``void`` entry takes out of the books: one bad line, by its bytes."""
+
+    offset: int
+    length: int
+    crc32: str
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One authorization or one recorded actual, as read from (or about to go to) the ledger."""
+    """One line of the ledger: an authorization, a recorded actual, or a void (which names a
+    bad line it takes out of the books; it counts nothing itself)."""
 
     id: str
     ts: datetime
-    kind: Literal["authorize", "actual"]
+    kind: Kind
     op_label: str
     estimated: Decimal | None  # authorize: the reservation; actual: the one it replaces, if any
     actual: Decimal | None = None
     op_id: str | None = None  # actual: the authorization it closes (None: nothing was open)
     lab: str | None = None
     line: int = 0  # 1-based line number in the file; 0 until written
+    voids: Voided | None = None  # void: the bad line
+    reason: str | None = None  # void: why a person (or repair) voided it
 
 
 @dataclass(frozen=True)
@@ -54,43 +70,6 @@ class Problem:
     torn: bool = False  # the last line, without its newline: a crash mid-write
     crc32: str = ""
     looks_like: str = ""  # for a torn line: what it seems to have been (never trusted)
-
-
-@dataclass
-class Totals:
-    """What the guard decides on, folded line by line: a reservation counts until its actual
-    replaces it; an actual with no authorization counts in full."""
-
-    reserved: Decimal = Decimal(0)
-    charged_by_lab: dict[str, Decimal] = field(default_factory=dict)  # "" = no lab
-    open_ops: dict[str, Entry] = field(default_factory=dict)  # authorization id -> its entry
-
-    @property
-    def spent(self) -> Decimal:
-        return sum(self.charged_by_lab.values(), Decimal(0))
-
-    def fold(self, entry: Entry) -> None:
-        """Take one linked entry (an actual's authorization, if any, is open here)."""
-        if entry.kind == "authorize":
-            assert entry.estimated is not None
-            self.open_ops[entry.id] = entry
-            self.reserved += entry.estimated
-            self._charge(entry.lab, entry.estimated)
-        elif entry.op_id is not None:
-            opened = self.open_ops.pop(entry.op_id)
-            assert opened.estimated is not None and entry.actual is not None
-            self.reserved -= opened.estimated
-            self._charge(opened.lab, entry.actual - opened.estimated)
-        else:
-            assert entry.actual is not None
-            self._charge(entry.lab, entry.actual)
-
-    def copy(self) -> Totals:
-        return Totals(self.reserved, dict(self.charged_by_lab), dict(self.open_ops))
-
-    def _charge(self, lab: str | None, amount: Decimal) -> None:
-        key = lab or ""
-        self.charged_by_lab[key] = self.charged_by_lab.get(key, Decimal(0)) + amount
 
 
 @dataclass(frozen=True)
@@ -118,7 +97,7 @@ class Snapshot:
 
 
 def new_entry(
-    kind: Literal["authorize", "actual"],
+    kind: Kind,
     op_label: str,
     *,
     estimated: Decimal | None,
@@ -126,6 +105,8 @@ def new_entry(
     op_id: str | None = None,
     lab: str | None = None,
     entry_id: str | None = None,
+    voids: Voided | None = None,
+    reason: str | None = None,
 ) -> Entry:
     return Entry(
         id=entry_id or new_id(),
@@ -136,7 +117,15 @@ def new_entry(
         actual=actual,
         op_id=op_id,
         lab=lab,
+        voids=voids,
+        reason=reason,
     )
+
+
+def void_of(bad: Problem, reason: str) -> Entry:
+    """The entry that voids one bad line (appended by ``budget repair``; nothing is deleted)."""
+    span = Voided(bad.offset, bad.length, bad.crc32)
+    return new_entry("void", "ledger-repair", estimated=None, voids=span, reason=reason)
 
 
 def new_id() -> str:
@@ -151,8 +140,15 @@ def encode(entry: Entry) -> bytes:
         "ts": entry.ts.isoformat(timespec="microseconds"),
         "kind": entry.kind,
         "op_label": entry.op_label,
-        "lab": entry.lab,
     }
+    if entry.kind == "void":
+        assert entry.voids is not None and entry.reason is not None
+        v = entry.voids
+        fields["voids"] = {"offset": v.offset, "length": v.length, "crc32": v.crc32}
+        fields["reason"] = entry.reason
+        fields["currency"] = CURRENCY
+        return seal(fields)
+    fields["lab"] = entry.lab
     if entry.kind == "actual":
         fields["op_id"] = entry.op_id
     fields["estimated"] = _amount(entry.estimated)

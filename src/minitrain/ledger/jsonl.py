@@ -29,21 +29,19 @@ import stat as stat_module
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from minitrain.errors import InputError, LedgerError
 from minitrain.ledger import checkpoint
 from minitrain.ledger.entries import (
-    CURRENCY,
     Entry,
     Parser,
     Problem,
     Snapshot,
     encode,
     parse,
-    seal,
+    void_of,
 )
 
 if TYPE_CHECKING:  # the protocol's home imports this module (for open_ledger), not back
@@ -99,16 +97,7 @@ class JsonlLedger:
                 # actual it already says; voiding it could lose a real actual.
                 self._write(b"\n")
                 return target, True
-            fields: dict[str, object] = {
-                "id": os.urandom(16).hex(),
-                "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
-                "kind": "void",
-                "op_label": "ledger-repair",
-                "voids": {"offset": target.offset, "length": target.length, "crc32": target.crc32},
-                "reason": reason,
-                "currency": CURRENCY,
-            }
-            self._write((b"\n" if target.torn else b"") + seal(fields))
+            self._write((b"\n" if target.torn else b"") + encode(void_of(target, reason)))
             return target, False
 
     def _repair_target(self, snapshot: Snapshot, line: int | None) -> Problem:

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 from minitrain._secrets import redact_url
 from minitrain.errors import LedgerError
-from minitrain.ledger.entries import Entry, Snapshot, Totals
+from minitrain.ledger.entries import Entry, Snapshot
+from minitrain.ledger.totals import Totals
 
 SCHEMA_VERSION = 1
 MIGRATIONS = {
