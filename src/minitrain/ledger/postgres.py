@@ -57,6 +57,11 @@ CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger
 """,
 }
 _COLUMNS = "id, ts, kind, op_label, lab, op_id, estimated, actual"
+_INSERT = (
+    f"INSERT INTO ledger (budget, {_COLUMNS}, currency) VALUES"
+    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'USD')"
+)
+_IF_NEW = " ON CONFLICT (id) DO NOTHING"
 
 
 def _psycopg() -> Any:
@@ -136,12 +141,7 @@ class PostgresLedger:
         with self._session() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.budget,))
             for entry in entries:
-                cursor = conn.execute(
-                    f"INSERT INTO ledger (budget, {_COLUMNS}, currency) VALUES"
-                    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'USD') ON CONFLICT (id) DO NOTHING",
-                    (self.budget, *_values(entry)),
-                )
-                added += cursor.rowcount
+                added += _insert(conn, self.budget, entry, _IF_NEW).rowcount
         return added
 
     # --- inside ----------------------------------------------------------------------------
@@ -165,7 +165,9 @@ class PostgresLedger:
         return Snapshot(self._totals(conn), (), self.location, self._count(conn))
 
     def _totals(self, conn: Any) -> Totals:
-        """The same sums the JSONL reader folds, computed by the database."""
+        """The sums ``ledger.totals`` folds (an authorization counts its actual once closed,
+        else its estimate; an unmatched actual in full), computed by the database; a test
+        holds them to the Python fold of the same rows."""
         charged: dict[str, Decimal] = {}
         for lab, amount in conn.execute(
             """SELECT coalesce(a.lab, ''), sum(coalesce(c.actual, a.estimated))
@@ -257,13 +259,19 @@ class _PgTransaction:
         return self._ledger._snapshot(self._conn, full=True)
 
     def append(self, entry: Entry) -> Entry:
-        self._conn.execute(
-            f"INSERT INTO ledger (budget, {_COLUMNS}, currency) VALUES"
-            " (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'USD')",
-            (self._ledger.budget, *_values(entry)),
-        )
-        self.snapshot = replace(self.snapshot, lines=self.snapshot.lines + 1)
-        return replace(entry, line=self.snapshot.lines)
+        _insert(self._conn, self._ledger.budget, entry)
+        # Fold what was written into this transaction's totals, as the file and memory
+        # backends do (they re-read): a caller deciding again must see its own entry.
+        written = replace(entry, line=self.snapshot.lines + 1)
+        totals = self.snapshot.totals.copy()
+        totals.fold(written)
+        self.snapshot = replace(self.snapshot, totals=totals, lines=written.line)
+        return written
+
+
+def _insert(conn: Any, budget: str, entry: Entry, then: str = "") -> Any:
+    """The one INSERT of an entry (``then``: what to do on a conflict, for import)."""
+    return conn.execute(_INSERT + then, (budget, *_values(entry)))
 
 
 def _values(entry: Entry) -> tuple[object, ...]:
