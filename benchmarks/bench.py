@@ -61,20 +61,18 @@ with open(sys.argv[1], "rb") as f:
 
 
 def encoder() -> tuple[Callable[..., Any], Callable[..., bytes]]:
-    """``(new_record, encode)``: the ledger's line encoder, the one private name used here.
+    """``(new_entry, encode)``: the ledger's line encoder, the one private name used here.
 
-    The ledger restructuring moves it into the ``minitrain.ledger`` package; until then it is in
-    ``minitrain._records``. Try the new home first and fall back to today's (update this list,
-    not the callers, when it moves again).
+    It lives in ``minitrain.ledger.entries`` (update this list, not the callers, if it moves).
     """
-    for name in ("minitrain.ledger", "minitrain._records"):
+    for name in ("minitrain.ledger.entries",):
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        if hasattr(module, "new_record") and hasattr(module, "encode"):
-            return module.new_record, module.encode
-    raise SystemExit("cannot find the ledger's line encoder (new_record, encode); update encoder()")
+        if hasattr(module, "new_entry") and hasattr(module, "encode"):
+            return module.new_entry, module.encode
+    raise SystemExit("cannot find the ledger's line encoder (new_entry, encode); update encoder()")
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -221,13 +219,13 @@ def big_ledger(lines: int) -> Path:
     if path.exists():
         return path
     CACHE.mkdir(exist_ok=True)
-    new_record, encode = encoder()
+    new_entry, encode = encoder()
     start = time.perf_counter()
     partial = path.with_suffix(f".{os.getpid()}.tmp")
     with partial.open("wb") as f:
         for i in range(lines // 2):
-            auth = new_record("authorize", f"op-{i}", estimated=Decimal("0.01"))
-            actual = new_record(
+            auth = new_entry("authorize", f"op-{i}", estimated=Decimal("0.01"))
+            actual = new_entry(
                 "actual",
                 f"op-{i}",
                 estimated=Decimal("0.01"),
@@ -322,8 +320,8 @@ def _guard_worker(ledger: str, tries: int) -> None:
 
 
 def _bare_worker(ledger: str, tries: int) -> None:
-    new_record, encode = encoder()
-    line = encode(new_record("authorize", "bare", estimated=Decimal("0.01")))
+    new_entry, encode = encoder()
+    line = encode(new_entry("authorize", "bare", estimated=Decimal("0.01")))
     for _ in range(tries):
         lock = os.open(ledger + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -358,10 +358,10 @@ def msgspec_tally() -> type[Tally] | None:
 
 
 def _current_parser() -> Any:
-    # The parser the project ships today; the ledger restructuring moves it (update this line).
-    from minitrain import _records
+    # The parser the project ships (update this line if it moves again).
+    from minitrain.ledger import entries
 
-    return _records
+    return entries
 
 
 def _shown(reserved: Decimal, charged: dict[str, Decimal], problems: object) -> object:
@@ -379,7 +379,7 @@ def floor(path: Path) -> object:
 
 def current(path: Path) -> object:
     """As a cold ``budget status`` reads today: the whole file, then one feed."""
-    state = _current_parser().Parser(str(path), keep_records=False)
+    state = _current_parser().Parser(str(path), keep_entries=False)
     state.feed(path.read_bytes())
     totals = state.totals
     problems = [(p.line, p.reason) for p in state.problems]
@@ -421,9 +421,9 @@ def child(name: str, path: Path) -> None:
 
 def mutated_ledger(folder: Path) -> list[Path]:
     """Small ledgers, each with one line the current parser refuses (or accepts), resealed."""
-    records = _current_parser()
-    auth = records.new_record("authorize", "lab02-a", estimated=Decimal("1.00"), lab="02")
-    base = json.loads(records.encode(auth))
+    codec = _current_parser()
+    auth = codec.new_entry("authorize", "lab02-a", estimated=Decimal("1.00"), lab="02")
+    base = json.loads(codec.encode(auth))
     del base["crc32"]
     actual = {**base, "id": "b" * 32, "kind": "actual", "op_id": auth.id, "actual": "0.50"}
     actual = {k: actual[k] for k in [*[*base][:5], "op_id", "estimated", "actual", "currency"]}
@@ -435,7 +435,7 @@ def mutated_ledger(folder: Path) -> list[Path]:
     ]  # fmt: skip
     paths = []
     for i, change in enumerate(changes):
-        first, second = records.encode(auth), records.seal({**base, "id": f"{i:032x}", **change})
+        first, second = codec.encode(auth), codec.seal({**base, "id": f"{i:032x}", **change})
         bad = {
             "offset": len(first),
             "length": len(second) - 1,
@@ -443,9 +443,9 @@ def mutated_ledger(folder: Path) -> list[Path]:
         }
         void = {**base, "kind": "void", "id": "e", "voids": bad, "reason": "test"}
         del void["lab"], void["estimated"]
-        lines = [first, second, records.seal({**actual, "id": "d", "op_label": "other"})]
-        lines += [records.seal(actual), records.seal(actual), records.seal({**actual, "id": "c"})]
-        lines += [records.seal({**actual, "id": "f", "op_id": None}), records.seal(void)]
+        lines = [first, second, codec.seal({**actual, "id": "d", "op_label": "other"})]
+        lines += [codec.seal(actual), codec.seal(actual), codec.seal({**actual, "id": "c"})]
+        lines += [codec.seal({**actual, "id": "f", "op_id": None}), codec.seal(void)]
         path = folder / f"mutated-{i}.jsonl"
         path.write_bytes(b"".join(lines) + b'{"torn')
         paths.append(path)

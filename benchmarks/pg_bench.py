@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.pgs
 from tests.pgserver import PgServer
 
 from minitrain import BudgetGuard
-from minitrain._pg_ledger import PostgresLedger
+from minitrain.ledger.postgres import PostgresLedger
 
 
 def _guard(target: str) -> BudgetGuard:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from minitrain import _ledger
+from minitrain.ledger import jsonl
 from tests.pgserver import NoPostgres, PgServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -19,14 +19,14 @@ REAL_MANIFEST = REPO / "experiments" / "35-cloud-budget" / "manifest.json"
 @pytest.fixture(autouse=True)
 def _no_real_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Make touching the real ledger, the home folder or the network an error."""
-    real_init = _ledger.JsonlLedger.__init__
+    real_init = jsonl.JsonlLedger.__init__
 
-    def guarded_init(self: _ledger.JsonlLedger, path: Path) -> None:
+    def guarded_init(self: jsonl.JsonlLedger, path: Path) -> None:
         if Path(path).resolve() == REAL_LEDGER.resolve():
             raise AssertionError(f"a test tried to use the real ledger {REAL_LEDGER}")
         real_init(self, path)
 
-    monkeypatch.setattr(_ledger.JsonlLedger, "__init__", guarded_init)
+    monkeypatch.setattr(jsonl.JsonlLedger, "__init__", guarded_init)
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -106,7 +106,7 @@ def pg_url(pg_server: PgServer, request: pytest.FixtureRequest) -> str:
     """A fresh, empty database with the ledger schema, for one test."""
     import re
 
-    from minitrain._pg_ledger import PostgresLedger
+    from minitrain.ledger.postgres import PostgresLedger
 
     name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
     url = pg_server.database(name)

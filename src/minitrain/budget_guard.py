@@ -24,15 +24,16 @@ import os
 import unicodedata
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from minitrain import _ledger, labs
-from minitrain._records import Record, Totals, new_record
-from minitrain._secrets import find_secret, redact_url
+from minitrain import labs
+from minitrain._secrets import find_secret
 from minitrain.errors import AlreadyRecorded, BudgetGuardExceeded, InputError
+from minitrain.ledger import Ledger, Transaction, open_ledger
+from minitrain.ledger.entries import Entry, new_entry
+from minitrain.ledger.totals import Operation, Totals, as_operation, fold_operations
 from minitrain.money import Amount, format_usd, parse_usd
 
 __all__ = [
@@ -45,40 +46,11 @@ __all__ = [
 
 DEFAULT_LOG_PATH = Path("experiments/35-cloud-budget/spend.jsonl")
 CEILING_ENV = "LYNX_CLOUD_BUDGET_USD"
-TEST_MODE_ENV = "BUDGET_GUARD_TEST_MODE"
-LEDGER_URL_ENV = "LYNX_LEDGER_URL"
 BUFFER = labs.BUFFER
 
 
 class UnmatchedActualWarning(UserWarning):
     """An actual was recorded for a label with no authorization: counted, but worth a look."""
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One authorization and its actual, or an actual that had no authorization."""
-
-    id: str
-    label: str
-    lab: str | None
-    estimated: Decimal | None
-    actual: Decimal | None
-    authorized_at: datetime | None
-    recorded_at: datetime | None
-    line: int  # where it starts in the ledger
-    actual_line: int | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self.actual is None
-
-    @property
-    def charged(self) -> Decimal:
-        """What counts against the budget: the actual once known, else the reservation."""
-        if self.actual is not None:
-            return self.actual
-        assert self.estimated is not None
-        return self.estimated
 
 
 @dataclass(frozen=True)
@@ -110,13 +82,13 @@ class BudgetGuard:
         *,
         lab_caps: Mapping[str, Amount] | None = None,
         ceiling_source: str = "constructor",
-        ledger: _ledger.Ledger | None = None,
+        ledger: Ledger | None = None,
         ledger_url: str | None = None,
     ) -> None:
         self.ceiling, self.ceiling_source = _resolve_ceiling(ceiling_usd, ceiling_source)
         self.lab_caps = _caps(lab_caps or {})
         self.log_path = Path(log_path)
-        self._ledger: _ledger.Ledger = ledger or open_ledger(self.log_path, ledger_url)
+        self._ledger: Ledger = ledger or open_ledger(self.log_path, ledger_url)
 
     @property
     def location(self) -> str:
@@ -142,7 +114,7 @@ class BudgetGuard:
             if op_id is not None and _holds(txn, op_id):
                 return
             self._refuse_if_over(txn.snapshot.totals, label, estimate, lab)
-            txn.append(new_record("authorize", label, estimated=estimate, lab=lab, record_id=op_id))
+            txn.append(new_entry("authorize", label, estimated=estimate, lab=lab, entry_id=op_id))
 
     def operation(self, op_id: str) -> Operation | None:
         """The operation whose authorization (or unmatched actual) has this id, if any."""
@@ -150,7 +122,7 @@ class BudgetGuard:
         snapshot.require_clean()
         opened = snapshot.totals.open_ops.get(op_id)
         if opened is not None:  # the usual case, from the totals alone
-            return _operation(opened)
+            return as_operation(opened)
         return next((op for op in self.operations() if op.id == op_id), None)
 
     def would_authorize(
@@ -169,7 +141,7 @@ class BudgetGuard:
             txn.snapshot.require_clean()
             target = _open_authorization(txn.snapshot.totals, label, op_id)
             if target is None:  # nothing open: look through everything (rare, so slow is fine)
-                _refuse_second_actual(_tally(txn.full().records or ()), label, op_id)
+                _refuse_second_actual(fold_operations(txn.full().entries or ()), label, op_id)
                 warnings.warn(
                     UnmatchedActualWarning(
                         f"no authorization of {label!r} was open; the actual {format_usd(actual)}"
@@ -178,7 +150,7 @@ class BudgetGuard:
                     stacklevel=2,
                 )
             txn.append(
-                new_record(
+                new_entry(
                     "actual",
                     label,
                     estimated=None if target is None else target.estimated,
@@ -199,7 +171,7 @@ class BudgetGuard:
             spent=totals.spent,
             reserved=totals.reserved,
             remaining=self.ceiling - totals.spent,
-            open_operations=tuple(_operation(r) for r in totals.open_ops.values()),
+            open_operations=tuple(as_operation(r) for r in totals.open_ops.values()),
             location=self.location,
             lab_caps=dict(self.lab_caps),
             charged_by_lab=dict(totals.charged_by_lab),
@@ -209,7 +181,7 @@ class BudgetGuard:
         """Every operation, oldest first (reads every line)."""
         snapshot = self._ledger.read(full=True)
         snapshot.require_clean()
-        return _tally(snapshot.records or ())
+        return fold_operations(snapshot.entries or ())
 
     @property
     def total_spent(self) -> Decimal:
@@ -242,46 +214,14 @@ class BudgetGuard:
             )
 
 
-def _holds(txn: _ledger.Transaction, op_id: str) -> bool:
+def _holds(txn: Transaction, op_id: str) -> bool:
     """Whether a line with this id is in the ledger (read under the writer's lock)."""
     if op_id in txn.snapshot.totals.open_ops:
         return True
-    return any(record.id == op_id for record in txn.full().records or ())
+    return any(entry.id == op_id for entry in txn.full().entries or ())
 
 
-def _operation(record: Record) -> Operation:
-    return Operation(
-        record.id, record.op_label, record.lab, record.estimated, None, record.ts, None, record.line
-    )
-
-
-def _tally(records: tuple[Record, ...]) -> list[Operation]:
-    """Fold ledger records into operations, oldest first. Links were checked by the reader."""
-    operations: dict[str, Operation] = {}
-    for record in records:
-        if record.kind == "authorize":
-            operations[record.id] = _operation(record)
-        elif record.op_id is not None:
-            opened = operations[record.op_id]
-            operations[record.op_id] = replace(
-                opened, actual=record.actual, recorded_at=record.ts, actual_line=record.line
-            )
-        else:
-            operations[record.id] = Operation(
-                record.id,
-                record.op_label,
-                record.lab,
-                None,
-                record.actual,
-                None,
-                record.ts,
-                record.line,
-                record.line,
-            )
-    return list(operations.values())
-
-
-def _open_authorization(totals: Totals, label: str, op_id: str | None) -> Record | None:
+def _open_authorization(totals: Totals, label: str, op_id: str | None) -> Entry | None:
     """The authorization an actual closes: the one named, else the label's latest open one."""
     if op_id is not None:
         named = totals.open_ops.get(op_id)
@@ -302,7 +242,7 @@ def _refuse_second_actual(operations: list[Operation], label: str, op_id: str | 
             f"the actual of {label!r} was already recorded: {format_usd(first.actual)} at"
             f" {first.recorded_at:%Y-%m-%d %H:%M:%S} UTC (ledger line {first.actual_line});"
             " an actual is recorded once per authorization. If this is another spend,"
-            " record it under a new label"
+            " entry it under a new label"
         )
 
 
@@ -375,27 +315,3 @@ def _resolve_ceiling(ceiling: Amount | None, source: str) -> tuple[Decimal, str]
             " in a reviewed commit"
         )
     return lowered, CEILING_ENV
-
-
-def open_ledger(log_path: Path, url: str | None) -> _ledger.Ledger:
-    """Test mode: in memory. A database URL (the argument, else LYNX_LEDGER_URL): PostgreSQL.
-    Otherwise the JSONL file."""
-    if _test_mode():
-        return _ledger.MemoryLedger(log_path)
-    url = os.environ.get(LEDGER_URL_ENV) or url
-    if not url:
-        return _ledger.JsonlLedger(log_path)
-    if not url.startswith(("postgresql://", "postgres://")):
-        raise InputError(
-            f"ledger URL {redact_url(url)!r}: only postgresql://USER@HOST:PORT/DB is supported"
-        )
-    from minitrain._pg_ledger import PostgresLedger
-
-    return PostgresLedger(url)
-
-
-def _test_mode() -> bool:
-    value = os.environ.get(TEST_MODE_ENV, "")
-    if value not in ("", "0", "1"):
-        raise InputError(f"{TEST_MODE_ENV}={value!r}: use 1 (write nothing) or 0")
-    return value == "1"

@@ -10,6 +10,8 @@ import enum
 from decimal import Decimal
 from pathlib import Path
 
+from minitrain.cents import format_usd
+
 
 class ExitCode(enum.IntEnum):
     """What the ``budget`` and ``preflight`` commands return. Documented in the README."""
@@ -62,8 +64,6 @@ class BudgetGuardExceeded(PreflightError):
         limit: Decimal,
         limit_name: str = "ceiling",
     ) -> None:
-        from minitrain.money import format_usd
-
         self.op_label = op_label
         self.estimated = estimated
         self.spent = spent

@@ -13,9 +13,12 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from minitrain.cents import CENT, format_usd, usd_text
 from minitrain.errors import InputError
 
-CENT = Decimal("0.01")
+# the formatting lives below ``errors`` (which says amounts); this stays its public home
+__all__ = ["CENT", "MAX_USD", "Amount", "format_usd", "parse_rate", "parse_usd", "usd_text"]
+
 # No single amount in this project comes near it (the whole phase is $5.00); a bound keeps
 # ``1e26``-style figures from reaching arithmetic whose precision they exceed.
 MAX_USD = Decimal("100000.00")
@@ -46,17 +49,6 @@ def parse_usd(value: object, *, what: str = "amount") -> Decimal:
 def parse_rate(value: object, *, what: str = "rate") -> Decimal:
     """A non-negative price per unit (e.g. $/GPU-hour), which may have sub-cent digits."""
     return _to_decimal(value, what=what)
-
-
-def usd_text(amount: Decimal) -> str:
-    """An amount for JSON output: an exact decimal string of whole cents, ``"0.00"``."""
-    return str(amount.quantize(CENT))
-
-
-def format_usd(amount: Decimal) -> str:
-    """``Decimal("3")`` -> ``"$3.00"``; negative amounts (an overspend) as ``"-$0.50"``."""
-    sign = "-" if amount < 0 else ""
-    return f"{sign}${abs(amount).quantize(CENT):,}"
 
 
 def _to_decimal(value: object, *, what: str) -> Decimal:

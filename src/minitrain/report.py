@@ -14,6 +14,7 @@ from pathlib import Path
 
 from minitrain.budget_guard import BUFFER, Operation, Status, pool_of
 from minitrain.errors import InputError
+from minitrain.ledger.totals import added_by
 from minitrain.money import format_usd, usd_text
 
 
@@ -65,13 +66,17 @@ def build(status: Status, operations: list[Operation]) -> Report:
 
 
 def _timeline(operations: list[Operation]) -> tuple[Point, ...]:
-    """Spend as it moved: an authorization adds its estimate, an actual replaces it."""
+    """Spend as it moved, entry by entry (the rule of ``ledger.totals``)."""
     events: list[tuple[datetime, Decimal, str, str]] = []
     for op in operations:
         if op.authorized_at is not None and op.estimated is not None:
-            events.append((op.authorized_at, op.estimated, op.label, "authorize"))
+            events.append(
+                (op.authorized_at, added_by("authorize", op.estimated, None), op.label, "authorize")
+            )
         if op.recorded_at is not None and op.actual is not None:
-            events.append((op.recorded_at, op.actual - (op.estimated or 0), op.label, "actual"))
+            events.append(
+                (op.recorded_at, added_by("actual", op.estimated, op.actual), op.label, "actual")
+            )
     spent = Decimal(0)
     points = []
     for at, delta, label, event in sorted(events, key=lambda e: e[0]):

@@ -12,9 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from minitrain import manifest as manifest_module
-from minitrain._ledger import Ledger
-from minitrain.budget_guard import CEILING_ENV, DEFAULT_LOG_PATH, BudgetGuard, open_ledger
+from minitrain.budget_guard import CEILING_ENV, DEFAULT_LOG_PATH, BudgetGuard
 from minitrain.errors import InputError, LedgerError
+from minitrain.ledger import Ledger, open_ledger
 from minitrain.manifest import Manifest
 from minitrain.money import parse_usd
 

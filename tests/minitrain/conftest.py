@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from minitrain import BudgetGuard
 from tests.conftest import REPO
 from tests.vast_api import Served, VastApi
 
@@ -53,3 +54,14 @@ def vast_lab(lab: Path) -> Path:
     data = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**data, "vendor": "vast"}))
     return lab
+
+
+# The ledger and guard of the guard and ledger unit tests (a test may define its own).
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    return tmp_path / "spend.jsonl"
+
+
+@pytest.fixture
+def guard(ledger: Path) -> BudgetGuard:
+    return BudgetGuard(5.00, ledger)

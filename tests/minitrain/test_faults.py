@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from minitrain import BudgetGuard, _ledger, _records
+from minitrain import BudgetGuard
+from minitrain.ledger import entries, jsonl
 from tests.conftest import REPO
 from tests.racing import race
 
@@ -67,20 +68,20 @@ def kill_loop(ledger: Path, iterations: int, seed: int) -> dict[str, int]:
         child.send_signal(signal.SIGKILL)
         out, _ = child.communicate()
         returned |= {f"kill-{i}" for i in out.split()}
-        snapshot = _ledger.JsonlLedger(ledger).read(full=True)
-        labels = {r.op_label for r in snapshot.records or ()}
+        snapshot = jsonl.JsonlLedger(ledger).read(full=True)
+        labels = {r.op_label for r in snapshot.entries or ()}
         assert returned <= labels, "an authorization that returned is missing"
         assert all(p.torn for p in snapshot.problems), "a complete line is corrupt"
         if snapshot.problems:
             [torn] = snapshot.problems
             assert torn.line == snapshot.lines
             before = ledger.read_bytes()
-            _, kept = _ledger.JsonlLedger(ledger).repair(reason="killed mid-write")
+            _, kept = jsonl.JsonlLedger(ledger).repair(reason="killed mid-write")
             assert ledger.read_bytes().startswith(before)
             seen["kept" if kept else "torn"] += 1
-        after = _ledger.JsonlLedger(ledger).read(full=True)
+        after = jsonl.JsonlLedger(ledger).read(full=True)
         assert not after.problems
-        assert after.totals.spent == Decimal("0.01") * len(after.records or ())
+        assert after.totals.spent == Decimal("0.01") * len(after.entries or ())
     return seen
 
 
@@ -97,13 +98,13 @@ def test_stress_200_kills(tmp_path: Path) -> None:
 def test_a_torn_line_of_any_length_is_found_and_repaired_by_appending(tmp_path: Path) -> None:
     ledger = tmp_path / "spend.jsonl"
     BudgetGuard(5, ledger).authorize("a", "1.00")
-    line = _records.encode(_records.new_record("authorize", "b", estimated=Decimal("1.00")))
+    line = entries.encode(entries.new_entry("authorize", "b", estimated=Decimal("1.00")))
     for cut in range(1, len(line)):
         path = tmp_path / f"cut-{cut}.jsonl"
         path.write_bytes(ledger.read_bytes() + line[:cut])
-        with pytest.raises(_ledger.LedgerError, match=r"cut-\d+\.jsonl:2: torn last line"):
+        with pytest.raises(jsonl.LedgerError, match=r"cut-\d+\.jsonl:2: torn last line"):
             BudgetGuard(5, path).authorize("c", "0.01")
-        _ledger.JsonlLedger(path).repair(reason="torn")
+        jsonl.JsonlLedger(path).repair(reason="torn")
         guard = BudgetGuard(5, path)
         expected = Decimal("2.00") if cut == len(line) - 1 else Decimal("1.00")
         assert guard.total_spent == expected, cut
@@ -124,7 +125,7 @@ def test_racing_through_a_symlink_and_the_real_path_never_overspends(tmp_path: P
     won = race(lambda: BudgetGuard("0.50", next(names)), procs=8, tries=15)
     assert won == 50
     assert BudgetGuard("0.50", real).total_spent == Decimal("0.50")
-    assert _ledger.JsonlLedger(link).lock_path == _ledger.JsonlLedger(real).lock_path
+    assert jsonl.JsonlLedger(link).lock_path == jsonl.JsonlLedger(real).lock_path
 
 
 # --- every file problem is one plain line and exit 4, never a traceback or a hang -----------------
@@ -289,7 +290,7 @@ def test_a_write_one_byte_short_says_the_line_stands(
     monkeypatch.undo()
     assert code == 4
     assert "the line is complete but for its newline, so it stands and counts" in err
-    _ledger.JsonlLedger(ledger).repair(reason="torn")
+    jsonl.JsonlLedger(ledger).repair(reason="torn")
     assert BudgetGuard(5, ledger).total_spent == Decimal("1.00")
 
 

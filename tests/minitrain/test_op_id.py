@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from minitrain import BudgetGuard
-from minitrain._records import new_id
+from minitrain.ledger.entries import new_id
 
 
 @pytest.fixture(params=["jsonl", "memory", "postgresql"])

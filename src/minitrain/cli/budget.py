@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,12 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from minitrain import settings
 from minitrain.cli._handler import Version, run
-from minitrain.errors import ExitCode, InputError, LedgerError
+from minitrain.errors import ExitCode, InputError
 from minitrain.money import format_usd, parse_usd, usd_text
 
 if TYPE_CHECKING:
-    from minitrain._pg_ledger import PostgresLedger
-    from minitrain._records import Snapshot
     from minitrain.budget_guard import BudgetGuard
 
 
@@ -320,132 +318,58 @@ def _watch(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _database(args: argparse.Namespace) -> PostgresLedger:
-    from minitrain._pg_ledger import PostgresLedger
-
-    ledger = _settings(args).ledger()
-    if not isinstance(ledger, PostgresLedger):
-        raise InputError(
-            "no database ledger: set LYNX_LEDGER_URL (or the manifest's ledger_url)"
-            " to postgresql://USER@HOST:PORT/DB"
-        )
-    return ledger
-
-
 def _db(args: argparse.Namespace) -> int:
-    ledger = _database(args)
-    version = ledger.init()
-    _say(args, f"{ledger.location}: schema at version {version}", {"version": version})
+    from minitrain.ledger import admin
+
+    ready = admin.init_schema(_settings(args).ledger())
+    _say(args, ready.message(), ready.data())
     return ExitCode.OK
 
 
 def _export(args: argparse.Namespace) -> int:
-    from minitrain._records import encode
+    from minitrain.ledger import admin
 
-    snapshot = _settings(args).ledger().read(full=True)
-    snapshot.require_clean()
-    data = b"".join(encode(record) for record in snapshot.records or ())
+    exported = admin.export(_settings(args).ledger(), Path(args.out) if args.out else None)
     if args.out:
-        _write_export(Path(args.out), data)
-        print(f"exported {snapshot.lines} lines to {args.out}", file=sys.stderr)
+        print(f"exported {exported.lines} lines to {args.out}", file=sys.stderr)
     else:
-        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.write(exported.data)
     return ExitCode.OK
 
 
-def _write_export(out: Path, data: bytes) -> None:
-    try:
-        out.write_bytes(data)
-    except OSError as exc:
-        raise LedgerError(
-            f"{out}: cannot write the export there: {exc.strerror}; nothing was exported"
-            " (give --out a file in an existing folder)"
-        ) from None
-
-
 def _import(args: argparse.Namespace) -> int:
-    from minitrain._ledger import read_bytes
-    from minitrain._records import parse
+    from minitrain.ledger import admin
 
-    ledger = _database(args)
-    try:
-        data = read_bytes(Path(args.file))  # a regular file only: a FIFO would hang the import
-    except FileNotFoundError:
-        raise InputError(f"{args.file}: no such file to import") from None
-    snapshot = parse(data, location=args.file)
-    snapshot.require_clean()
-    added = ledger.insert_many(list(snapshot.records or ()))
-    _say(
-        args,
-        f"imported {added} new line(s) of {snapshot.lines} into {ledger.location}",
-        {"added": added, "lines": snapshot.lines},
-    )
+    imported = admin.import_file(_settings(args).ledger(), args.file)
+    _say(args, imported.message(), imported.data())
     return ExitCode.OK
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from minitrain.ledger import admin
+
     resolved = _settings(args)
-    snapshot = resolved.ledger().read(full=True)  # every line, never the checkpoint
-    for problem in snapshot.problems:
-        print(f"{snapshot.location}:{problem.line}: {problem.reason}", file=sys.stderr)
-    if snapshot.problems:
-        raise LedgerError(
-            f"{len(snapshot.problems)} bad line(s) in {snapshot.location}; see the README's Repair"
-        )
-    guard = resolved.guard()
-    spent = snapshot.totals.spent
-    if not _within_every_limit(guard, snapshot):
+    verified = admin.verify(resolved.ledger(), lambda: _limits(resolved.guard()))
+    for line in verified.problem_lines():
+        print(line, file=sys.stderr)
+    verified.require_sound()
+    for line in verified.findings:
+        print(f"budget: {line}", file=sys.stderr)
+    if verified.over:
         return ExitCode.REFUSED
-    operations = len({r.op_id or r.id for r in snapshot.records or ()})
-    _say(
-        args,
-        f"ok: {snapshot.lines} lines, {operations} operations,"
-        f" spent {format_usd(spent)} of {format_usd(guard.ceiling)}",
-        {"ok": True, "lines": snapshot.lines, "spent": usd_text(spent)},
-    )
+    _say(args, verified.summary(), verified.data())
     return ExitCode.OK
 
 
-def _within_every_limit(guard: BudgetGuard, snapshot: Snapshot) -> bool:
-    """The ceiling and every cap, each breach on its own line with who and why."""
-    from minitrain import audit
-    from minitrain.budget_guard import _tally
-
-    note = audit.caps_over_ceiling(guard.ceiling, guard.lab_caps)
-    if note:
-        print(f"budget: note: {note}", file=sys.stderr)
-    found = audit.breaches(
-        _tally(snapshot.records or ()), ceiling=guard.ceiling, caps=guard.lab_caps
-    )
-    for breach in found:
-        print(f"budget: {breach.message()}", file=sys.stderr)
-    return not found
+def _limits(guard: BudgetGuard) -> tuple[Decimal, Mapping[str, Decimal]]:
+    return guard.ceiling, guard.lab_caps
 
 
 def _repair(args: argparse.Namespace) -> int:
-    from minitrain import _ledger
+    from minitrain.ledger import admin
 
-    if args.line is not None and not args.reason:
-        raise InputError("--line needs --reason: say why that line is void")
-    ledger = _settings(args).ledger()
-    if isinstance(ledger, _ledger.MemoryLedger):
-        raise InputError(_ledger.TEST_MODE_REPAIR)
-    if not isinstance(ledger, _ledger.JsonlLedger):
-        raise InputError(
-            f"{ledger.location} is not a JSONL file: a database has no torn lines to repair"
-        )
-    reason = args.reason or "torn last line (a crash mid-write); its writer never returned"
-    voided, kept = ledger.repair(line=args.line, reason=reason)
-    if kept:
-        message = (
-            f"line {voided.line} was complete but for its newline; it is kept"
-            f" ({voided.looks_like}); check `budget status`"
-        )
-    else:
-        message = f"voided line {voided.line} ({voided.looks_like or voided.reason}) by appending"
-        if "actual" in voided.looks_like:
-            message += "; it looked like an actual: record it again with `budget record`"
-    _say(args, message, {"voided_line": voided.line, "kept": kept})
+    repaired = admin.repair(_settings(args).ledger(), line=args.line, reason=args.reason)
+    _say(args, repaired.message(), repaired.data())
     return ExitCode.OK
 
 

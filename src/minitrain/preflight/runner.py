@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from minitrain._records import new_id
 from minitrain.budget_guard import BudgetGuard
 from minitrain.errors import BudgetGuardExceeded, InputError, Interrupted, NotPassed, Stopped
+from minitrain.ledger.entries import new_id
 from minitrain.money import format_usd, parse_rate, parse_usd
 from minitrain.preflight import senses
 from minitrain.preflight.checklist import ASKABLE_SENSES, Checklist, Step

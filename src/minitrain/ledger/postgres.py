@@ -1,6 +1,6 @@
 """The ledger on PostgreSQL, for a group sharing one ceiling from several machines.
 
-Same seam as ``_ledger.JsonlLedger`` (read / transaction / append), same meaning: a reservation
+Same seam as ``jsonl.JsonlLedger`` (read / transaction / append), same meaning: a reservation
 counts until its actual replaces it; amounts are ``numeric(12,2)``; rows are only inserted.
 
 Why an advisory lock and not SERIALIZABLE: the decision reads the budget's totals and inserts
@@ -20,9 +20,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from minitrain._records import Record, Snapshot, Totals
 from minitrain._secrets import redact_url
 from minitrain.errors import LedgerError
+from minitrain.ledger.entries import Entry, Snapshot
+from minitrain.ledger.totals import Totals
 
 SCHEMA_VERSION = 1
 MIGRATIONS = {
@@ -56,6 +57,11 @@ CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger
 """,
 }
 _COLUMNS = "id, ts, kind, op_label, lab, op_id, estimated, actual"
+_INSERT = (
+    f"INSERT INTO ledger (budget, {_COLUMNS}, currency) VALUES"
+    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'USD')"
+)
+_IF_NEW = " ON CONFLICT (id) DO NOTHING"
 
 
 def _psycopg() -> Any:
@@ -129,26 +135,21 @@ class PostgresLedger:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.budget,))
             yield _PgTransaction(self, conn, self._snapshot(conn, full=False))
 
-    def insert_many(self, records: list[Record]) -> int:
-        """Import: insert the records not already present (by id), in order. Returns how many."""
+    def insert_many(self, entries: list[Entry]) -> int:
+        """Import: insert the entries not already present (by id), in order. Returns how many."""
         added = 0
         with self._session() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.budget,))
-            for record in records:
-                cursor = conn.execute(
-                    f"INSERT INTO ledger (budget, {_COLUMNS}, currency) VALUES"
-                    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'USD') ON CONFLICT (id) DO NOTHING",
-                    (self.budget, *_values(record)),
-                )
-                added += cursor.rowcount
+            for entry in entries:
+                added += _insert(conn, self.budget, entry, _IF_NEW).rowcount
         return added
 
     # --- inside ----------------------------------------------------------------------------
 
     def _snapshot(self, conn: Any, *, full: bool) -> Snapshot:
         if full:
-            records = [
-                _record(row, n)
+            entries = [
+                _entry(row, n)
                 for n, row in enumerate(
                     conn.execute(
                         f"SELECT {_COLUMNS} FROM ledger WHERE budget = %s ORDER BY seq",
@@ -158,13 +159,15 @@ class PostgresLedger:
                 )
             ]
             totals = Totals()
-            for record in records:
-                totals.fold(record)
-            return Snapshot(totals, (), self.location, len(records), tuple(records))
+            for entry in entries:
+                totals.fold(entry)
+            return Snapshot(totals, (), self.location, len(entries), tuple(entries))
         return Snapshot(self._totals(conn), (), self.location, self._count(conn))
 
     def _totals(self, conn: Any) -> Totals:
-        """The same sums the JSONL reader folds, computed by the database."""
+        """The sums ``ledger.totals`` folds (an authorization counts its actual once closed,
+        else its estimate; an unmatched actual in full), computed by the database; a test
+        holds them to the Python fold of the same rows."""
         charged: dict[str, Decimal] = {}
         for lab, amount in conn.execute(
             """SELECT coalesce(a.lab, ''), sum(coalesce(c.actual, a.estimated))
@@ -177,7 +180,7 @@ class PostgresLedger:
         ):
             charged[lab] = charged.get(lab, Decimal(0)) + amount
         open_ops = {
-            row[0]: _record(row[:8], row[8])  # line: the row's place in this budget's ledger
+            row[0]: _entry(row[:8], row[8])  # line: the row's place in this budget's ledger
             for row in conn.execute(
                 f"""SELECT {_COLUMNS}, line FROM (
                         SELECT *, row_number() OVER (ORDER BY seq) AS line
@@ -255,29 +258,35 @@ class _PgTransaction:
     def full(self) -> Snapshot:
         return self._ledger._snapshot(self._conn, full=True)
 
-    def append(self, record: Record) -> Record:
-        self._conn.execute(
-            f"INSERT INTO ledger (budget, {_COLUMNS}, currency) VALUES"
-            " (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'USD')",
-            (self._ledger.budget, *_values(record)),
-        )
-        self.snapshot = replace(self.snapshot, lines=self.snapshot.lines + 1)
-        return replace(record, line=self.snapshot.lines)
+    def append(self, entry: Entry) -> Entry:
+        _insert(self._conn, self._ledger.budget, entry)
+        # Fold what was written into this transaction's totals, as the file and memory
+        # backends do (they re-read): a caller deciding again must see its own entry.
+        written = replace(entry, line=self.snapshot.lines + 1)
+        totals = self.snapshot.totals.copy()
+        totals.fold(written)
+        self.snapshot = replace(self.snapshot, totals=totals, lines=written.line)
+        return written
 
 
-def _values(record: Record) -> tuple[object, ...]:
+def _insert(conn: Any, budget: str, entry: Entry, then: str = "") -> Any:
+    """The one INSERT of an entry (``then``: what to do on a conflict, for import)."""
+    return conn.execute(_INSERT + then, (budget, *_values(entry)))
+
+
+def _values(entry: Entry) -> tuple[object, ...]:
     return (
-        record.id,
-        record.ts,
-        record.kind,
-        record.op_label,
-        record.lab,
-        record.op_id,
-        record.estimated,
-        record.actual,
+        entry.id,
+        entry.ts,
+        entry.kind,
+        entry.op_label,
+        entry.lab,
+        entry.op_id,
+        entry.estimated,
+        entry.actual,
     )
 
 
-def _record(row: tuple[Any, ...], line: int) -> Record:
+def _entry(row: tuple[Any, ...], line: int) -> Entry:
     id_, ts, kind, label, lab, op_id, estimated, actual = row
-    return Record(id_, ts, kind, label, estimated, actual, op_id, lab, line)
+    return Entry(id_, ts, kind, label, estimated, actual, op_id, lab, line)

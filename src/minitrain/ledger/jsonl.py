@@ -1,6 +1,6 @@
 """Where the spend ledger lives: the append-only JSONL file (and an in-memory twin for test mode).
 
-This module knows bytes, locks and files; ``_records`` knows lines; ``budget_guard`` knows what
+This module knows bytes, locks and files; ``entries`` knows lines; ``budget_guard`` knows what
 they mean for the budget. The rules it keeps (measured, see ``shared/LEDGER-NOTES.md``):
 
 * One exclusive ``flock`` on a separate ``<ledger>.lock`` file around read -> decide -> append
@@ -16,7 +16,7 @@ they mean for the budget. The rules it keeps (measured, see ``shared/LEDGER-NOTE
 * Nothing is ever truncated or rewritten. A torn last line (a crash mid-write) is voided by
   *appending* a newline and a ``void`` line naming its byte range; only a lock holder may do it.
 * Reading is incremental: within a process only appended bytes are parsed; across processes a
-  derived checkpoint (``_checkpoint``) stands in for the lines it covers while it can be trusted.
+  derived checkpoint (``checkpoint``) stands in for the lines it covers while it can be trusted.
 """
 
 from __future__ import annotations
@@ -29,35 +29,23 @@ import stat as stat_module
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-from minitrain import _checkpoint
-from minitrain._records import CURRENCY, Parser, Problem, Record, Snapshot, encode, parse, seal
 from minitrain.errors import InputError, LedgerError
+from minitrain.ledger import checkpoint
+from minitrain.ledger.entries import (
+    Entry,
+    Parser,
+    Problem,
+    Snapshot,
+    encode,
+    parse,
+    void_of,
+)
 
-
-class Transaction(Protocol):
-    """What a writer sees while it holds the ledger exclusively."""
-
-    snapshot: Snapshot  # the totals now (records not loaded)
-
-    def full(self) -> Snapshot:
-        """Every record, read under the same lock (slow on a large ledger; rarely needed)."""
-        ...
-
-    def append(self, record: Record) -> Record: ...
-
-
-class Ledger(Protocol):
-    """The seam between the guard's rules and where the lines live (a file; later a database)."""
-
-    location: str
-
-    def read(self, *, full: bool = False) -> Snapshot: ...
-
-    def transaction(self) -> contextlib.AbstractContextManager[Transaction]: ...
+if TYPE_CHECKING:  # the protocol's home imports this module (for open_ledger), not back
+    from minitrain.ledger import Transaction
 
 
 class JsonlLedger:
@@ -109,16 +97,7 @@ class JsonlLedger:
                 # actual it already says; voiding it could lose a real actual.
                 self._write(b"\n")
                 return target, True
-            fields: dict[str, object] = {
-                "id": os.urandom(16).hex(),
-                "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
-                "kind": "void",
-                "op_label": "ledger-repair",
-                "voids": {"offset": target.offset, "length": target.length, "crc32": target.crc32},
-                "reason": reason,
-                "currency": CURRENCY,
-            }
-            self._write((b"\n" if target.torn else b"") + seal(fields))
+            self._write((b"\n" if target.torn else b"") + encode(void_of(target, reason)))
             return target, False
 
     def _repair_target(self, snapshot: Snapshot, line: int | None) -> Problem:
@@ -159,9 +138,9 @@ class JsonlLedger:
         identity = (stat.st_dev, stat.st_ino)
         state = self._state
         if state is None or not self._prefix_unchanged(fd, state, identity, stat.st_size):
-            state = _checkpoint.load(self.checkpoint_path, fd=fd, stat=stat, location=self.location)
+            state = checkpoint.load(self.checkpoint_path, fd=fd, stat=stat, location=self.location)
             if state is None:
-                state = Parser(self.location, keep_records=False, digest=_checkpoint.new_digest())
+                state = Parser(self.location, keep_entries=False, digest=checkpoint.new_digest())
             self._saved = state.size
         start = state.size
         new = os.pread(fd, stat.st_size - start, start)
@@ -169,11 +148,11 @@ class JsonlLedger:
         if state.problems:
             self._state = None
         else:
-            keep = min(state.size, _checkpoint.TAIL)
+            keep = min(state.size, checkpoint.TAIL)
             self._state, self._identity = state, identity
             self._tail = os.pread(fd, keep, state.size - keep)
-            if state.size - self._saved >= _checkpoint.EVERY:
-                _checkpoint.save(self.checkpoint_path, state, stat=stat)
+            if state.size - self._saved >= checkpoint.EVERY:
+                checkpoint.save(self.checkpoint_path, state, stat=stat)
                 self._saved = state.size
         return state.snapshot()
 
@@ -182,7 +161,7 @@ class JsonlLedger:
     ) -> bool:
         if identity != self._identity or size < state.size:
             return False
-        start = max(0, state.size - _checkpoint.TAIL)
+        start = max(0, state.size - checkpoint.TAIL)
         return os.pread(fd, state.size - start, start) == self._tail
 
     @contextlib.contextmanager
@@ -225,11 +204,11 @@ class _FileTransaction:
     def full(self) -> Snapshot:
         return self._ledger._read(full=True)
 
-    def append(self, record: Record) -> Record:
+    def append(self, entry: Entry) -> Entry:
         self.snapshot.require_clean()  # appending after a torn tail would glue onto it
-        self._ledger._write(encode(record))
+        self._ledger._write(encode(entry))
         self.snapshot = self._ledger._read(full=False)  # folds the new line, saves checkpoint
-        return replace(record, line=self.snapshot.lines)
+        return replace(entry, line=self.snapshot.lines)
 
 
 class MemoryLedger:
@@ -259,12 +238,12 @@ class _MemoryTransaction:
     def full(self) -> Snapshot:
         return _in_memory(self._state.snapshot())
 
-    def append(self, record: Record) -> Record:
+    def append(self, entry: Entry) -> Entry:
         self.snapshot.require_clean()
         self._state.lines += 1
-        written = replace(record, line=self._state.lines)
+        written = replace(entry, line=self._state.lines)
         self._state.totals.fold(written)
-        self._state.records.append(written)
+        self._state.entries.append(written)
         self.snapshot = _in_memory(self._state.snapshot())
         return written
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from minitrain import BudgetGuard, LedgerError, _checkpoint, _records
+from minitrain import BudgetGuard, LedgerError
+from minitrain.ledger import checkpoint as checkpoint_module
+from minitrain.ledger import entries
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.usefixtures("file_mode")
@@ -18,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("file_mode")
 def _save_every_time(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Small ledgers here: save after every new byte instead of every 64 KiB."""
     if "default_threshold" not in request.keywords:
-        monkeypatch.setattr(_checkpoint, "EVERY", 1)
+        monkeypatch.setattr(checkpoint_module, "EVERY", 1)
 
 
 @pytest.fixture
@@ -35,13 +37,13 @@ def ledger(tmp_path: Path) -> Path:
 def fed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many bytes each parse was given: 0 means the checkpoint stood in for every line."""
     sizes: list[int] = []
-    real = _records.Parser.feed
+    real = entries.Parser.feed
 
-    def spy(self: _records.Parser, data: bytes) -> None:
+    def spy(self: entries.Parser, data: bytes) -> None:
         sizes.append(len(data))
         real(self, data)
 
-    monkeypatch.setattr(_records.Parser, "feed", spy)
+    monkeypatch.setattr(entries.Parser, "feed", spy)
     return sizes
 
 
@@ -60,7 +62,7 @@ def test_a_fresh_reader_starts_from_the_checkpoint(ledger: Path, fed: list[int])
 
 
 def test_lines_appended_after_the_checkpoint_are_read(ledger: Path, fed: list[int]) -> None:
-    line = _records.encode(_records.new_record("authorize", "c", estimated=Decimal("0.50")))
+    line = entries.encode(entries.new_entry("authorize", "c", estimated=Decimal("0.50")))
     with ledger.open("ab") as f:  # an append the checkpoint did not see
         f.write(line)
     assert fresh_total(ledger) == Decimal("2.90")
@@ -135,7 +137,7 @@ def test_saved_only_once_a_reader_has_parsed_64_kib_past_it(tmp_path: Path) -> N
     guard.authorize("first", "0.01")
     assert not checkpoint(path).exists()  # one line: cheaper to parse than to save
     line_size = path.stat().st_size
-    for i in range(_checkpoint.EVERY // line_size + 1):
+    for i in range(checkpoint_module.EVERY // line_size + 1):
         guard.authorize(f"op-{i}", "0.01")
     assert checkpoint(path).exists()
 
@@ -145,7 +147,7 @@ def reseal(line: bytes, **changes: object) -> bytes:
     fields = json.loads(line)
     del fields["crc32"]
     fields.update(changes)
-    return _records.seal(fields)
+    return entries.seal(fields)
 
 
 def test_a_forged_checkpoint_saying_nothing_spent_cannot_authorize(
@@ -163,14 +165,14 @@ def test_a_forged_checkpoint_saying_nothing_spent_cannot_authorize(
     data = json.loads(path.read_text())
     data["body"].update(reserved="0", charged_by_lab={}, open=[])
     forger_key = b"a guess: the real key is not in git"
-    data["mac"] = _checkpoint._mac(forger_key, data["body"])
+    data["mac"] = checkpoint_module._mac(forger_key, data["body"])
     path.write_text(json.dumps(data))
     assert main(["authorize", "big", "300", "--ceiling", "340", "--ledger", str(ledger)]) == 3
     assert "spent $337.50" in capsys.readouterr().err
 
 
 def test_the_key_is_private_and_beside_the_lock(ledger: Path) -> None:
-    key = _checkpoint.key_path(checkpoint(ledger))
+    key = checkpoint_module.key_path(checkpoint(ledger))
     assert key == ledger.with_name("spend.jsonl.key")
     assert key.stat().st_mode & 0o777 == 0o600
     gitignore = (REPO / ".gitignore").read_text().splitlines()
@@ -193,7 +195,7 @@ def test_an_early_edit_followed_by_appends_is_not_hidden(ledger: Path) -> None:
     lines[2] = reseal(lines[2], estimated="3.00")
     with ledger.open("r+b") as f:
         f.write(b"".join(lines))
-    line = _records.encode(_records.new_record("authorize", "c", estimated=Decimal("0.50")))
+    line = entries.encode(entries.new_entry("authorize", "c", estimated=Decimal("0.50")))
     with ledger.open("ab") as f:  # longer now: the old check only looked at the last 4 KiB
         f.write(line)
     assert fresh_total(ledger) == Decimal("3.90")

@@ -29,7 +29,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from minitrain._records import Parser, Record, Totals
+from minitrain.ledger.entries import Entry, Parser
+from minitrain.ledger.totals import Totals
 
 VERSION = 2
 TAIL = 4096
@@ -70,11 +71,11 @@ def load(path: Path, *, fd: int, stat: os.stat_result, location: str) -> Parser 
         totals = Totals(
             Decimal(body["reserved"]),
             {lab: Decimal(v) for lab, v in body["charged_by_lab"].items()},
-            {op["id"]: _record(op) for op in body["open"]},
+            {op["id"]: _entry(op) for op in body["open"]},
         )
         return Parser(
             location,
-            keep_records=False,
+            keep_entries=False,
             totals=totals,
             size=size,
             lines=int(body["lines"]),
@@ -162,8 +163,8 @@ def _hash_prefix(fd: int, size: int) -> Any:
     return digest
 
 
-def _record(op: dict[str, object]) -> Record:
-    return Record(
+def _entry(op: dict[str, object]) -> Entry:
+    return Entry(
         id=str(op["id"]),
         ts=datetime.fromisoformat(str(op["ts"])),
         kind="authorize",

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from minitrain import AlreadyRecorded, BudgetGuard, BudgetGuardExceeded, LedgerError
-from minitrain._pg_ledger import PostgresLedger
 from minitrain.budget_guard import UnmatchedActualWarning
 from minitrain.cli.budget import main as budget
+from minitrain.ledger import Ledger, jsonl
+from minitrain.ledger.entries import new_entry
+from minitrain.ledger.postgres import PostgresLedger
 from tests.racing import race
 
 psycopg = pytest.importorskip("psycopg")
@@ -227,3 +229,51 @@ def test_random_sequences_match_the_reference_model_on_postgres(pg_url: str) -> 
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
+
+
+@pytest.fixture(params=["jsonl", "memory", "postgres"])
+def any_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Ledger:
+    if request.param == "postgres":
+        return PostgresLedger(request.getfixturevalue("pg_url"))
+    if request.param == "memory":
+        return jsonl.MemoryLedger(tmp_path / "spend.jsonl")
+    return jsonl.JsonlLedger(tmp_path / "spend.jsonl")
+
+
+def test_a_transaction_sees_its_own_append_in_the_totals(any_ledger: Ledger) -> None:
+    """Every backend refreshes ``txn.snapshot`` after an append (PostgreSQL once left it stale),
+    so a caller deciding twice in one transaction decides on what it wrote."""
+    with any_ledger.transaction() as txn:
+        first = txn.append(new_entry("authorize", "a", estimated=Decimal("1.00"), lab="02"))
+        assert (txn.snapshot.totals.spent, txn.snapshot.lines) == (Decimal("1.00"), 1)
+        assert first.id in txn.snapshot.totals.open_ops
+        txn.append(
+            new_entry(
+                "actual",
+                "a",
+                estimated=Decimal("1.00"),
+                actual=Decimal("0.25"),
+                op_id=first.id,
+                lab="02",
+            )
+        )
+        assert txn.snapshot.totals.charged_by_lab == {"02": Decimal("0.25")}
+        assert (txn.snapshot.totals.reserved, txn.snapshot.lines) == (Decimal(0), 2)
+
+
+def test_the_database_totals_are_the_one_spent_rule(pg_url: str) -> None:
+    """The SQL that sums the totals gives what ``ledger.totals`` folds from the same rows."""
+    guard = BudgetGuard("5.00", ledger=PostgresLedger(url := pg_url))
+    guard.authorize("lab02-a", "1.00")
+    guard.record_actual("lab02-a", "1.40")  # above its estimate
+    guard.authorize("lab03-b", "0.75")  # still open
+    guard.authorize("c", "0.50")  # no lab
+    guard.record_actual("c", "0.10")
+    with pytest.warns(UnmatchedActualWarning):
+        guard.record_actual("lab04-d", "0.20")  # nothing was open: counts in full
+    ledger = PostgresLedger(url)
+    summed, folded = ledger.read().totals, ledger.read(full=True).totals
+    assert summed.charged_by_lab == folded.charged_by_lab
+    assert summed.reserved == folded.reserved == Decimal("0.75")
+    assert summed.open_ops.keys() == folded.open_ops.keys()
+    assert summed.spent == Decimal("2.45")

@@ -1,7 +1,7 @@
-"""The ledger's lines: what a record is, how it is written as one line, and how lines are read.
+"""The ledger's lines: what an entry is, how it is written as one line, and how lines are read.
 
 Reading folds every line into :class:`Totals` (what the guard decides on) and, when asked, keeps
-the records themselves (what ``budget status --all`` and ``budget report`` list). A bad line is a
+the entries themselves (what ``budget status --all`` and ``budget report`` list). A bad line is a
 :class:`Problem` with its line number, never a guess.
 """
 
@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from minitrain.errors import InputError, LedgerError
+from minitrain.ledger.totals import Totals
 from minitrain.money import parse_usd
 
 CURRENCY = "USD"
@@ -28,19 +29,34 @@ _FIELDS = {
 }
 
 
+Kind = Literal["authorize", "actual", "void"]
+
+
 @dataclass(frozen=True)
-class Record:
-    """One authorization or one recorded actual, as read from (or about to go to) the ledger."""
+class Voided:
+    """What a ``void`` entry takes out of the books: one bad line, by its bytes."""
+
+    offset: int
+    length: int
+    crc32: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the ledger: an authorization, a recorded actual, or a void (which names a
+    bad line it takes out of the books; it counts nothing itself)."""
 
     id: str
     ts: datetime
-    kind: Literal["authorize", "actual"]
+    kind: Kind
     op_label: str
     estimated: Decimal | None  # authorize: the reservation; actual: the one it replaces, if any
     actual: Decimal | None = None
     op_id: str | None = None  # actual: the authorization it closes (None: nothing was open)
     lab: str | None = None
     line: int = 0  # 1-based line number in the file; 0 until written
+    voids: Voided | None = None  # void: the bad line
+    reason: str | None = None  # void: why a person (or repair) voided it
 
 
 @dataclass(frozen=True)
@@ -56,52 +72,15 @@ class Problem:
     looks_like: str = ""  # for a torn line: what it seems to have been (never trusted)
 
 
-@dataclass
-class Totals:
-    """What the guard decides on, folded line by line: a reservation counts until its actual
-    replaces it; an actual with no authorization counts in full."""
-
-    reserved: Decimal = Decimal(0)
-    charged_by_lab: dict[str, Decimal] = field(default_factory=dict)  # "" = no lab
-    open_ops: dict[str, Record] = field(default_factory=dict)  # authorization id -> its record
-
-    @property
-    def spent(self) -> Decimal:
-        return sum(self.charged_by_lab.values(), Decimal(0))
-
-    def fold(self, record: Record) -> None:
-        """Take one linked record (an actual's authorization, if any, is open here)."""
-        if record.kind == "authorize":
-            assert record.estimated is not None
-            self.open_ops[record.id] = record
-            self.reserved += record.estimated
-            self._charge(record.lab, record.estimated)
-        elif record.op_id is not None:
-            opened = self.open_ops.pop(record.op_id)
-            assert opened.estimated is not None and record.actual is not None
-            self.reserved -= opened.estimated
-            self._charge(opened.lab, record.actual - opened.estimated)
-        else:
-            assert record.actual is not None
-            self._charge(record.lab, record.actual)
-
-    def copy(self) -> Totals:
-        return Totals(self.reserved, dict(self.charged_by_lab), dict(self.open_ops))
-
-    def _charge(self, lab: str | None, amount: Decimal) -> None:
-        key = lab or ""
-        self.charged_by_lab[key] = self.charged_by_lab.get(key, Decimal(0)) + amount
-
-
 @dataclass(frozen=True)
 class Snapshot:
-    """What the ledger held at one moment: always its totals, and its records if asked for."""
+    """What the ledger held at one moment: always its totals, and its entries if asked for."""
 
     totals: Totals
     problems: tuple[Problem, ...]
     location: str
     lines: int = 0  # lines in the file, a torn tail included
-    records: tuple[Record, ...] | None = None  # None: read from a checkpoint, totals only
+    entries: tuple[Entry, ...] | None = None  # None: read from a checkpoint, totals only
     repair_hint: str = "run `budget repair` to void it by appending (nothing is deleted)"
 
     def require_clean(self) -> None:
@@ -117,18 +96,20 @@ class Snapshot:
         raise LedgerError(f"{self.location}:{first.line}: {first.reason}{more}; {hint}")
 
 
-def new_record(
-    kind: Literal["authorize", "actual"],
+def new_entry(
+    kind: Kind,
     op_label: str,
     *,
     estimated: Decimal | None,
     actual: Decimal | None = None,
     op_id: str | None = None,
     lab: str | None = None,
-    record_id: str | None = None,
-) -> Record:
-    return Record(
-        id=record_id or new_id(),
+    entry_id: str | None = None,
+    voids: Voided | None = None,
+    reason: str | None = None,
+) -> Entry:
+    return Entry(
+        id=entry_id or new_id(),
         ts=datetime.now(UTC),
         kind=kind,
         op_label=op_label,
@@ -136,7 +117,15 @@ def new_record(
         actual=actual,
         op_id=op_id,
         lab=lab,
+        voids=voids,
+        reason=reason,
     )
+
+
+def void_of(bad: Problem, reason: str) -> Entry:
+    """The entry that voids one bad line (appended by ``budget repair``; nothing is deleted)."""
+    span = Voided(bad.offset, bad.length, bad.crc32)
+    return new_entry("void", "ledger-repair", estimated=None, voids=span, reason=reason)
 
 
 def new_id() -> str:
@@ -144,20 +133,27 @@ def new_id() -> str:
     return os.urandom(16).hex()
 
 
-def encode(record: Record) -> bytes:
-    """The record as one complete ledger line (with its CRC and newline)."""
+def encode(entry: Entry) -> bytes:
+    """The entry as one complete ledger line (with its CRC and newline)."""
     fields: dict[str, object] = {
-        "id": record.id,
-        "ts": record.ts.isoformat(timespec="microseconds"),
-        "kind": record.kind,
-        "op_label": record.op_label,
-        "lab": record.lab,
+        "id": entry.id,
+        "ts": entry.ts.isoformat(timespec="microseconds"),
+        "kind": entry.kind,
+        "op_label": entry.op_label,
     }
-    if record.kind == "actual":
-        fields["op_id"] = record.op_id
-    fields["estimated"] = _amount(record.estimated)
-    if record.kind == "actual":
-        fields["actual"] = _amount(record.actual)
+    if entry.kind == "void":
+        assert entry.voids is not None and entry.reason is not None
+        v = entry.voids
+        fields["voids"] = {"offset": v.offset, "length": v.length, "crc32": v.crc32}
+        fields["reason"] = entry.reason
+        fields["currency"] = CURRENCY
+        return seal(fields)
+    fields["lab"] = entry.lab
+    if entry.kind == "actual":
+        fields["op_id"] = entry.op_id
+    fields["estimated"] = _amount(entry.estimated)
+    if entry.kind == "actual":
+        fields["actual"] = _amount(entry.actual)
     fields["currency"] = CURRENCY
     return seal(fields)
 
@@ -184,21 +180,21 @@ class _BadLine(Exception):
 class Parser:
     """Parse state that can continue where it stopped, so a growing file is read once.
 
-    ``keep_records`` keeps every record (for listings); without it only the totals grow.
+    ``keep_entries`` keeps every entry (for listings); without it only the totals grow.
     A parser may start from a checkpoint's totals (``size`` and ``lines`` set to where the
     checkpoint ends); ids and closed operations are then known only from there on.
     """
 
     location: str
-    keep_records: bool = True
+    keep_entries: bool = True
     totals: Totals = field(default_factory=Totals)
     size: int = 0  # bytes consumed
     lines: int = 0
-    records: list[Record] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     voids: list[tuple[int, dict[str, object]]] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
-    closed_ops: dict[str, Record] = field(default_factory=dict)
+    closed_ops: dict[str, Entry] = field(default_factory=dict)
     digest: Any = None  # a running hash of every byte fed (for the checkpoint), if kept
 
     def feed(self, data: bytes) -> None:
@@ -233,7 +229,7 @@ class Parser:
             tuple(self.problems),
             self.location,
             self.lines,
-            tuple(self.records) if self.keep_records else None,
+            tuple(self.entries) if self.keep_entries else None,
         )
 
 
@@ -287,27 +283,27 @@ def _take(state: Parser, raw: bytes, number: int) -> None:
     if keys != expected:
         missing, extra = sorted(expected - keys), sorted(keys - expected)
         raise _BadLine(f"fields do not match a {kind} line (missing {missing}, unknown {extra})")
-    record_id = _text(fields, "id")
-    if record_id in state.ids:
-        raise _BadLine(f"duplicate id {record_id}")
+    entry_id = _text(fields, "id")
+    if entry_id in state.ids:
+        raise _BadLine(f"duplicate id {entry_id}")
     if fields["currency"] != CURRENCY:
         raise _BadLine(f"currency {fields['currency']!r}; this ledger is in {CURRENCY}")
     ts = _timestamp(fields)
     if kind == "void":
         if not isinstance(fields["voids"], dict):
             raise _BadLine("void line without an {offset, length, crc32} object")
-        state.ids.add(record_id)
+        state.ids.add(entry_id)
         state.voids.append((number, fields["voids"]))
         return
-    record = _record(fields, kind, record_id, ts, number)
-    _link(state, record)
-    state.ids.add(record_id)
-    state.totals.fold(record)
-    if state.keep_records:
-        state.records.append(record)
+    entry = _entry(fields, kind, entry_id, ts, number)
+    _link(state, entry)
+    state.ids.add(entry_id)
+    state.totals.fold(entry)
+    if state.keep_entries:
+        state.entries.append(entry)
 
 
-def _record(fields: dict[str, object], kind: str, record_id: str, ts: datetime, n: int) -> Record:
+def _entry(fields: dict[str, object], kind: str, entry_id: str, ts: datetime, n: int) -> Entry:
     lab, op_id = fields["lab"], fields.get("op_id")
     if lab is not None and not isinstance(lab, str):
         raise _BadLine("lab must be a string or null")
@@ -315,8 +311,8 @@ def _record(fields: dict[str, object], kind: str, record_id: str, ts: datetime, 
         raise _BadLine("op_id must be a string or null")
     estimated = fields["estimated"]
     try:
-        return Record(
-            record_id,
+        return Entry(
+            entry_id,
             ts,
             "authorize" if kind == "authorize" else "actual",
             _text(fields, "op_label"),
@@ -330,23 +326,23 @@ def _record(fields: dict[str, object], kind: str, record_id: str, ts: datetime, 
         raise _BadLine(str(exc)) from None
 
 
-def _link(state: Parser, record: Record) -> None:
+def _link(state: Parser, entry: Entry) -> None:
     """An authorization carries its estimate; an actual closes an open one of its label, once."""
-    if record.kind == "authorize":
-        if record.estimated is None:
+    if entry.kind == "authorize":
+        if entry.estimated is None:
             raise _BadLine("an authorize line needs an estimated amount")
         return
-    if record.op_id is None:
+    if entry.op_id is None:
         return
-    if record.op_id in state.closed_ops:
-        first = state.closed_ops[record.op_id]
-        raise _BadLine(f"authorization {record.op_id} already closed on line {first.line}")
-    opened = state.totals.open_ops.get(record.op_id)
+    if entry.op_id in state.closed_ops:
+        first = state.closed_ops[entry.op_id]
+        raise _BadLine(f"authorization {entry.op_id} already closed on line {first.line}")
+    opened = state.totals.open_ops.get(entry.op_id)
     if opened is None:
-        raise _BadLine(f"closes authorization {record.op_id}, which is not open on an earlier line")
-    if opened.op_label != record.op_label:
-        raise _BadLine(f"closes authorization {record.op_id} of another label")
-    state.closed_ops[record.op_id] = record
+        raise _BadLine(f"closes authorization {entry.op_id}, which is not open on an earlier line")
+    if opened.op_label != entry.op_label:
+        raise _BadLine(f"closes authorization {entry.op_id} of another label")
+    state.closed_ops[entry.op_id] = entry
 
 
 def _text(fields: dict[str, object], key: str) -> str:

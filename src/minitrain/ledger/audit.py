@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from minitrain import labs
-from minitrain.budget_guard import Operation
+from minitrain.ledger.totals import Operation
 from minitrain.money import format_usd
 
 

@@ -1,0 +1,77 @@
+"""Where the books are kept, behind one seam: the :class:`Ledger` protocol and :func:`open_ledger`.
+
+The guard's rules (``budget_guard``) see only this protocol; which backend stands behind it is
+decided here, from the environment and the settings:
+
+* ``BUDGET_GUARD_TEST_MODE=1``: in memory (``jsonl.MemoryLedger``), starting from the file;
+* a ``postgresql://`` URL (``LYNX_LEDGER_URL``, else the manifest's ``ledger_url``): ``postgres``;
+* otherwise the append-only JSONL file (``jsonl.JsonlLedger``).
+
+Inside: ``entries`` is one line (fields, CRC, encode, parse), ``totals`` what counts as spent,
+``checkpoint`` the derived summary of the file, ``admin`` verify / repair / export / import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Protocol
+
+from minitrain._secrets import redact_url
+from minitrain.errors import InputError
+from minitrain.ledger.entries import Entry, Snapshot
+
+TEST_MODE_ENV = "BUDGET_GUARD_TEST_MODE"
+LEDGER_URL_ENV = "LYNX_LEDGER_URL"
+
+
+class Transaction(Protocol):
+    """What a writer sees while it holds the ledger exclusively."""
+
+    snapshot: Snapshot  # the totals now (entries not loaded)
+
+    def full(self) -> Snapshot:
+        """Every entry, read under the same lock (slow on a large ledger; rarely needed)."""
+        ...
+
+    def append(self, entry: Entry) -> Entry: ...
+
+
+class Ledger(Protocol):
+    """The seam between the guard's rules and where the lines live (a file; later a database)."""
+
+    location: str
+
+    def read(self, *, full: bool = False) -> Snapshot: ...
+
+    def transaction(self) -> contextlib.AbstractContextManager[Transaction]: ...
+
+
+def open_ledger(log_path: Path, url: str | None) -> Ledger:
+    """Test mode: in memory. A database URL (the argument, else LYNX_LEDGER_URL): PostgreSQL.
+    Otherwise the JSONL file."""
+    from minitrain.ledger import (
+        jsonl,  # below this module: it imports the protocol back only for typing
+    )
+
+    if in_test_mode():
+        return jsonl.MemoryLedger(log_path)
+    url = os.environ.get(LEDGER_URL_ENV) or url
+    if not url:
+        return jsonl.JsonlLedger(log_path)
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise InputError(
+            f"ledger URL {redact_url(url)!r}: only postgresql://USER@HOST:PORT/DB is supported"
+        )
+    from minitrain.ledger.postgres import PostgresLedger  # psycopg only when a URL asks for it
+
+    return PostgresLedger(url)
+
+
+def in_test_mode() -> bool:
+    """Whether BUDGET_GUARD_TEST_MODE asks for the in-memory ledger (an odd value is an error)."""
+    value = os.environ.get(TEST_MODE_ENV, "")
+    if value not in ("", "0", "1"):
+        raise InputError(f"{TEST_MODE_ENV}={value!r}: use 1 (write nothing) or 0")
+    return value == "1"

@@ -1,0 +1,132 @@
+"""What counts as spent: the one rule, used by every backend, the guard and the report.
+
+An operation counts its actual once recorded, else its estimate: the estimate is a reservation
+until the actual replaces it (it is never added to it). An actual recorded with no open
+authorization still counts in full: the money was spent. :func:`charged` says it for one
+operation, :func:`added_by` for one entry (how much the books move when it is appended); the JSONL
+fold, the in-memory backend, ``budget_guard``, ``report`` and the PostgreSQL totals (whose SQL is
+tested against this fold) all use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # entries' parser folds into Totals: the types only, no import back
+    from minitrain.ledger.entries import Entry
+
+
+def charged(estimated: Decimal | None, actual: Decimal | None) -> Decimal:
+    """What one operation counts against the budget: the actual once known, else the estimate."""
+    if actual is not None:
+        return actual
+    assert estimated is not None
+    return estimated
+
+
+def added_by(kind: str, estimated: Decimal | None, actual: Decimal | None) -> Decimal:
+    """How much spent moves when one entry is appended: an authorization adds its reservation;
+    an actual replaces the reservation it closes (``estimated``; None when nothing was open)."""
+    if kind == "authorize":
+        return charged(estimated, None)
+    before = Decimal(0) if estimated is None else charged(estimated, None)
+    return charged(estimated, actual) - before
+
+
+@dataclass
+class Totals:
+    """What the guard decides on, folded entry by entry with :func:`added_by`."""
+
+    reserved: Decimal = Decimal(0)
+    charged_by_lab: dict[str, Decimal] = field(default_factory=dict)  # "" = no lab
+    open_ops: dict[str, Entry] = field(default_factory=dict)  # authorization id -> its entry
+
+    @property
+    def spent(self) -> Decimal:
+        return sum(self.charged_by_lab.values(), Decimal(0))
+
+    def fold(self, entry: Entry) -> None:
+        """Take one linked entry (an actual's authorization, if any, is open here)."""
+        if entry.kind == "void":  # takes a bad line out; counts nothing itself
+            return
+        if entry.kind == "authorize":
+            assert entry.estimated is not None
+            self.open_ops[entry.id] = entry
+            self.reserved += entry.estimated
+            self._charge(entry.lab, added_by("authorize", entry.estimated, None))
+        elif entry.op_id is not None:
+            opened = self.open_ops.pop(entry.op_id)
+            assert opened.estimated is not None
+            self.reserved -= opened.estimated
+            self._charge(opened.lab, added_by("actual", opened.estimated, entry.actual))
+        else:
+            self._charge(entry.lab, added_by("actual", None, entry.actual))
+
+    def copy(self) -> Totals:
+        return Totals(self.reserved, dict(self.charged_by_lab), dict(self.open_ops))
+
+    def _charge(self, lab: str | None, amount: Decimal) -> None:
+        key = lab or ""
+        self.charged_by_lab[key] = self.charged_by_lab.get(key, Decimal(0)) + amount
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One authorization and its actual, or an actual that had no authorization."""
+
+    id: str
+    label: str
+    lab: str | None
+    estimated: Decimal | None
+    actual: Decimal | None
+    authorized_at: datetime | None
+    recorded_at: datetime | None
+    line: int  # where it starts in the ledger
+    actual_line: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.actual is None
+
+    @property
+    def charged(self) -> Decimal:
+        """What counts against the budget: the actual once known, else the reservation."""
+        return charged(self.estimated, self.actual)
+
+
+def as_operation(entry: Entry) -> Operation:
+    """The operation an authorization opens (its actual not yet known)."""
+    return Operation(
+        entry.id, entry.op_label, entry.lab, entry.estimated, None, entry.ts, None, entry.line
+    )
+
+
+def fold_operations(entries: tuple[Entry, ...]) -> list[Operation]:
+    """Fold ledger entries into operations, oldest first. Links were checked by the reader."""
+    found: dict[str, Operation] = {}
+    for entry in entries:
+        if entry.kind == "authorize":
+            found[entry.id] = as_operation(entry)
+        elif entry.op_id is not None:
+            found[entry.op_id] = replace(
+                found[entry.op_id],
+                actual=entry.actual,
+                recorded_at=entry.ts,
+                actual_line=entry.line,
+            )
+        else:
+            found[entry.id] = Operation(
+                entry.id,
+                entry.op_label,
+                entry.lab,
+                None,
+                entry.actual,
+                None,
+                entry.ts,
+                entry.line,
+                entry.line,
+            )
+    return list(found.values())

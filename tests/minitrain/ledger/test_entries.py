@@ -1,0 +1,55 @@
+"""One entry, one line: encoding, the CRC, parsing every prefix, duplicates, void entries."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from minitrain import BudgetGuard, LedgerError
+from minitrain.ledger import entries
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_every_byte_prefix_loads_or_is_refused_cleanly(guard: BudgetGuard, ledger: Path) -> None:
+    guard.authorize("a", "1.00")
+    guard.record_actual("a", "0.25")
+    guard.authorize("b", "2.00")
+    data = ledger.read_bytes()
+    line_ends = {i + 1 for i, byte in enumerate(data) if byte == ord("\n")}
+    for cut in range(len(data) + 1):
+        snapshot = entries.parse(data[:cut], location="prefix")
+        if cut == 0 or cut in line_ends:
+            assert not snapshot.problems, cut
+        else:
+            assert [p.torn for p in snapshot.problems] == [True], cut
+            with pytest.raises(LedgerError, match="torn last line"):
+                snapshot.require_clean()
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_union_merged_ledgers_verify_and_duplicates_are_caught(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    BudgetGuard(5, a).authorize("shared", "1.00")
+    b.write_bytes(a.read_bytes())
+    BudgetGuard(5, a).authorize("mine", "1.00")
+    BudgetGuard(5, b).authorize("yours", "1.00")
+    merged = a.read_bytes() + b.read_bytes().splitlines(keepends=True)[1]
+    snapshot = entries.parse(merged, location="merged")
+    assert not snapshot.problems
+    duplicated = entries.parse(merged + a.read_bytes().splitlines(keepends=True)[0], location="d")
+    assert "duplicate id" in duplicated.problems[0].reason
+
+
+def test_a_void_entry_takes_its_bad_line_out_of_the_books(tmp_path: Path) -> None:
+    """``void`` is a kind of entry: encoded like any other, it names the bad line by its bytes."""
+    good = entries.encode(entries.new_entry("authorize", "a", estimated=Decimal("1.00")))
+    torn = entries.encode(entries.new_entry("authorize", "b", estimated=Decimal("2.00")))[:20]
+    [bad] = entries.parse(good + torn, location="t").problems
+    void = entries.encode(entries.void_of(bad, "torn"))
+    assert b'"kind":"void"' in void
+    assert b'"voids":{"offset":' in void
+    healed = entries.parse(good + torn + b"\n" + void, location="t")
+    assert not healed.problems
+    assert healed.totals.spent == Decimal("1.00")

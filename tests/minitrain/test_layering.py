@@ -1,0 +1,96 @@
+"""The house's floors: imports point one way (``cli`` -> ... -> ``budget_guard`` -> ``ledger`` ->
+``money`` -> ``errors``), the ledger's seam has nothing above it, and no import runs back up.
+
+Read from the source (run-time imports, lazy ones inside functions included; ``TYPE_CHECKING``
+blocks are types only and skipped), so a new import that breaks a floor fails here, not later.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+# What the ledger package may stand on: the floors below it, nothing that decides or asks.
+BELOW_LEDGER = {"errors", "cents", "money", "labs", "_secrets"}
+BOTTOM = {"errors", "cents"}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in (SRC / "minitrain").rglob("*.py"):
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(name: str) -> set[str]:
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue
+            if isinstance(child, ast.Import):
+                found.update(a.name for a in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.module:
+                for alias in child.names:
+                    full = f"{child.module}.{alias.name}"
+                    found.add(full if full in MODULES else child.module)
+            visit(child)
+
+    visit(ast.parse(MODULES[name].read_text()))
+    return {m for m in found if m in MODULES and m != name}
+
+
+GRAPH = {name: _imports(name) for name in MODULES}
+
+
+def _reach(name: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        for dep in GRAPH[todo.pop()] - seen:
+            seen.add(dep)
+            todo.append(dep)
+    return seen
+
+
+def _floor(module: str) -> str:
+    return module.split(".")[1] if "." in module else module
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if _floor(m) in ("ledger", *BOTTOM)))
+def test_the_ledger_and_the_bottom_floors_sit_on_nothing_above_them(module: str) -> None:
+    allowed = BOTTOM if _floor(module) in BOTTOM else {"ledger", *BELOW_LEDGER}
+    above = {dep for dep in _reach(module) if _floor(dep) not in allowed}
+    assert not above, f"{module} reaches {sorted(above)}"
+    assert module not in _reach(module), f"{module} is in an import circle"
+
+
+def test_money_and_labs_stand_only_on_errors() -> None:
+    for module in ("minitrain.money", "minitrain.labs"):
+        assert {_floor(dep) for dep in _reach(module)} <= BOTTOM, module
+
+
+def test_the_rules_know_the_ledger_only_through_its_package() -> None:
+    assert {_floor(dep) for dep in _reach("minitrain.budget_guard")} <= {
+        "ledger",
+        *BELOW_LEDGER,
+    }
+    assert "minitrain.ledger.jsonl" not in GRAPH["minitrain.budget_guard"]
+    assert "minitrain.ledger.postgres" not in GRAPH["minitrain.budget_guard"]
+
+
+def test_the_cli_imports_no_ledger_backend_or_line_format() -> None:
+    inner = {f"minitrain.ledger.{m}" for m in ("entries", "jsonl", "postgres", "checkpoint")}
+    for module in (m for m in MODULES if m.startswith("minitrain.cli")):
+        assert not GRAPH[module] & inner, module
+        assert not any(dep.rsplit(".", 1)[-1].startswith("_ledger") for dep in GRAPH[module])
