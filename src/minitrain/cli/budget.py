@@ -217,7 +217,7 @@ def _computed(args: argparse.Namespace, resolved: settings.Settings) -> Decimal:
     if resolved.manifest is None:
         raise InputError("--from-record needs the lab manifest (for the price and GPU count)")
     computed = cost.from_record(
-        resolved.ledger_path.parent / "preflight",
+        resolved.runs_folder,
         args.label,
         gpus=resolved.manifest.gpus,
         price=resolved.manifest.price_per_gpu_hour,
@@ -242,7 +242,7 @@ def _launch(args: argparse.Namespace) -> int:
         estimate=estimate,
         argv=argv,
         vendor=vendor,
-        records=resolved.ledger_path.parent / "preflight",
+        records=resolved.runs_folder,
         run_preflight=_preflight_runner(args, estimate) if sys.stdin.isatty() else None,
     )
     print(launched.message)
@@ -286,10 +286,10 @@ def _preflight_runner(args: argparse.Namespace, estimate: Decimal) -> Callable[[
 def _watch(args: argparse.Namespace) -> int:
     from minitrain import launch, watch
     from minitrain.money import parse_rate
-    from minitrain.preflight.facts import MAX_HOURS
+    from minitrain.runs import MAX_HOURS
 
     resolved = _settings(args)
-    folder = resolved.ledger_path.parent / "preflight"
+    folder = resolved.runs_folder
     manifest = resolved.manifest
     vendor = args.vendor or (manifest.vendor if manifest else "runpod")
     start = launch.started_at(folder, args.label, args.instance, given=args.start)

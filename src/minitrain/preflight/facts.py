@@ -9,10 +9,10 @@ from minitrain.budget_guard import BUFFER, Status
 from minitrain.hardware import Target, target_from
 from minitrain.manifest import Manifest
 from minitrain.money import CENT, format_usd
+from minitrain.runs import MAX_HOURS
 
 HEADROOM = Decimal("1.5")  # remaining must cover the estimate + 50% (the seed's Block D)
 ALERT_SHARE = Decimal("0.8")  # the console's budget alert at 80% of the lab's cap
-MAX_HOURS = 4  # vendor-side auto-termination, in hours
 
 FACT_DOCS = {
     "label": "the operation's label (`--label`)",

@@ -21,8 +21,8 @@ from minitrain.money import format_usd, parse_rate, parse_usd
 from minitrain.preflight import senses
 from minitrain.preflight.checklist import ASKABLE_SENSES, Checklist, Step
 from minitrain.preflight.facts import Facts
-from minitrain.preflight.record import RunRecord, StepResult
 from minitrain.preflight.sources import Question, Source
+from minitrain.runs import RunRecord, StepResult
 
 
 @dataclass(frozen=True)
