@@ -220,7 +220,7 @@ class Run:
 
     def _pass_gate(self, gate: Step) -> Outcome:
         label, estimate = self.facts.label, self.facts.estimate
-        lab_arg = self.facts.ledger_lab  # the one lab rule's answer, as `budget authorize` writes
+        lab_arg = self.facts.lab.number  # resolved once; the ledger line names it
         if gate.action == "confirm":  # a check with no money in it (e.g. after start-up)
             message = f"checked {self.checklist.id} for {label}: every step passed"
             self.record.finish("confirmed", reason=message)

@@ -55,7 +55,7 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     facts = facts_module.compute(
         label=label,
         estimate=estimate,
-        lab=labs.resolve(label, options.lab).number,
+        lab=labs.resolve(label, options.lab),
         status=status,
         manifest=config.manifest,
     )
@@ -63,7 +63,7 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
         folder,
         label=facts.label,
         estimate=facts.estimate,
-        lab=facts.lab,
+        lab=facts.pool,
         ceiling=facts.ceiling,
         remaining=facts.remaining,
         ceiling_source=status.ceiling_source,
