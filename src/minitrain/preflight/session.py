@@ -13,7 +13,8 @@ from minitrain.preflight import checklist as checklist_module
 from minitrain.preflight import facts as facts_module
 from minitrain.preflight import prechecks
 from minitrain.preflight.checklist import Step
-from minitrain.preflight.runner import Outcome, Run, ending
+from minitrain.preflight.gate import Outcome, Status
+from minitrain.preflight.runner import Walk, ending
 from minitrain.preflight.sources import Question, Scripted, Source, Terminal, load_answers
 from minitrain.runs import ChecklistRef, Gate, Preflight, RunRecord, StepResult
 
@@ -79,7 +80,9 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     except BaseException as exc:  # cannot pass, no terminal, a bad file, Ctrl-C: recorded
         record.finish(ending(exc), reason=str(exc) or type(exc).__name__)
         raise
-    return Run(checklist, facts, guard, source, record, root, options.dry_run, earlier, sensed).go()
+    return Walk(
+        checklist, facts, guard, source, record, root, options.dry_run, earlier, sensed
+    ).go()
 
 
 def _resume(
@@ -131,7 +134,7 @@ def _in_ledger(guard: BudgetGuard, label: str, gate: Gate) -> bool:
 
 def _finish_as_written(run: Preflight, gate: Gate, guard: BudgetGuard) -> Outcome:
     authorized = gate.action == "authorize"
-    status = "authorized" if authorized else "recorded"
+    status: Status = "authorized" if authorized else "recorded"
     amount = format_usd(parse_usd(gate.amount))
     message = (
         f"the run of {run.path.name} was killed after its gate wrote the ledger: {run.label}"
