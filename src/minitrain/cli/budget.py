@@ -266,7 +266,7 @@ def _launch(args: argparse.Namespace) -> int:
 
 
 def _preflight_runner(args: argparse.Namespace, estimate: Decimal) -> Callable[[], object]:
-    def run() -> object:
+    def run_preflight() -> object:
         from minitrain.preflight.session import Options, run_checklist
 
         print("no passing pre-flight yet: running it first", file=sys.stderr)
@@ -280,7 +280,7 @@ def _preflight_runner(args: argparse.Namespace, estimate: Decimal) -> Callable[[
             )
         )
 
-    return run
+    return run_preflight
 
 
 def _watch(args: argparse.Namespace) -> int:
