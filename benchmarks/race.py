@@ -8,27 +8,16 @@ The ledger goes to a fresh temporary folder; the real ledger is never touched.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import sys
 import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
 
-from minitrain import BudgetGuard, BudgetGuardExceeded
+from minitrain import BudgetGuard
 
-
-def _worker(
-    ledger: str, ceiling: str, worker: int, tries: int, out: multiprocessing.Queue[int]
-) -> None:
-    guard = BudgetGuard(ceiling, ledger)
-    granted = 0
-    for i in range(tries):
-        try:
-            guard.authorize(f"race-{worker}-{i}", "0.01")
-            granted += 1
-        except BudgetGuardExceeded:
-            pass
-    out.put(granted)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.racing
+from tests.racing import race  # the harness the tests use: one module for both
 
 
 def main() -> None:
@@ -39,17 +28,13 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         ledger = str(Path(folder) / "spend.jsonl")
-        out: multiprocessing.Queue[int] = multiprocessing.Queue()
-        procs = [
-            multiprocessing.Process(target=_worker, args=(ledger, args.ceiling, w, args.tries, out))
-            for w in range(args.procs)
-        ]
         start = time.perf_counter()
-        for p in procs:
-            p.start()
-        granted = sum(out.get() for _ in procs)
-        for p in procs:
-            p.join()
+        granted = race(
+            lambda: BudgetGuard(args.ceiling, ledger),
+            procs=args.procs,
+            tries=args.tries,
+            label="race-",
+        )
         seconds = time.perf_counter() - start
         total = BudgetGuard(args.ceiling, ledger).total_spent
         attempts = args.procs * args.tries

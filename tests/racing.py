@@ -1,4 +1,7 @@
-"""Processes racing to authorize $0.01 each: how many did the guard grant, in total?"""
+"""Processes racing to authorize $0.01 each: how many did the guard grant, in total?
+
+The one race harness: the tests import it, and so does `benchmarks/race.py`.
+"""
 
 from __future__ import annotations
 

@@ -13,11 +13,9 @@ from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
+from minitrain import runs
 from minitrain.errors import InputError
 from minitrain.money import CENT
-from minitrain.preflight.record import records_of
-
-START_STEP = "start-time"
 
 
 @dataclass(frozen=True)
@@ -83,20 +81,10 @@ def parse_end(text: str) -> datetime:
 
 def authorized_start(folder: Path, label: str) -> tuple[Path, datetime]:
     """The start time of the newest authorized live pre-flight of ``label``."""
-    runs = []
-    for path, data in records_of(folder, label):
-        if data.get("status") != "authorized":
-            continue
-        try:
-            starts = [s["answer"] for s in data["steps"] if s.get("step") == START_STEP]
-            if starts:
-                runs.append((str(data["started_at"]), path, datetime.fromisoformat(starts[0])))
-        except (KeyError, TypeError, ValueError, AttributeError):  # damaged: not ours to judge
-            continue
-    if not runs:
+    found = runs.authorized_start(folder, label)
+    if found is None:
         raise InputError(
             f"no authorized pre-flight record of {label!r} with a start time in {folder};"
             " give the amount the vendor billed instead: budget record LABEL USD"
         )
-    _, path, start = max(runs)
-    return path, start
+    return found

@@ -14,23 +14,20 @@ names the instance to check.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from minitrain import vendors
+from minitrain import runs, vendors
 from minitrain._commands import run as run_command
 from minitrain._secrets import redact
 from minitrain.budget_guard import BudgetGuard
 from minitrain.errors import InputError, NotPassed
 from minitrain.money import format_usd
-from minitrain.preflight.facts import MAX_HOURS
-from minitrain.preflight.record import STALE_AFTER, records_of, reserve
+from minitrain.runs import MAX_HOURS, STALE_AFTER
 from minitrain.vendors import runpod
 
 COMMAND_TIMEOUT_S = 600
@@ -79,16 +76,16 @@ def launch(
         )
     _refuse_second_launch(records, label, preflight)
     started = datetime.now(UTC)
-    record = reserve(records, started, label, suffix="-launch")
-    fields: dict[str, object] = {
-        "preflight": preflight.name,
-        "command": redact(" ".join(argv)),
-        "auto_termination": {"how": stops.how, "until": stops.until, "detail": stops.detail},
-        "exit_status": None,
-        "instance_id": None,
-        "outcome": "running: the vendor command has not returned",
-    }
-    _write_record(record, label, started, fields)  # a kill -9 from here on leaves this behind
+    record = runs.reserve_launch(records, started, label)
+    written = runs.LaunchFile(
+        label,
+        started,
+        preflight=preflight.name,
+        command=redact(" ".join(argv)),
+        auto_termination={"how": stops.how, "until": stops.until, "detail": stops.detail},
+        outcome="running: the vendor command has not returned",
+    )
+    runs.write_launch(record, written)  # a kill -9 from here on leaves this behind
     ran = run_command(argv, timeout=COMMAND_TIMEOUT_S)
     status = ran.status if ran.status is not None else (127 if ran.missing else 124)
     created = vendors.get(vendor).created(ran)
@@ -102,13 +99,16 @@ def launch(
     else:
         message = _after_failure(guard, label, vendor, created)
     output = "\n".join(part for part in (ran.stdout, ran.stderr, ran.problem) if part)
-    fields.update(
-        exit_status=status,
-        instance_id=created.instance_id,
-        output_tail=output[-4000:],
-        outcome=message,
+    runs.write_launch(
+        record,
+        replace(
+            written,
+            exit_status=status,
+            instance_id=created.instance_id,
+            output_tail=output[-4000:],
+            outcome=message,
+        ),
     )
-    _write_record(record, label, started, fields)
     return Launched(created.instance_id, status, record, message, ok=not created.problem)
 
 
@@ -118,9 +118,7 @@ def start_watcher(
     """``budget watch`` for this instance, detached from this terminal, logging to a file."""
     import sys
 
-    from minitrain.watch import state_path
-
-    log = state_path(folder, label, instance).with_suffix(".log")
+    log = runs.watch_state_path(folder, label, instance).with_suffix(".log")
     argv = [
         sys.executable,
         "-m",
@@ -154,10 +152,9 @@ def started_at(folder: Path, label: str, instance: str, *, given: str | None = N
 
     if given is not None:
         return cost.parse_end(given)
-    for _, data in records_of(folder, label, suffix="-launch"):
-        if data.get("instance_id") == instance:
-            with contextlib.suppress(KeyError, TypeError, ValueError):  # a damaged record
-                return datetime.fromisoformat(data["started_at"])
+    for launched in runs.launches(folder, label):
+        if launched.instance_id == instance and launched.started_at is not None:
+            return launched.started_at
     return cost.authorized_start(folder, label)[1]
 
 
@@ -192,18 +189,16 @@ def _after_failure(guard: BudgetGuard, label: str, vendor: str, created: vendors
 
 def _passing_preflight(folder: Path, label: str, estimate: Decimal) -> Path:
     now = datetime.now(UTC)
-    for path, data in records_of(folder, label):
-        try:
-            recent = now - datetime.fromisoformat(data["finished_at"]) < STALE_AFTER
-        except (KeyError, TypeError, ValueError):  # unfinished or damaged: not a pass
-            continue
+    for run in runs.preflights(folder, label):
+        finished = run.finished()  # None: unfinished or damaged, not a pass
         if (
-            recent
-            and data.get("mode") == "live"
-            and data.get("status") == "authorized"
-            and data.get("estimate") == str(estimate)
+            finished is not None
+            and now - finished < STALE_AFTER
+            and run.live
+            and run.status == "authorized"
+            and run.estimate == str(estimate)
         ):
-            return path
+            return run.path
     raise NotPassed(
         f"no passing live pre-flight of {label} for {format_usd(estimate)} in the last"
         f" {int(STALE_AFTER.total_seconds() // 60)} minutes: run `preflight run --label {label}"
@@ -213,24 +208,11 @@ def _passing_preflight(folder: Path, label: str, estimate: Decimal) -> Path:
 
 def _refuse_second_launch(folder: Path, label: str, preflight: Path) -> None:
     """One launch per pre-flight: after a crash, launching again could start a second instance."""
-    for path, data in records_of(folder, label, suffix="-launch"):
-        if data.get("preflight") == preflight.name:
+    for launched in runs.launches(folder, label):
+        if launched.preflight == preflight.name:
             raise NotPassed(
-                f"{preflight.name} was already used by {path.name} ({data.get('outcome')});"
+                f"{preflight.name} was already used by {launched.path.name} ({launched.outcome});"
                 " an instance may exist: list them (e.g. runpodctl pod list --all), record that"
                 f" launch's cost (`budget record {label} USD`, 0.00 if nothing was created),"
                 " then run a new pre-flight to launch again"
             )
-
-
-def _write_record(path: Path, label: str, started: datetime, fields: dict[str, object]) -> None:
-    data = {
-        "kind": "launch",
-        "label": label,
-        "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        **fields,
-    }
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    temp.replace(path)

@@ -26,6 +26,11 @@ class Settings:
     ceiling: Decimal | None
     ceiling_source: str
 
+    @property
+    def runs_folder(self) -> Path:
+        """Where the run files live (pre-flight runs, launches, watchers): beside the ledger."""
+        return self.ledger_path.parent / "preflight"
+
     def ledger(self) -> Ledger:
         """Where the lines live: LYNX_LEDGER_URL, else the manifest's ledger_url, else the file."""
         return open_ledger(self.ledger_path, self.manifest.ledger_url if self.manifest else None)

@@ -14,17 +14,14 @@ a listing shows the instance gone; until then its state says ``unconfirmed``.
 from __future__ import annotations
 
 import enum
-import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
-from minitrain import vendors
-from minitrain.errors import InputError
-from minitrain.preflight.record import safe_label
+from minitrain import runs, vendors
+from minitrain.runs import WatchState
 
 WARN_AT = Decimal("0.8")
 LOUD_AFTER = 3  # failed looks in a row before the warning is loud
@@ -38,66 +35,20 @@ class Look(enum.Enum):
     UNKNOWN = "unknown"  # the vendor could not be asked, or a terminate is not confirmed
 
 
-@dataclass
-class WatchState:
-    label: str
-    instance: str
-    vendor: str
-    started_at: str  # when the instance started billing (UTC ISO)
-    cap_hours: str
-    warned: bool = False
-    ended: str = ""  # "", "unconfirmed" (terminate asked, not yet seen gone), "terminated", "gone"
-    ended_at: str = ""
-    failures: int = 0  # failed looks in a row
-
-    @property
-    def start(self) -> datetime:
-        return datetime.fromisoformat(self.started_at)
-
-    @property
-    def cap(self) -> timedelta:
-        return timedelta(hours=float(self.cap_hours))
-
-
-def state_path(folder: Path, label: str, instance: str) -> Path:
-    return folder / f".watch-{safe_label(label)}-{safe_label(instance)}.json"
-
-
 def load_or_start(
     folder: Path, *, label: str, instance: str, vendor: str, start: datetime, cap_hours: Decimal
 ) -> WatchState:
-    path = state_path(folder, label, instance)
-    if path.exists():
-        try:
-            return WatchState(**json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, TypeError) as exc:
-            raise InputError(
-                f"{path}: the watcher's state is unreadable ({exc}); move it aside to start over"
-            ) from None
+    state = runs.load_watch_state(folder, label, instance)
+    if state is not None:
+        return state
     state = WatchState(label, instance, vendor, start.isoformat(), str(cap_hours))
-    save(folder, state)
+    runs.save_watch_state(folder, state)
     return state
 
 
 def unconfirmed(folder: Path, label: str) -> list[WatchState]:
     """The watchers of ``label`` that asked for a terminate no listing has confirmed yet."""
-    found = []
-    for path in sorted(folder.glob(f".watch-{safe_label(label)}-*.json")):
-        try:
-            state = WatchState(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
-            continue
-        if state.label == label and state.ended == "unconfirmed":
-            found.append(state)
-    return found
-
-
-def save(folder: Path, state: WatchState) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = state_path(folder, state.label, state.instance)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(asdict(state), indent=2) + "\n", encoding="utf-8")
-    temp.replace(path)
+    return [state for state in runs.watch_states(folder, label) if state.ended == "unconfirmed"]
 
 
 def check(folder: Path, state: WatchState, *, now: datetime, say: Callable[[str], None]) -> Look:
@@ -139,7 +90,7 @@ def check(folder: Path, state: WatchState, *, now: datetime, say: Callable[[str]
             f"WARNING: {state.instance} has run {_hours(elapsed)} of its {state.cap_hours} h cap;"
             f" {_hours(left)} left before the watcher terminates it"
         )
-    save(folder, state)
+    runs.save_watch_state(folder, state)
     return Look.WATCHING
 
 
@@ -200,7 +151,7 @@ def _could_not_tell(
     folder: Path, state: WatchState, problem: str, say: Callable[[str], None]
 ) -> Look:
     state.failures += 1
-    save(folder, state)
+    runs.save_watch_state(folder, state)
     stake = (
         f"{state.instance} is past its cap and may still bill"
         if state.ended == "unconfirmed"
@@ -225,7 +176,7 @@ def cap_hours(estimate: Decimal, hourly: Decimal | None, max_hours: int) -> Deci
 
 def _end(folder: Path, state: WatchState, how: str, now: datetime) -> None:
     state.ended, state.ended_at = how, now.isoformat(timespec="seconds")
-    save(folder, state)
+    runs.save_watch_state(folder, state)
 
 
 def _hours(span: timedelta) -> str:

@@ -215,7 +215,7 @@ def _computed(args: argparse.Namespace, resolved: settings.Settings) -> Decimal:
     if resolved.manifest is None:
         raise InputError("--from-record needs the lab manifest (for the price and GPU count)")
     computed = cost.from_record(
-        resolved.ledger_path.parent / "preflight",
+        resolved.runs_folder,
         args.label,
         gpus=resolved.manifest.gpus,
         price=resolved.manifest.price_per_gpu_hour,
@@ -240,7 +240,7 @@ def _launch(args: argparse.Namespace) -> int:
         estimate=estimate,
         argv=argv,
         vendor=vendor,
-        records=resolved.ledger_path.parent / "preflight",
+        records=resolved.runs_folder,
         run_preflight=_preflight_runner(args, estimate) if sys.stdin.isatty() else None,
     )
     print(launched.message)
@@ -264,7 +264,7 @@ def _launch(args: argparse.Namespace) -> int:
 
 
 def _preflight_runner(args: argparse.Namespace, estimate: Decimal) -> Callable[[], object]:
-    def run() -> object:
+    def run_preflight() -> object:
         from minitrain.preflight.session import Options, run_checklist
 
         print("no passing pre-flight yet: running it first", file=sys.stderr)
@@ -278,16 +278,16 @@ def _preflight_runner(args: argparse.Namespace, estimate: Decimal) -> Callable[[
             )
         )
 
-    return run
+    return run_preflight
 
 
 def _watch(args: argparse.Namespace) -> int:
     from minitrain import launch, watch
     from minitrain.money import parse_rate
-    from minitrain.preflight.facts import MAX_HOURS
+    from minitrain.runs import MAX_HOURS
 
     resolved = _settings(args)
-    folder = resolved.ledger_path.parent / "preflight"
+    folder = resolved.runs_folder
     manifest = resolved.manifest
     vendor = args.vendor or (manifest.vendor if manifest else "runpod")
     start = launch.started_at(folder, args.label, args.instance, given=args.start)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from minitrain.budget_guard import BUFFER, Status
+from minitrain.budget_guard import Status
 from minitrain.hardware import Target, target_from
+from minitrain.labs import BUFFER, Lab
 from minitrain.manifest import Manifest
 from minitrain.money import CENT, format_usd
+from minitrain.runs import MAX_HOURS
 
 HEADROOM = Decimal("1.5")  # remaining must cover the estimate + 50% (the seed's Block D)
 ALERT_SHARE = Decimal("0.8")  # the console's budget alert at 80% of the lab's cap
-MAX_HOURS = 4  # vendor-side auto-termination, in hours
 
 FACT_DOCS = {
     "label": "the operation's label (`--label`)",
@@ -38,7 +39,7 @@ FACT_NAMES = frozenset(FACT_DOCS)
 class Facts:
     label: str
     estimate: Decimal
-    lab: str  # "02", or "buffer" for an operation outside any capped lab
+    lab: Lab  # the lab the ledger line names, resolved once (``labs.resolve``)
     lab_cap: Decimal | None
     ceiling: Decimal
     remaining: Decimal
@@ -46,8 +47,8 @@ class Facts:
     gpus: int
     vendor: str
     hardware: Target | None = None  # the manifest's hardware_target, once lab 02 fills it in
-    ledger_lab: str | None = None  # the lab the ledger line names (``labs.resolve``), not the cap
     lab_remaining: Decimal | None = None  # the lab's cap minus what its operations hold
+    pool: str = BUFFER  # the cap it draws on: its lab's ("02"), else the buffer's
 
     @property
     def needed(self) -> Decimal:
@@ -75,7 +76,7 @@ class Facts:
         return {
             "label": self.label,
             "estimate": format_usd(self.estimate),
-            "lab": "the buffer" if self.lab == BUFFER else f"lab {self.lab}",
+            "lab": "the buffer" if self.pool == BUFFER else f"lab {self.pool}",
             "lab_cap": format_usd(self.lab_cap) if self.lab_cap is not None else unknown,
             "alert": format_usd(self.alert) if self.alert is not None else unknown,
             "ceiling": format_usd(self.ceiling),
@@ -92,14 +93,14 @@ class Facts:
 
 
 def compute(
-    *, label: str, estimate: Decimal, lab: str | None, status: Status, manifest: Manifest | None
+    *, label: str, estimate: Decimal, lab: Lab, status: Status, manifest: Manifest | None
 ) -> Facts:
     caps = status.lab_caps
-    pool = lab if lab is not None and lab in caps else BUFFER
+    pool = lab.pool(caps) or BUFFER  # no caps at all: the buffer, i.e. the ceiling alone
     return Facts(
         label=label,
         estimate=estimate,
-        lab=pool,
+        lab=lab,
         lab_cap=caps.get(pool),
         ceiling=status.ceiling,
         remaining=status.remaining,
@@ -107,6 +108,6 @@ def compute(
         gpus=manifest.gpus if manifest else 2,
         vendor=manifest.vendor if manifest else "your vendor",
         hardware=target_from(manifest.hardware_target) if manifest else None,
-        ledger_lab=lab,
         lab_remaining=caps[pool] - status.lab_spent(pool) if pool in caps else None,
+        pool=pool,
     )

@@ -48,7 +48,7 @@ def check(
             )
         sensed[step.id] = found
     if checklist.gate.action == "authorize":
-        guard.would_authorize(facts.label, facts.estimate, lab=facts.ledger_lab)
+        guard.would_authorize(facts.label, facts.estimate, lab=facts.lab.number)
     return sensed
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from minitrain import labs
+from minitrain import labs, runs
 from minitrain import settings as settings_module
 from minitrain.budget_guard import BudgetGuard, check_label
 from minitrain.money import Amount, format_usd, parse_usd
@@ -15,17 +13,10 @@ from minitrain.preflight import checklist as checklist_module
 from minitrain.preflight import facts as facts_module
 from minitrain.preflight import prechecks
 from minitrain.preflight.checklist import Step
-from minitrain.preflight.record import (
-    RunRecord,
-    StepResult,
-    close_interrupted,
-    find_resumable,
-    gone,
-    newest_live,
-    save,
-)
-from minitrain.preflight.runner import Outcome, Run, ending
+from minitrain.preflight.gate import Outcome, Status
+from minitrain.preflight.runner import Walk, ending
 from minitrain.preflight.sources import Question, Scripted, Source, Terminal, load_answers
+from minitrain.runs import ChecklistRef, Gate, Preflight, RunRecord, StepResult
 
 DEFAULT_CHECKLIST = Path("checklists/pre-flight.yaml")
 
@@ -55,7 +46,7 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     root = config.manifest.root if config.manifest else Path.cwd()
     checklist = checklist_module.load(options.checklist or root / DEFAULT_CHECKLIST)
     guard = config.guard()
-    folder = options.records or config.ledger_path.parent / "preflight"
+    folder = options.records or config.runs_folder
     if not options.dry_run:
         finished = _finish_killed_gate(folder, label, guard)
         if finished is not None and finished[0] == checklist.sha256:
@@ -65,15 +56,19 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     facts = facts_module.compute(
         label=label,
         estimate=estimate,
-        lab=labs.resolve(label, options.lab).number,
+        lab=labs.resolve(label, options.lab),
         status=status,
         manifest=config.manifest,
     )
     record = RunRecord(
         folder,
-        checklist=checklist,
-        facts=facts,
+        label=facts.label,
+        estimate=facts.estimate,
+        lab=facts.pool,
+        ceiling=facts.ceiling,
+        remaining=facts.remaining,
         ceiling_source=status.ceiling_source,
+        checklist=ChecklistRef(checklist.id, checklist.version, checklist.path, checklist.sha256),
         dry_run=options.dry_run,
     )
     try:
@@ -85,7 +80,9 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     except BaseException as exc:  # cannot pass, no terminal, a bad file, Ctrl-C: recorded
         record.finish(ending(exc), reason=str(exc) or type(exc).__name__)
         raise
-    return Run(checklist, facts, guard, source, record, root, options.dry_run, earlier, sensed).go()
+    return Walk(
+        checklist, facts, guard, source, record, root, options.dry_run, earlier, sensed
+    ).go()
 
 
 def _resume(
@@ -95,13 +92,15 @@ def _resume(
     checklist: checklist_module.Checklist,
     facts: facts_module.Facts,
 ) -> dict[str, StepResult] | None:
-    found = find_resumable(folder, checklist=checklist, facts=facts)
+    found = runs.find_resumable(
+        folder, facts.label, checklist_sha256=checklist.sha256, estimate=facts.estimate
+    )
     if found is None:
         return None
-    path, data, passed = found
-    if not _wants_resume(source, path, data, passed, checklist):
+    earlier, passed = found
+    if not _wants_resume(source, earlier, passed, checklist):
         return None
-    record.data["resumed_from"] = path.name
+    record.resumed_from(earlier.path)
     # keep the answers before the last one; the last completed step is asked again
     return {r.step: r for r in passed[:-1] if r.origin != "sensed"}
 
@@ -111,53 +110,40 @@ def _finish_killed_gate(folder: Path, label: str, guard: BudgetGuard) -> tuple[s
     holds that line, the run did authorize (or record), and its record is finished so (returned
     with its checklist's sha256); if not, nothing was written, and the record says it was
     interrupted (it can be resumed)."""
-    found = newest_live(folder, label)
-    if found is None or not gone(found[1]):
+    run = runs.newest_live(folder, label)
+    if run is None or not runs.gone(run):
         return None
-    path, data = found
-    gate = data.get("gate")
-    if isinstance(gate, dict) and _in_ledger(guard, label, gate):
-        return str(data["checklist"]["sha256"]), _finish_as_written(path, data, gate, guard)
-    close_interrupted(path, data)
+    gate = run.gate
+    if gate is not None and _in_ledger(guard, label, gate):
+        return run.checklist_sha256, _finish_as_written(run, gate, guard)
+    runs.close_interrupted(run)
     return None
 
 
-def _in_ledger(guard: BudgetGuard, label: str, gate: dict[str, Any]) -> bool:
-    op_id = gate.get("op_id")
-    if gate.get("action") == "authorize":
-        return op_id is not None and guard.operation(str(op_id)) is not None
+def _in_ledger(guard: BudgetGuard, label: str, gate: Gate) -> bool:
+    op_id = gate.op_id
+    if gate.action == "authorize":
+        return op_id is not None and guard.operation(op_id) is not None
     if op_id is not None:  # record_actual: the authorization it closes now has its actual
-        op = guard.operation(str(op_id))
+        op = guard.operation(op_id)
         return op is not None and op.actual is not None
     return any(  # an actual with nothing open: it stands alone under the label
         op.label == label and op.estimated is None for op in guard.operations()
     )
 
 
-def _finish_as_written(
-    path: Path, data: dict[str, Any], gate: dict[str, Any], guard: BudgetGuard
-) -> Outcome:
-    authorized = gate["action"] == "authorize"
-    status = "authorized" if authorized else "recorded"
-    amount = format_usd(parse_usd(gate["amount"]))
+def _finish_as_written(run: Preflight, gate: Gate, guard: BudgetGuard) -> Outcome:
+    authorized = gate.action == "authorize"
+    status: Status = "authorized" if authorized else "recorded"
+    amount = format_usd(parse_usd(gate.amount))
     message = (
-        f"the run of {path.name} was killed after its gate wrote the ledger: {data['label']}"
-        f" {amount} is {'reserved' if authorized else 'recorded'} (op id {gate['op_id']});"
+        f"the run of {run.path.name} was killed after its gate wrote the ledger: {run.label}"
+        f" {amount} is {'reserved' if authorized else 'recorded'} (op id {gate.op_id});"
         f" its record now says {status}, and nothing more was written"
     )
-    now = datetime.now(UTC).isoformat(timespec="seconds")
     remaining = guard.status().remaining
-    save(
-        path,
-        {
-            **data,
-            "status": status,
-            "reason": message,
-            "finished_at": now,
-            "remaining_after": str(remaining) if authorized else data.get("remaining_after"),
-        },
-    )
-    return Outcome(status, path, message)
+    runs.close_written(run, status, message, remaining_after=str(remaining) if authorized else None)
+    return Outcome(status, run.path, message)
 
 
 def _source(
@@ -173,8 +159,7 @@ def _source(
 
 def _wants_resume(
     source: Source,
-    path: Path,
-    data: dict[str, Any],
+    earlier: Preflight,
     passed: list[StepResult],
     checklist: checklist_module.Checklist,
 ) -> bool:
@@ -188,10 +173,10 @@ def _wants_resume(
         if last.origin == "sensed"
         else f"step {index} ({last.step}) is asked again; sensed steps are checked again"
     )
-    when = str(data.get("finished_at") or data.get("started_at") or "?")
+    when = earlier.finished_at or earlier.started_at or "?"
     question = Question(
         "An earlier run of this label stopped",
-        f"{path.name} stopped ({data.get('status')}, {when}) after {len(passed)} passed"
+        f"{earlier.path.name} stopped ({earlier.status}, {when}) after {len(passed)} passed"
         f" step(s). Resume ({again}) or start a new run?",
         "",
         "type resume or new",

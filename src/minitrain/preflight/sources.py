@@ -9,13 +9,12 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from minitrain.errors import FileFormatError, InputError
 from minitrain.preflight import _yaml
 from minitrain.preflight.checklist import ASKABLE_SENSES, Checklist, Step
-
-Origin = Literal["person", "scripted", "sensed"]
+from minitrain.runs import Origin
 
 
 @dataclass(frozen=True)

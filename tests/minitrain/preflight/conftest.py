@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from pathlib import Path
 
 from minitrain.preflight.checklist import Step
+from minitrain.preflight.session import Options, run_checklist
 from minitrain.preflight.sources import Origin, Question
 
 CI_ANSWERS = {
@@ -41,3 +44,19 @@ class FakePerson:
 
     def show(self, text: str) -> None:
         self.shown.append(text)
+
+
+# shared by the tests of the walk, the gate and the run files
+def ledger(lab: Path) -> Path:
+    return lab / "experiments" / "35-cloud-budget" / "spend.jsonl"
+
+
+def records(lab: Path) -> list[dict[str, object]]:
+    folder = lab / "experiments" / "35-cloud-budget" / "preflight"
+    paths = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    return [{**json.loads(p.read_text()), "name": p.name} for p in paths]
+
+
+def go(lab: Path, person: FakePerson, **options: object) -> object:
+    opts = Options(**{"label": "lab02-tp-spinup", "estimate": "3.00", **options})  # type: ignore[arg-type]
+    return run_checklist(opts, terminal=person)

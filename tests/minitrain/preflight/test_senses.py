@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from minitrain.labs import Lab
 from minitrain.preflight.checklist import Step
 from minitrain.preflight.facts import Facts
 from minitrain.preflight.senses import sense
@@ -16,13 +17,14 @@ from minitrain.preflight.senses import sense
 FACTS = Facts(
     "lab02-tp-spinup",
     Decimal("3.00"),
-    "02",
+    Lab("02"),
     Decimal("3.00"),
     Decimal("5.00"),
     Decimal("5.00"),
     Decimal("0.34"),
     2,
     "runpod",
+    pool="02",
 )
 
 
@@ -93,7 +95,18 @@ def test_clock_is_utc_to_the_second() -> None:
 
 @pytest.mark.parametrize(("remaining", "passed"), [("4.50", True), ("4.49", False)])
 def test_headroom_boundary(remaining: str, passed: bool) -> None:
-    facts = Facts("x", Decimal("3.00"), "02", None, Decimal("5"), Decimal(remaining), None, 2, "v")
+    facts = Facts(
+        "x",
+        Decimal("3.00"),
+        Lab("02"),
+        None,
+        Decimal("5"),
+        Decimal(remaining),
+        None,
+        2,
+        "v",
+        pool="02",
+    )
     step = Step("headroom", "sensed", "Room.", 1, sense="headroom")
     assert sense(step, facts=facts, root=Path.cwd()).passed is passed
 

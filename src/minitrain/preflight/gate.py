@@ -1,0 +1,113 @@
+"""The gate: the last step, where a passed walk authorizes (or records, or confirms).
+
+Only a typed ``authorize`` at the gate (or the scripted one) calls ``BudgetGuard.authorize``; a
+dry run calls ``would_authorize``. The id of the ledger line is saved in the run's file before
+the line is written, so a rerun after a kill can tell whether it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from minitrain.budget_guard import BudgetGuard
+from minitrain.ledger.entries import new_id
+from minitrain.money import format_usd, parse_usd
+from minitrain.preflight.answers import STOP
+from minitrain.preflight.checklist import Checklist
+from minitrain.preflight.facts import Facts
+from minitrain.runs import RunRecord, StepResult
+
+Status = Literal["authorized", "would-authorize", "recorded", "would-record", "confirmed"]
+DIGITS = re.compile(r"[0-9]+")  # ASCII digits only: "²".isdigit() is true
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    record: Path
+    message: str
+
+
+def answer_problem(
+    answer: str, checklist: Checklist, results: Mapping[str, StepResult]
+) -> str | None:
+    """Why ``answer`` is not an answer to the gate: authorize, stop, or a changeable step."""
+    answer = answer.strip().lower()
+    if answer in ("authorize", STOP):
+        return None
+    if DIGITS.fullmatch(answer):
+        index = int(answer)
+        steps = checklist.steps
+        if (
+            1 <= index < len(steps)
+            and steps[index - 1].id in results
+            and steps[index - 1].kind not in ("sensed", "gate")
+        ):
+            return None
+        return f"step {index} has no answer to change"
+    return "type the whole word authorize, a step number, or stop"
+
+
+def pass_gate(
+    checklist: Checklist,
+    facts: Facts,
+    guard: BudgetGuard,
+    record: RunRecord,
+    results: Mapping[str, StepResult],
+    *,
+    dry_run: bool,
+) -> Outcome:
+    """Do what the gate says, once every step passed and the gate was answered."""
+    gate = checklist.gate
+    if gate.action == "confirm":  # a check with no money in it (e.g. after start-up)
+        message = f"checked {checklist.id} for {facts.label}: every step passed"
+        record.finish("confirmed", reason=message)
+        return Outcome("confirmed", record.path, message)
+    if gate.action == "record_actual":
+        assert gate.amount_from is not None
+        actual = parse_usd(results[gate.amount_from].answer)
+        return _record_actual(facts.label, actual, guard, record, dry_run=dry_run)
+    return _authorize(facts, guard, record, dry_run=dry_run)
+
+
+def _record_actual(
+    label: str, actual: Decimal, guard: BudgetGuard, record: RunRecord, *, dry_run: bool
+) -> Outcome:
+    status: Status
+    if dry_run:
+        message = f"dry run: would record {label} actual {format_usd(actual)}"
+        status = "would-record"
+    else:
+        mine = [op for op in guard.status().open_operations if op.label == label]
+        op_id = max(mine, key=lambda op: op.line).id if mine else None
+        record.before_ledger("record_actual", op_id, str(actual))
+        guard.record_actual(label, actual, op_id=op_id)
+        message, status = f"recorded {label} actual {format_usd(actual)}", "recorded"
+    record.finish(status, reason=message)
+    return Outcome(status, record.path, message)
+
+
+def _authorize(facts: Facts, guard: BudgetGuard, record: RunRecord, *, dry_run: bool) -> Outcome:
+    label, estimate = facts.label, facts.estimate
+    lab = facts.lab.number  # resolved once; the ledger line names it
+    status: Status
+    if dry_run:
+        guard.would_authorize(label, estimate, lab=lab)
+        status, verb = "would-authorize", "dry run: would authorize"
+    else:
+        op_id = new_id()  # saved before the line is written: a rerun can look it up
+        record.before_ledger("authorize", op_id, str(estimate))
+        guard.authorize(label, estimate, lab=lab, op_id=op_id)
+        status, verb = "authorized", "authorized"
+    after = facts.remaining - estimate
+    message = (
+        f"{verb} {label} {format_usd(estimate)}; remaining {format_usd(after)}"
+        f" of {format_usd(facts.ceiling)}"
+    )
+    record.finish(status, reason=message, remaining_after=str(after))
+    return Outcome(status, record.path, message)

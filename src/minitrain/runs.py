@@ -1,0 +1,541 @@
+"""The run folder: pre-flight runs, launches and the watcher's state, one file each.
+
+This is the only module that knows the folder's file names and the JSON keys in its files; the
+rest of the package reads them back as frozen values.
+
+A pre-flight run creates its own file (``<UTC time>-<label>[-dry-run].json``, never an existing
+name) and rewrites it, atomically, after every step; so a killed run leaves a file that says how
+far it got. Another run touches it only once its process is gone: to say it was ``interrupted``,
+or to finish it as ``authorized``/``recorded`` when the ledger holds the line its gate was
+writing (the gate saves the line's id here *before* writing it, so a rerun can look it up). A
+launch writes ``<UTC time>-<label>-launch.json`` beside it; a watcher keeps its state in a hidden
+``.watch-<label>-<instance>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from minitrain._secrets import redact_data
+from minitrain.errors import InputError
+
+STALE_AFTER = timedelta(minutes=30)  # older progress is not offered for resuming or launching
+MAX_HOURS = 4  # the longest vendor-side auto-termination allowed, in hours
+START_STEP = "start-time"  # the checklist step whose answer is the UTC time billing started
+RESUMABLE = ("running", "interrupted", "aborted", "error", "not-passed")
+
+Origin = Literal["person", "scripted", "sensed"]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: str
+    kind: str
+    text: str
+    answer: str
+    origin: Origin
+    at: str
+    passed: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ChecklistRef:
+    """Which checklist a run walked, as its file names it."""
+
+    id: str
+    version: int
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What a run's gate was about to write to the ledger, saved before writing it."""
+
+    action: str  # authorize or record_actual
+    op_id: str | None
+    amount: str
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """A pre-flight run's file as read back; damaged fields read as None."""
+
+    path: Path
+    label: str
+    status: str | None
+    mode: str | None
+    estimate: str | None
+    started_at: str | None
+    finished_at: str | None
+    _data: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def live(self) -> bool:
+        return self.mode == "live"
+
+    @property
+    def has_steps(self) -> bool:
+        return bool(self._data.get("steps"))
+
+    @property
+    def pid(self) -> object:
+        return self._data.get("pid")
+
+    @property
+    def checklist_sha256(self) -> str:
+        """Raises KeyError or TypeError when the file is damaged."""
+        return str(self._data["checklist"]["sha256"])
+
+    @property
+    def gate(self) -> Gate | None:
+        gate = self._data.get("gate")
+        if not isinstance(gate, dict):
+            return None
+        op_id = gate.get("op_id")
+        return Gate(
+            str(gate.get("action")), None if op_id is None else str(op_id), str(gate["amount"])
+        )
+
+    def steps(self) -> list[StepResult]:
+        """Every recorded step; raises KeyError, TypeError or ValueError when damaged."""
+        return [StepResult(**s) for s in self._data["steps"]]
+
+    def start_time(self) -> datetime | None:
+        """The billing start the run sensed just before authorizing; None if it has none.
+        Raises KeyError, TypeError, ValueError or AttributeError when damaged."""
+        starts = [s["answer"] for s in self._data["steps"] if s.get("step") == START_STEP]
+        return datetime.fromisoformat(starts[0]) if starts else None
+
+    def finished(self) -> datetime | None:
+        """When it finished; None when unfinished or damaged."""
+        try:
+            return datetime.fromisoformat(self._data["finished_at"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class RunRecord:
+    """The file of the pre-flight run in progress, rewritten after every change."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        label: str,
+        estimate: Decimal,
+        lab: str,
+        ceiling: Decimal,
+        remaining: Decimal,
+        ceiling_source: str,
+        checklist: ChecklistRef,
+        dry_run: bool,
+    ) -> None:
+        now = datetime.now(UTC)
+        self.path = reserve(folder, now, label, suffix="-dry-run" if dry_run else "")
+        self._data: dict[str, Any] = {
+            "status": "running",
+            "mode": "dry-run" if dry_run else "live",
+            "label": label,
+            "estimate": str(estimate),
+            "lab": lab,
+            "ceiling": str(ceiling),
+            "ceiling_source": ceiling_source,
+            "remaining_before": str(remaining),
+            "remaining_after": None,
+            "checklist": {
+                "id": checklist.id,
+                "version": checklist.version,
+                "path": str(checklist.path),
+                "sha256": checklist.sha256,
+            },
+            "started_at": now.isoformat(timespec="seconds"),
+            "finished_at": None,
+            "resumed_from": None,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "steps": [],
+            "retries": [],  # failed answers, each asked again
+            "gate": None,  # {"action", "op_id", "amount"}: saved before the ledger is written
+            "reason": "",
+            "stopped_at_step": None,
+        }
+        self._save()
+
+    def resumed_from(self, earlier: Path) -> None:
+        self._data["resumed_from"] = earlier.name
+
+    def add(self, result: StepResult) -> None:
+        self._data["steps"].append(asdict(result))
+        self._save()
+
+    def retry(self, result: StepResult) -> None:
+        """A failed answer, kept; the step is asked again."""
+        self._data["retries"].append(asdict(result))
+        self._save()
+
+    def before_ledger(self, action: str, op_id: str | None, amount: str) -> None:
+        """Save the id of the line about to be written, so a rerun can tell whether it was."""
+        self._data["gate"] = {"action": action, "op_id": op_id, "amount": amount}
+        self._save()
+
+    def replace(self, result: StepResult) -> None:
+        """A changed answer (from the review) takes the place of the earlier one."""
+        steps = self._data["steps"]
+        self._data["steps"] = [s for s in steps if s["step"] != result.step] + [asdict(result)]
+        self._save()
+
+    def finish(
+        self,
+        status: str,
+        *,
+        reason: str = "",
+        step: str | None = None,
+        remaining_after: str | None = None,
+    ) -> None:
+        self._data.update(
+            status=status,
+            reason=reason,
+            stopped_at_step=step,
+            remaining_after=remaining_after,
+            finished_at=_stamp(),
+        )
+        self._save()
+
+    def _save(self) -> None:
+        _write(self.path, self._data, secret=True)
+
+
+def _write(path: Path, data: dict[str, Any], *, secret: bool = False) -> None:
+    """Write a file atomically: a temporary file, renamed over it. A pre-flight file is
+    ``secret`` (answers may hold keys): redacted, and fsynced before the rename."""
+    temp = path.with_name(f".{path.name}.tmp")
+    # redacted before encoding: JSON escapes a key's `\` or `"` and it would not match
+    temp.write_text(
+        json.dumps(redact_data(data) if secret else data, indent=2) + "\n", encoding="utf-8"
+    )
+    if secret:
+        with temp.open("rb") as f:
+            os.fsync(f.fileno())
+    temp.replace(path)
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def gone(run: Preflight) -> bool:
+    """Whether a ``running`` run's process ended without finishing it (killed, crashed):
+    its pid is not alive on this host, or it started longer ago than the resume window."""
+    if run.status != "running":
+        return False
+    try:
+        started = datetime.fromisoformat(run._data["started_at"])
+        pid, host = int(run._data["pid"]), str(run._data["host"])
+    except (KeyError, TypeError, ValueError):
+        return True  # an older file, or damaged: nobody is still writing it
+    if datetime.now(UTC) - started > STALE_AFTER:
+        return True
+    if host != socket.gethostname() or pid == os.getpid():
+        return False  # another machine's run cannot be checked from here; this one is alive
+    return not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def close_interrupted(run: Preflight) -> None:
+    """Say of a run whose process is gone that it was interrupted (it stays resumable)."""
+    now = _stamp()
+    _write(
+        run.path,
+        {
+            **run._data,
+            "status": "interrupted",
+            "reason": f"the run's process (pid {run.pid}) ended without finishing:"
+            f" killed or crashed (found at {now})",
+            "finished_at": now,
+        },
+        secret=True,
+    )
+
+
+def close_written(run: Preflight, status: str, reason: str, *, remaining_after: str | None) -> None:
+    """Finish a killed run whose gate did write the ledger; ``remaining_after`` None keeps the
+    file's own."""
+    _write(
+        run.path,
+        {
+            **run._data,
+            "status": status,
+            "reason": reason,
+            "finished_at": _stamp(),
+            "remaining_after": remaining_after or run._data.get("remaining_after"),
+        },
+        secret=True,
+    )
+
+
+def _files_of(
+    folder: Path, label: str, *, suffix: str = ""
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every readable file of ``label`` in ``folder``, newest name first; ``suffix`` picks a
+    kind (``"-launch"``). Unreadable files and others' hidden working files are skipped: they
+    are not ours to judge, and they stay as they are."""
+    for path in sorted(folder.glob(f"*-{safe_label(label)}*{suffix}.json"), reverse=True):
+        if path.name.startswith("."):
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("label") == label:
+            yield path, data
+
+
+def preflights(folder: Path, label: str) -> Iterator[Preflight]:
+    """The pre-flight runs of ``label``, newest name first."""
+    for path, data in _files_of(folder, label):
+        if data.get("kind") == "launch":
+            continue
+        yield Preflight(
+            path,
+            label,
+            _text(data.get("status")),
+            _text(data.get("mode")),
+            _text(data.get("estimate")),
+            _text(data.get("started_at")),
+            _text(data.get("finished_at")),
+            data,
+        )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def find_resumable(
+    folder: Path, label: str, *, checklist_sha256: str, estimate: Decimal
+) -> tuple[Preflight, list[StepResult]] | None:
+    """The newest live run of this label, if it stopped unfinished, is fresh, and used the same
+    estimate and checklist; its passed steps. Only the newest run of the label is a candidate."""
+    run = newest_live(folder, label)
+    if run is None:
+        return None
+    try:
+        fresh = datetime.now(UTC) - datetime.fromisoformat(run._data["started_at"]) < STALE_AFTER
+        steps = run.steps()
+        same = run.checklist_sha256 == checklist_sha256 and run._data["estimate"] == str(estimate)
+    except (ValueError, KeyError, TypeError):
+        return None
+    passed = [step for step in steps if step.passed]
+    if run._data["status"] in RESUMABLE and fresh and same and passed:
+        return run, passed
+    return None
+
+
+def newest_live(folder: Path, label: str) -> Preflight | None:
+    """The newest live pre-flight run of ``label`` that got past its pre-checks."""
+    found = []
+    for run in preflights(folder, label):
+        if not run.live or not run.has_steps:
+            continue
+        try:
+            found.append((str(run._data["started_at"]), run.path.stat().st_mtime, run))
+        except (OSError, KeyError):
+            continue
+    if not found:
+        return None
+    return max(found, key=lambda entry: entry[:2])[2]
+
+
+def authorized_start(folder: Path, label: str) -> tuple[Path, datetime] | None:
+    """The file and start time of the newest authorized run of ``label`` that noted one."""
+    found = []
+    for run in preflights(folder, label):
+        if run.status != "authorized":
+            continue
+        try:
+            start = run.start_time()
+            if start is not None:
+                found.append((str(run._data["started_at"]), run.path, start))
+        except (KeyError, TypeError, ValueError, AttributeError):  # damaged: not ours to judge
+            continue
+    if not found:
+        return None
+    _, path, start = max(found)
+    return path, start
+
+
+def safe_label(label: str) -> str:
+    """A label as a file-name part: letters, digits, '.', '_' and '-' only."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._")[:60] or "run"
+
+
+def reserve(folder: Path, now: datetime, label: str, *, suffix: str = "") -> Path:
+    """A new file name for a run, created empty so no other run can take it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the records folder {folder}: {exc.strerror}") from None
+    stem = f"{now:%Y%m%dT%H%M%SZ}-{safe_label(label)}"
+    for n in range(1, 1000):
+        name = f"{stem}{suffix}.json" if n == 1 else f"{stem}-{n}{suffix}.json"
+        try:
+            fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return folder / name
+    raise InputError(f"{folder}: too many records named {stem}*")
+
+
+# --- launches ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A launch's file as read back; damaged fields read as None."""
+
+    path: Path
+    preflight: str | None  # the file name of the pre-flight run it used
+    instance_id: str | None
+    outcome: str | None
+    started_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LaunchFile:
+    """What a launch writes, first before its vendor command runs, then after."""
+
+    label: str
+    started: datetime
+    preflight: str
+    command: str
+    auto_termination: dict[str, str | None]
+    outcome: str
+    exit_status: int | None = None
+    instance_id: str | None = None
+    output_tail: str | None = None
+
+
+def reserve_launch(folder: Path, now: datetime, label: str) -> Path:
+    return reserve(folder, now, label, suffix="-launch")
+
+
+def write_launch(path: Path, launch: LaunchFile) -> None:
+    fields = {
+        "preflight": launch.preflight,
+        "command": launch.command,
+        "auto_termination": launch.auto_termination,
+        "exit_status": launch.exit_status,
+        "instance_id": launch.instance_id,
+        "outcome": launch.outcome,
+    }
+    if launch.output_tail is not None:
+        fields["output_tail"] = launch.output_tail
+    data = {
+        "kind": "launch",
+        "label": launch.label,
+        "started_at": launch.started.isoformat(timespec="seconds"),
+        "finished_at": _stamp(),
+        **fields,
+    }
+    _write(path, data)
+
+
+def launches(folder: Path, label: str) -> Iterator[Launch]:
+    """The launches of ``label``, newest name first."""
+    for path, data in _files_of(folder, label, suffix="-launch"):
+        try:
+            started: datetime | None = datetime.fromisoformat(data["started_at"])
+        except (KeyError, TypeError, ValueError):  # a damaged file
+            started = None
+        yield Launch(
+            path,
+            _text(data.get("preflight")),
+            _text(data.get("instance_id")),
+            _text(data.get("outcome")),
+            started,
+        )
+
+
+# --- the watcher's state ---------------------------------------------------------------------
+
+
+@dataclass
+class WatchState:
+    """A watcher's state; the watcher updates it in place and saves it after each look."""
+
+    label: str
+    instance: str
+    vendor: str
+    started_at: str  # when the instance started billing (UTC ISO)
+    cap_hours: str
+    warned: bool = False
+    ended: str = ""  # "", "unconfirmed" (terminate asked, not yet seen gone), "terminated", "gone"
+    ended_at: str = ""
+    failures: int = 0  # failed looks in a row
+
+    @property
+    def start(self) -> datetime:
+        return datetime.fromisoformat(self.started_at)
+
+    @property
+    def cap(self) -> timedelta:
+        return timedelta(hours=float(self.cap_hours))
+
+
+def watch_state_path(folder: Path, label: str, instance: str) -> Path:
+    return folder / f".watch-{safe_label(label)}-{safe_label(instance)}.json"
+
+
+def load_watch_state(folder: Path, label: str, instance: str) -> WatchState | None:
+    """The saved state of this watcher, or None; an unreadable one is an error to show."""
+    path = watch_state_path(folder, label, instance)
+    if not path.exists():
+        return None
+    try:
+        return WatchState(**json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise InputError(
+            f"{path}: the watcher's state is unreadable ({exc}); move it aside to start over"
+        ) from None
+
+
+def watch_states(folder: Path, label: str) -> list[WatchState]:
+    """The readable states of every watcher of ``label``."""
+    found = []
+    for path in sorted(folder.glob(f".watch-{safe_label(label)}-*.json")):
+        try:
+            state = WatchState(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            continue
+        if state.label == label:
+            found.append(state)
+    return found
+
+
+def save_watch_state(folder: Path, state: WatchState) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = watch_state_path(folder, state.label, state.instance)
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(json.dumps(asdict(state), indent=2) + "\n", encoding="utf-8")
+    temp.replace(path)
