@@ -94,3 +94,19 @@ def test_the_cli_imports_no_ledger_backend_or_line_format() -> None:
     for module in (m for m in MODULES if m.startswith("minitrain.cli")):
         assert not GRAPH[module] & inner, module
         assert not any(dep.rsplit(".", 1)[-1].startswith("_ledger") for dep in GRAPH[module])
+
+
+def test_no_module_is_in_an_import_circle() -> None:
+    circles = sorted(m for m in MODULES if m in _reach(m))
+    assert not circles, f"in an import circle: {circles}"
+
+
+@pytest.mark.parametrize("module", ["launch", "watch", "cost", "runs"])
+def test_launch_watch_and_cost_stand_beside_the_preflight_wing(module: str) -> None:
+    """They read the run files through ``runs``; the pre-flight's walk is not theirs to know."""
+    assert not {d for d in _reach(f"minitrain.{module}") if _floor(d) in ("preflight", "cli")}
+
+
+def test_the_run_folder_is_named_in_one_place() -> None:
+    naming = sorted(name for name, path in MODULES.items() if '/ "preflight"' in path.read_text())
+    assert naming == ["minitrain.settings"]

@@ -27,7 +27,7 @@ from typing import Any
 
 from minitrain._commands import Ran, one_line
 from minitrain.errors import InputError
-from minitrain.vendors import (
+from minitrain.vendors.contract import (
     AutoTermination,
     Created,
     Instance,

@@ -25,7 +25,7 @@ import json
 import re
 
 from minitrain._commands import Ran, one_line
-from minitrain.vendors import (
+from minitrain.vendors.contract import (
     Created,
     Instance,
     VendorError,
