@@ -134,6 +134,14 @@ class BudgetGuard:
         snapshot.require_clean()
         self._refuse_if_over(snapshot.totals, label, estimate, lab_of(label, lab))
 
+    def would_record_actual(self, op_label: str, *, op_id: str | None = None) -> None:
+        """Raise what :meth:`record_actual` would (AlreadyRecorded), writing nothing."""
+        label = check_label(op_label)
+        snapshot = self._ledger.read()
+        snapshot.require_clean()
+        if _open_authorization(snapshot.totals, label, op_id) is None:
+            _refuse_second_actual(self.operations(), label, op_id)
+
     def record_actual(self, op_label: str, actual_usd: Amount, *, op_id: str | None = None) -> None:
         """Append actual spend after the operation finishes."""
         label, actual = check_label(op_label), parse_usd(actual_usd, what="actual")

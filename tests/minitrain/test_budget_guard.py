@@ -122,6 +122,19 @@ def test_second_actual_for_the_same_authorization_is_refused(guard: BudgetGuard)
     assert guard.total_spent == Decimal("2.47")
 
 
+def test_would_record_actual_decides_as_record_actual_and_writes_nothing(
+    guard: BudgetGuard,
+) -> None:
+    guard.authorize("lab02-tp-spinup", "3.00")
+    guard.would_record_actual("lab02-tp-spinup")  # open: nothing to refuse
+    guard.record_actual("lab02-tp-spinup", "2.47")
+    before = guard.operations()
+    with pytest.raises(AlreadyRecorded, match=r"already recorded: \$2\.47 .*ledger line 2"):
+        guard.would_record_actual("lab02-tp-spinup")
+    guard.would_record_actual("never-authorized")  # recorded anyway, with a warning, when real
+    assert guard.operations() == before
+
+
 # --- bad input --------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from minitrain.budget_guard import BudgetGuard, Status
-from minitrain.errors import InputError, NotPassed
+from minitrain.errors import AlreadyRecorded, InputError, NotPassed
 from minitrain.money import format_usd
 from minitrain.preflight import senses
 from minitrain.preflight.checklist import Checklist
@@ -31,7 +31,7 @@ def check(
     if checklist.gate.action == "authorize":
         _estimate_and_open(facts, status)
     if checklist.gate.action == "record_actual":
-        _something_to_record(facts.label, status, guard)
+        _something_to_record(facts.label, guard)
     sensed: dict[str, senses.Sensed] = {}
     for index, step in enumerate(checklist.steps, 1):
         if step.kind != "sensed" or step.sense not in BEFORE_ANYONE or step.when is not None:
@@ -72,16 +72,9 @@ def _estimate_and_open(facts: Facts, status: Status) -> None:
     )
 
 
-def _something_to_record(label: str, status: Status, guard: BudgetGuard) -> None:
+def _something_to_record(label: str, guard: BudgetGuard) -> None:
     """An actual is recorded once: with nothing open and one already there, asking is futile."""
-    if any(op.label == label for op in status.open_operations):
-        return
-    done = [op for op in guard.operations() if op.label == label and op.actual is not None]
-    if done:
-        first = done[0]
-        assert first.actual is not None and first.recorded_at is not None
-        raise NotPassed(
-            f"nothing to record: the actual of {label} was already recorded,"
-            f" {format_usd(first.actual)} at {first.recorded_at:%Y-%m-%d %H:%M} UTC, and no"
-            " authorization of it is open; for another spend use another --label"
-        )
+    try:
+        guard.would_record_actual(label)
+    except AlreadyRecorded as exc:
+        raise NotPassed(f"nothing to record: {exc}") from None

@@ -145,7 +145,7 @@ def test_a_kill_at_any_write_of_the_post_flight_gate_records_the_actual_once(
     assert child(lab, kill_at, when, str(checklist), POST) == -1
     said = rerun(lab, checklist, POST)
     if kill_at == 4 and when == "after":  # it had finished: the rerun asks nothing, and says so
-        assert "nothing to record: the actual of lab02-tp-spinup was already recorded" in said
+        assert "nothing to record: the actual of 'lab02-tp-spinup' was already recorded" in said
     actuals = [line for line in ledger_lines(lab) if line["kind"] == "actual"]
     assert [a["actual"] for a in actuals] == ["2.47"]
     folder = lab / "experiments/35-cloud-budget/preflight"

@@ -200,7 +200,7 @@ def test_a_second_post_flight_stops_before_the_first_question(lab: Path) -> None
     BudgetGuard(5, ledger(lab)).authorize("lab02-tp-spinup", "3.00")
     BudgetGuard(5, ledger(lab)).record_actual("lab02-tp-spinup", "2.47")
     person = FakePerson({"terminated": "yes", "actual-cost": "2.47", "gate": "authorize"})
-    with pytest.raises(NotPassed, match=r"nothing to record: .* already recorded, \$2\.47 at"):
+    with pytest.raises(NotPassed, match=r"nothing to record: .* already recorded: \$2\.47 at"):
         go(lab, person, checklist=lab / "checklists" / "post-flight.yaml")
     assert person.asked == []
     assert len(ledger(lab).read_text().splitlines()) == 2
