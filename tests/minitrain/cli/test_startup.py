@@ -140,3 +140,21 @@ def test_a_dry_run_saves_its_record_at_start_and_end_only(
     ]
     record = Path(capsys.readouterr().out.rsplit("record: ", 1)[1].strip())
     assert json.loads(record.read_text()) == saved[-1]  # every step is in the file
+
+
+def test_a_live_run_still_saves_its_record_after_every_step(
+    lab: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What resume and the kill tests rely on: each answer is on disk before the next question."""
+    from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson, go
+
+    saved: list[int] = []
+    write = runs._write
+
+    def counted(path: Path, data: dict[str, object], *, secret: bool = False) -> None:
+        saved.append(len(data["steps"]))  # type: ignore[arg-type]
+        write(path, data, secret=secret)
+
+    monkeypatch.setattr(runs, "_write", counted)
+    go(lab, FakePerson(CI_ANSWERS))
+    assert saved[:9] == list(range(9))  # started, then once per step as it passed
