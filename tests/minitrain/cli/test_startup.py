@@ -29,13 +29,19 @@ NOT_FOR_STATUS = [
     "email",
     "hashlib",  # the checkpoint may hash a ledger that has lines; an empty one has none
     "http",
+    "importlib.metadata",  # only for --version
     "lzma",
     "matplotlib",
+    "minitrain._commands",
+    "minitrain.cost",
+    "minitrain.hardware",
     "minitrain.launch",
     "minitrain.ledger.admin",
+    "minitrain.ledger.audit",
     "minitrain.ledger.postgres",
     "minitrain.preflight",
     "minitrain.report",
+    "minitrain.runs",
     "minitrain.vendors",
     "minitrain.watch",
     "prompt_toolkit",
@@ -44,6 +50,7 @@ NOT_FOR_STATUS = [
     "shutil",
     "socket",
     "subprocess",
+    "tempfile",
     "traceback",
     "yaml",
 ]
