@@ -57,13 +57,18 @@ def command_named(
     options before the command whose value is the next argument."""
     values = iter(argv)
     for arg in values:
-        if arg == "--":
+        if arg in ("--", "-h", "--help"):  # the top-level help lists every command
             return None
-        if arg in take_a_value:
+        if _takes_a_value(arg, take_a_value):
             next(values, None)
         elif not arg.startswith("-"):
             return arg if arg in commands else None
     return None
+
+
+def _takes_a_value(arg: str, options: Collection[str]) -> bool:
+    """``--ledger`` or, as argparse accepts it, an abbreviation (``--led``); not ``--ledger=X``."""
+    return arg.startswith("--") and "=" not in arg and any(o.startswith(arg) for o in options)
 
 
 class Formatter(argparse.HelpFormatter):

@@ -118,10 +118,23 @@ def test_help_still_lists_every_command(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     for name in ("status", "authorize", "record", "report", "launch", "watch", "repair"):
         assert f"    {name} " in out
+    with pytest.raises(SystemExit):
+        budget.main(["--json", "-h", "status"])  # -h before the command: the top-level help
+    assert "    repair " in capsys.readouterr().out
     with pytest.raises(SystemExit) as exited:
         budget.main(["--ledger", "status", "stauts"])  # a ledger named like a command
     assert exited.value.code == 2
     assert "invalid choice: 'stauts' (choose from 'status', 'authorize'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given", [["--ledger", "report"], ["--led", "report"], ["--ledger=x"]])
+def test_a_value_named_like_a_command_is_not_taken_for_it(
+    given: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from minitrain.cli import budget
+
+    monkeypatch.chdir(tmp_path)
+    assert budget.main([*given, "--ceiling", "5.00", "status"]) == 0
 
 
 def test_a_dry_run_saves_its_record_at_start_and_end_only(
