@@ -6,11 +6,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from minitrain._secrets import redact
+
+TYPE_CHECKING = False  # mypy reads this name as True
+if TYPE_CHECKING:
+    import subprocess
 
 SHOWN_CHARS = 1000  # the most of a program's error text a message carries
 
@@ -48,6 +51,8 @@ def one_line(text: str) -> str:
 
 
 def run(argv: Sequence[str], *, timeout: float) -> Ran:
+    import subprocess  # here, not at the top: the commands that never run one start faster
+
     args = tuple(argv)
     shown = " ".join(args)
     try:

@@ -30,21 +30,29 @@ _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^\s]*@")
 
 
 def redact(text: str, environ: Mapping[str, str] | None = None) -> str:
+    return _redact(text, _secret_values(environ))
+
+
+def redact_data(data: object, environ: Mapping[str, str] | None = None) -> object:
+    """``data`` (JSON-like: dicts, lists, strings) with every string redacted, keys included."""
+    return _redact_data(data, _secret_values(environ))  # the environment read once, not per string
+
+
+def _redact(text: str, secrets: list[tuple[str, str]]) -> str:
     text = _CREDENTIAL_FLAG.sub(r"\1[redacted]", text)
-    for name, value in _secret_values(environ):
+    for name, value in secrets:
         if value in text:
             text = text.replace(value, f"[redacted ${name}]")
     return redact_url(_KEY_SHAPES.sub("[redacted API key]", text))
 
 
-def redact_data(data: object, environ: Mapping[str, str] | None = None) -> object:
-    """``data`` (JSON-like: dicts, lists, strings) with every string redacted, keys included."""
+def _redact_data(data: object, secrets: list[tuple[str, str]]) -> object:
     if isinstance(data, str):
-        return redact(data, environ)
+        return _redact(data, secrets)
     if isinstance(data, dict):
-        return {redact_data(k, environ): redact_data(v, environ) for k, v in data.items()}
+        return {_redact_data(k, secrets): _redact_data(v, secrets) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
-        return [redact_data(item, environ) for item in data]
+        return [_redact_data(item, secrets) for item in data]
     return data
 
 

@@ -24,7 +24,6 @@ import os
 import unicodedata
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -53,19 +52,44 @@ class UnmatchedActualWarning(UserWarning):
     """An actual was recorded for a label with no authorization: counted, but worth a look."""
 
 
-@dataclass(frozen=True)
 class Status:
-    """The guard's numbers at one moment, all from the same read of the ledger."""
+    """The guard's numbers at one moment, all from the same read of the ledger. A plain class,
+    not a dataclass: `budget status` builds one, and the decorator's work is start-up time."""
 
-    ceiling: Decimal
-    ceiling_source: str
-    spent: Decimal
-    reserved: Decimal  # the part of ``spent`` that is open reservations
-    remaining: Decimal
-    open_operations: tuple[Operation, ...]  # authorizations still waiting for their actual
-    location: str
-    lab_caps: Mapping[str, Decimal]
-    charged_by_lab: Mapping[str, Decimal]  # "" = no lab
+    __slots__ = (
+        "ceiling",
+        "ceiling_source",
+        "charged_by_lab",
+        "lab_caps",
+        "location",
+        "open_operations",
+        "remaining",
+        "reserved",
+        "spent",
+    )
+
+    def __init__(
+        self,
+        *,
+        ceiling: Decimal,
+        ceiling_source: str,
+        spent: Decimal,
+        reserved: Decimal,
+        remaining: Decimal,
+        open_operations: tuple[Operation, ...],
+        location: str,
+        lab_caps: Mapping[str, Decimal],
+        charged_by_lab: Mapping[str, Decimal],
+    ) -> None:
+        self.ceiling = ceiling
+        self.ceiling_source = ceiling_source
+        self.spent = spent
+        self.reserved = reserved  # the part of ``spent`` that is open reservations
+        self.remaining = remaining
+        self.open_operations = open_operations  # authorizations still waiting for their actual
+        self.location = location
+        self.lab_caps = lab_caps
+        self.charged_by_lab = charged_by_lab  # "" = no lab
 
     def lab_spent(self, pool: str) -> Decimal:
         """What counts against one cap (a lab, or the buffer)."""

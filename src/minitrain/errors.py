@@ -7,10 +7,13 @@ code it maps to; ``minitrain.cli`` is the only place that turns one into a messa
 from __future__ import annotations
 
 import enum
-from decimal import Decimal
-from pathlib import Path
 
 from minitrain.cents import format_usd
+
+TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
+if TYPE_CHECKING:
+    from decimal import Decimal
+    from pathlib import Path
 
 
 class ExitCode(enum.IntEnum):
@@ -41,6 +44,8 @@ class FileFormatError(InputError):
     """A file (checklist, answers, manifest) is malformed; the message names the file and line."""
 
     def __init__(self, message: str, *, path: Path | str, line: int | None = None) -> None:
+        from pathlib import Path  # only when one is raised: every command imports this module
+
         where = f"{path}:{line}" if line is not None else str(path)
         super().__init__(f"{where}: {message}")
         self.path = Path(path)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 
 from minitrain.errors import InputError
@@ -23,11 +22,25 @@ _PREFIX = re.compile(r"lab(\d+)(?!\d)", re.IGNORECASE)
 _ASCII_NUMBER = re.compile(r"[0-9]{1,6}", re.ASCII)  # lab2026-plan is lab 2026, not an error
 
 
-@dataclass(frozen=True)
 class Lab:
-    """The lab an operation draws on; ``number`` None means no lab (it draws on the buffer)."""
+    """The lab an operation draws on; ``number`` None means no lab (it draws on the buffer).
 
-    number: str | None
+    A plain value class, not a dataclass: every command imports this module, and the decorator's
+    work is start-up time."""
+
+    __slots__ = ("number",)
+
+    def __init__(self, number: str | None) -> None:
+        self.number = number
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Lab) and other.number == self.number
+
+    def __hash__(self) -> int:
+        return hash(self.number)
+
+    def __repr__(self) -> str:
+        return f"Lab({self.number!r})"
 
     def pool(self, caps: Mapping[str, Decimal]) -> str | None:
         """Which cap it draws on: its lab's, else the buffer's; None when there are no caps."""

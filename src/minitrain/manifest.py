@@ -1,4 +1,4 @@
-"""The lab manifest: ``experiments/35-cloud-budget/manifest.json`` -> a frozen :class:`Manifest`.
+"""The lab manifest: ``experiments/35-cloud-budget/manifest.json`` -> a checked :class:`Manifest`.
 
 The manifest is the one source of the ceiling, the per-lab caps, the price and the ledger's path;
 the documents, the guard and the checklist all read these numbers from here.
@@ -9,16 +9,18 @@ from __future__ import annotations
 import json
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from minitrain import labs
 from minitrain._secrets import redact_url
 from minitrain.errors import FileFormatError, InputError
 from minitrain.money import parse_rate, parse_usd
+
+TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
+if TYPE_CHECKING:
+    from typing import Any
 
 MANIFEST_PATH = Path("experiments/35-cloud-budget/manifest.json")
 _FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -36,22 +38,59 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
 _OPTIONAL = {"$schema", "gpus", "ledger_url"}
 
 
-@dataclass(frozen=True)
 class Manifest:
-    path: Path
-    root: Path  # the repository root: paths in the manifest are relative to it
-    seed: int
-    lab: str
-    hardware_target: str | Mapping[str, Any]
-    vendor: str
-    currency: str
-    ceiling: Decimal
-    lab_caps: Mapping[str, Decimal]
-    ledger_path: Path
-    snapshot_date: str
-    prices: Mapping[str, Decimal]  # per-GPU $/hour by vendor
-    gpus: int = 2  # GPUs in the instance the estimate assumes (the seed's 2-GPU job)
-    ledger_url: str | None = None  # postgresql://... to share one ceiling; None: the JSONL file
+    """The checked manifest, built once by :func:`load` and only read after. A plain class, not
+    a dataclass: every command loads one, and the decorator's work is start-up time."""
+
+    __slots__ = (
+        "ceiling",
+        "currency",
+        "gpus",
+        "hardware_target",
+        "lab",
+        "lab_caps",
+        "ledger_path",
+        "ledger_url",
+        "path",
+        "prices",
+        "root",
+        "seed",
+        "snapshot_date",
+        "vendor",
+    )
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        root: Path,
+        seed: int,
+        lab: str,
+        hardware_target: str | Mapping[str, Any],
+        vendor: str,
+        currency: str,
+        ceiling: Decimal,
+        lab_caps: Mapping[str, Decimal],
+        ledger_path: Path,
+        snapshot_date: str,
+        prices: Mapping[str, Decimal],
+        gpus: int = 2,
+        ledger_url: str | None = None,
+    ) -> None:
+        self.path = path
+        self.root = root  # the repository root: paths in the manifest are relative to it
+        self.seed = seed
+        self.lab = lab
+        self.hardware_target = hardware_target
+        self.vendor = vendor
+        self.currency = currency
+        self.ceiling = ceiling
+        self.lab_caps = lab_caps
+        self.ledger_path = ledger_path
+        self.snapshot_date = snapshot_date
+        self.prices = prices  # per-GPU $/hour by vendor
+        self.gpus = gpus  # GPUs in the instance the estimate assumes (the seed's 2-GPU job)
+        self.ledger_url = ledger_url  # postgresql://... to share one ceiling; None: the JSONL file
 
     @property
     def price_per_gpu_hour(self) -> Decimal:

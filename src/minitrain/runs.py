@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -126,7 +125,10 @@ class Preflight:
 
 
 class RunRecord:
-    """The file of the pre-flight run in progress, rewritten after every change."""
+    """The file of the pre-flight run in progress. A live run's is rewritten after every change
+    (a rerun resumes from it, and reads a killed gate's line id from it); a dry run's only when
+    it starts and when it finishes: it writes no ledger and is never resumed, and each save costs
+    an fsync."""
 
     def __init__(
         self,
@@ -163,13 +165,14 @@ class RunRecord:
             "finished_at": None,
             "resumed_from": None,
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": _host(),
             "steps": [],
             "retries": [],  # failed answers, each asked again
             "gate": None,  # {"action", "op_id", "amount"}: saved before the ledger is written
             "reason": "",
             "stopped_at_step": None,
         }
+        self._every_change = not dry_run
         self._save()
 
     def resumed_from(self, earlier: Path) -> None:
@@ -177,23 +180,23 @@ class RunRecord:
 
     def add(self, result: StepResult) -> None:
         self._data["steps"].append(asdict(result))
-        self._save()
+        self._changed()
 
     def retry(self, result: StepResult) -> None:
         """A failed answer, kept; the step is asked again."""
         self._data["retries"].append(asdict(result))
-        self._save()
+        self._changed()
 
     def before_ledger(self, action: str, op_id: str | None, amount: str) -> None:
         """Save the id of the line about to be written, so a rerun can tell whether it was."""
         self._data["gate"] = {"action": action, "op_id": op_id, "amount": amount}
-        self._save()
+        self._changed()
 
     def replace(self, result: StepResult) -> None:
         """A changed answer (from the review) takes the place of the earlier one."""
         steps = self._data["steps"]
         self._data["steps"] = [s for s in steps if s["step"] != result.step] + [asdict(result)]
-        self._save()
+        self._changed()
 
     def finish(
         self,
@@ -211,6 +214,10 @@ class RunRecord:
             finished_at=_stamp(),
         )
         self._save()
+
+    def _changed(self) -> None:
+        if self._every_change:
+            self._save()
 
     def _save(self) -> None:
         _write(self.path, self._data, secret=True)
@@ -230,6 +237,12 @@ def _write(path: Path, data: dict[str, Any], *, secret: bool = False) -> None:
     temp.replace(path)
 
 
+def _host() -> str:
+    """This machine's name: ``socket.gethostname()``'s value (both read uname), without the
+    start-up cost of importing ``socket``."""
+    return os.uname().nodename
+
+
 def _stamp() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -246,7 +259,7 @@ def gone(run: Preflight) -> bool:
         return True  # an older file, or damaged: nobody is still writing it
     if datetime.now(UTC) - started > STALE_AFTER:
         return True
-    if host != socket.gethostname() or pid == os.getpid():
+    if host != _host() or pid == os.getpid():
         return False  # another machine's run cannot be checked from here; this one is alive
     return not _alive(pid)
 

@@ -7,7 +7,6 @@ person can tighten the ceiling without touching a file.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,12 +18,23 @@ from minitrain.manifest import Manifest
 from minitrain.money import parse_usd
 
 
-@dataclass(frozen=True)
 class Settings:
-    manifest: Manifest | None
-    ledger_path: Path
-    ceiling: Decimal | None
-    ceiling_source: str
+    """The settings one command runs with. A plain class, not a dataclass: every command builds
+    one, and the decorator's work is start-up time."""
+
+    __slots__ = ("ceiling", "ceiling_source", "ledger_path", "manifest")
+
+    def __init__(
+        self,
+        manifest: Manifest | None,
+        ledger_path: Path,
+        ceiling: Decimal | None,
+        ceiling_source: str,
+    ) -> None:
+        self.manifest = manifest
+        self.ledger_path = ledger_path
+        self.ceiling = ceiling
+        self.ceiling_source = ceiling_source
 
     @property
     def runs_folder(self) -> Path:

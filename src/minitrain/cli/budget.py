@@ -9,29 +9,29 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
-from decimal import Decimal
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from minitrain import settings
-from minitrain.cli._handler import Version, run
+from minitrain.cli._handler import Formatter, Version, command_named, run
 from minitrain.errors import ExitCode, InputError
 from minitrain.money import format_usd, parse_usd, usd_text
 
+TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
 if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from minitrain import settings
     from minitrain.budget_guard import BudgetGuard
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    command = command_named(sys.argv[1:] if argv is None else argv, _COMMANDS, _TAKE_A_VALUE)
+    args = _parser(command).parse_args(argv)
     return run("budget", lambda: args.func(args))
 
 
 def _common(*, after_command: bool) -> argparse.ArgumentParser:
     """The options of every command, taken before the command (`budget --ledger X status`, as
     git and docker do) or after it; after it, an option left out keeps the one given before."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=Formatter)
     unset: object = argparse.SUPPRESS if after_command else None
     common.add_argument("--ledger", metavar="PATH", default=unset, help="the spend ledger")
     common.add_argument("--ceiling", metavar="USD", default=unset, help="the ceiling")
@@ -45,26 +45,41 @@ def _common(*, after_command: bool) -> argparse.ArgumentParser:
     return common
 
 
-def _parser() -> argparse.ArgumentParser:
-    common = _common(after_command=True)
+_TAKE_A_VALUE = ("--ledger", "--ceiling", "--manifest")  # the options before a command
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``command`` alone, or of every command when ``command`` is None."""
     parser = argparse.ArgumentParser(
         prog="budget",
         description="Keep cloud GPU spend under a hard ceiling.",
         parents=[_common(after_command=False)],
+        formatter_class=Formatter,
     )
     parser.add_argument("--version", action=Version)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    status = sub.add_parser("status", parents=[common], help="ceiling, spent, reserved, remaining")
+    common = _common(after_command=True)
+    for name, (help_text, add_arguments) in _COMMANDS.items():
+        if command in (None, name):
+            add_arguments(
+                sub.add_parser(name, parents=[common], help=help_text, formatter_class=Formatter)
+            )
+    return parser
+
+
+def _status_arguments(status: argparse.ArgumentParser) -> None:
     status.add_argument("--all", action="store_true", help="list every operation, not only open")
     status.set_defaults(func=_status)
 
-    authorize = sub.add_parser("authorize", parents=[common], help="reserve an estimate")
+
+def _authorize_arguments(authorize: argparse.ArgumentParser) -> None:
     authorize.add_argument("label", help="the operation, e.g. lab02-tp-spinup")
     authorize.add_argument("usd", help="its estimated cost in dollars, e.g. 3.00")
     authorize.add_argument("--lab", help="the lab it belongs to (default: from a labNN- label)")
     authorize.set_defaults(func=_authorize)
 
-    record = sub.add_parser("record", parents=[common], help="record an operation's actual cost")
+
+def _record_arguments(record: argparse.ArgumentParser) -> None:
     record.add_argument("label")
     record.add_argument("usd", nargs="?", help="what it actually cost (the vendor's bill)")
     record.add_argument(
@@ -82,31 +97,13 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--op-id", help="the authorization to close (default: latest open)")
     record.set_defaults(func=_record)
 
-    report = sub.add_parser("report", parents=[common], help="spend per lab and over time")
+
+def _report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument("--png", metavar="FILE", help="also save a chart (needs matplotlib)")
     report.set_defaults(func=_report)
 
-    _add_instance_commands(sub, common)
 
-    verify = sub.add_parser("verify", parents=[common], help="check every line of the ledger")
-    verify.set_defaults(func=_verify)
-
-    repair = sub.add_parser(
-        "repair", parents=[common], help="void a torn last line (or --line N) by appending"
-    )
-    repair.add_argument("--line", type=int, help="void this bad line instead of a torn tail")
-    repair.add_argument("--reason", help="why (required with --line)")
-    repair.set_defaults(func=_repair)
-    return parser
-
-
-def _add_instance_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    """launch, watch, and the database ledger's commands."""
-    go = sub.add_parser(
-        "launch",
-        parents=[common],
-        help="after a passing pre-flight: run the vendor's create command",
-    )
+def _launch_arguments(go: argparse.ArgumentParser) -> None:
     go.add_argument("--label", required=True)
     go.add_argument("--estimate", required=True, metavar="USD")
     go.add_argument("--vendor", help="whose CLI lists instances (default: the manifest's)")
@@ -118,11 +115,8 @@ def _add_instance_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     go.add_argument("command", nargs=argparse.REMAINDER, help="-- the vendor command and its args")
     go.set_defaults(func=_launch)
 
-    watch = sub.add_parser(
-        "watch",
-        parents=[common],
-        help="warn at 80%% of the time cap; terminate the instance at the cap",
-    )
+
+def _watch_arguments(watch: argparse.ArgumentParser) -> None:
     watch.add_argument("--label", required=True)
     watch.add_argument("--instance", required=True, help="the one instance it may terminate")
     watch.add_argument("--vendor", help="default: the manifest's")
@@ -132,35 +126,71 @@ def _add_instance_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     watch.add_argument("--once", action="store_true", help="look once and exit (for cron)")
     watch.set_defaults(func=_watch)
 
-    db = sub.add_parser("db", parents=[common], help="the PostgreSQL ledger: db init")
+
+def _db_arguments(db: argparse.ArgumentParser) -> None:
     db.add_argument("action", choices=["init"], help="create or upgrade the schema")
     db.set_defaults(func=_db)
-    export = sub.add_parser("export", parents=[common], help="the ledger as JSONL lines")
+
+
+def _export_arguments(export: argparse.ArgumentParser) -> None:
     export.add_argument("--out", metavar="FILE", help="write here (default: stdout)")
     export.set_defaults(func=_export)
-    load = sub.add_parser("import", parents=[common], help="JSONL lines into the database")
+
+
+def _import_arguments(load: argparse.ArgumentParser) -> None:
     load.add_argument("file", help="a spend.jsonl (every line must be sound)")
     load.set_defaults(func=_import)
 
 
+def _verify_arguments(verify: argparse.ArgumentParser) -> None:
+    verify.set_defaults(func=_verify)
+
+
+def _repair_arguments(repair: argparse.ArgumentParser) -> None:
+    repair.add_argument("--line", type=int, help="void this bad line instead of a torn tail")
+    repair.add_argument("--reason", help="why (required with --line)")
+    repair.set_defaults(func=_repair)
+
+
+# Every command, in the order `budget --help` lists them: its one-line help, and what adds its
+# arguments (run only for the command invoked, or for all when help or an error lists them).
+_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "status": ("ceiling, spent, reserved, remaining", _status_arguments),
+    "authorize": ("reserve an estimate", _authorize_arguments),
+    "record": ("record an operation's actual cost", _record_arguments),
+    "report": ("spend per lab and over time", _report_arguments),
+    "launch": ("after a passing pre-flight: run the vendor's create command", _launch_arguments),
+    "watch": ("warn at 80%% of the time cap; terminate the instance at the cap", _watch_arguments),
+    "db": ("the PostgreSQL ledger: db init", _db_arguments),
+    "export": ("the ledger as JSONL lines", _export_arguments),
+    "import": ("JSONL lines into the database", _import_arguments),
+    "verify": ("check every line of the ledger", _verify_arguments),
+    "repair": ("void a torn last line (or --line N) by appending", _repair_arguments),
+}
+
+
 def _settings(args: argparse.Namespace) -> settings.Settings:
+    from minitrain import settings
+
     return settings.resolve(ledger=args.ledger, ceiling=args.ceiling, manifest=args.manifest)
 
 
 def _status(args: argparse.Namespace) -> int:
-    from minitrain import report
+    from minitrain import status_view
 
     guard = _settings(args).guard()
     status = guard.status()
     operations = guard.operations() if args.all else list(status.open_operations)
     if args.json:
-        print(json.dumps(report.status_json(status, operations), indent=2))
+        print(json.dumps(status_view.status_json(status, operations), indent=2))
     else:
-        print(report.status_text(status, operations, listed="all" if args.all else "open"))
+        print(status_view.status_text(status, operations, listed="all" if args.all else "open"))
     return ExitCode.OK
 
 
 def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from minitrain import report
 
     if args.png:
@@ -282,6 +312,9 @@ def _preflight_runner(args: argparse.Namespace, estimate: Decimal) -> Callable[[
 
 
 def _watch(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
     from minitrain import launch, watch
     from minitrain.money import parse_rate
     from minitrain.runs import MAX_HOURS
@@ -327,6 +360,8 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from minitrain.ledger import admin
 
     exported = admin.export(_settings(args).ledger(), Path(args.out) if args.out else None)

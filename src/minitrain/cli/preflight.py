@@ -5,25 +5,35 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from minitrain.cli._handler import Version, run
+from minitrain.cli._handler import Formatter, Version, command_named, run
 from minitrain.errors import ExitCode, InputError, NotPassed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    command = command_named(sys.argv[1:] if argv is None else argv, _COMMANDS)
+    args = _parser(command).parse_args(argv)
     return run("preflight", lambda: args.func(args))
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``command`` alone, or of every command when ``command`` is None."""
     parser = argparse.ArgumentParser(
-        prog="preflight", description="Run the pre-flight checklist before renting GPUs."
+        prog="preflight",
+        description="Run the pre-flight checklist before renting GPUs.",
+        formatter_class=Formatter,
     )
     parser.add_argument("--version", action=Version)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    go = sub.add_parser("run", help="walk the checklist; authorize the estimate if all pass")
+    for name, (help_text, add_arguments) in _COMMANDS.items():
+        if command in (None, name):
+            add_arguments(sub.add_parser(name, help=help_text, formatter_class=Formatter))
+    return parser
+
+
+def _run_arguments(go: argparse.ArgumentParser) -> None:
     go.add_argument("--label", required=True, help="the operation, e.g. lab02-tp-spinup")
     go.add_argument("--estimate", required=True, metavar="USD", help="its estimated cost")
     go.add_argument("--lab", help="the lab it draws on (default: from a labNN- label)")
@@ -36,13 +46,18 @@ def _parser() -> argparse.ArgumentParser:
     go.add_argument("--manifest", metavar="PATH")
     go.set_defaults(func=_run)
 
-    lint = sub.add_parser("lint", help="check a checklist against the schema and human factors")
+
+def _lint_arguments(lint: argparse.ArgumentParser) -> None:
     lint.add_argument("checklist", type=Path)
     lint.set_defaults(func=_lint)
-    render = sub.add_parser("render", help="print checklists as Markdown")
+
+
+def _render_arguments(render: argparse.ArgumentParser) -> None:
     render.add_argument("checklist", type=Path, nargs="+")
     render.set_defaults(func=_render)
-    hw = sub.add_parser("hardware", help="on the instance: are these the GPUs paid for?")
+
+
+def _hardware_arguments(hw: argparse.ArgumentParser) -> None:
     hw.add_argument("--gpu", help="expected GPU name part, e.g. 'RTX 4090' (default: manifest)")
     hw.add_argument("--count", type=int, help="expected number of GPUs")
     hw.add_argument("--memory-mib", type=int, help="expected memory per GPU, at least")
@@ -54,9 +69,21 @@ def _parser() -> argparse.ArgumentParser:
     hw.add_argument("--manifest", metavar="PATH")
     hw.add_argument("--json", action="store_true")
     hw.set_defaults(func=_hardware)
-    schema = sub.add_parser("schema", help="print the checklist JSON Schema")
+
+
+def _schema_arguments(schema: argparse.ArgumentParser) -> None:
     schema.set_defaults(func=_schema)
-    return parser
+
+
+# Every command, in the order `preflight --help` lists them: its one-line help, and what adds
+# its arguments (run only for the command invoked, or for all when help or an error lists them).
+_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "run": ("walk the checklist; authorize the estimate if all pass", _run_arguments),
+    "lint": ("check a checklist against the schema and human factors", _lint_arguments),
+    "render": ("print checklists as Markdown", _render_arguments),
+    "hardware": ("on the instance: are these the GPUs paid for?", _hardware_arguments),
+    "schema": ("print the checklist JSON Schema", _schema_arguments),
+}
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,0 +1,180 @@
+"""The commands start fast: `budget status` and a scripted `preflight run --dry-run` import only
+what they need, and a dry run saves its record once at the start and once at the end.
+
+Start-up time itself is measured by `benchmarks/bench.py`, not here (no timed assertions): these
+tests fail when a heavy module creeps back onto the path, which is how start-up time is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minitrain import runs
+from minitrain.cli.preflight import main as preflight_main
+
+pytestmark = pytest.mark.usefixtures("file_mode")
+
+# Never needed to print the status of an empty ledger. (`dataclasses`, `inspect`, `ast`,
+# `typing`, `pathlib`, `urllib` and `threading` are still imported by the ledger package, which
+# issue 13's other half is rewriting; add them here once it no longer needs them.)
+NOT_FOR_STATUS = [
+    "asyncio",
+    "bz2",  # with lzma: what `shutil` imports, which argparse's formatter would pull in
+    "email",
+    "hashlib",  # the checkpoint may hash a ledger that has lines; an empty one has none
+    "http",
+    "importlib.metadata",  # only for --version
+    "lzma",
+    "matplotlib",
+    "minitrain._commands",
+    "minitrain.cost",
+    "minitrain.hardware",
+    "minitrain.launch",
+    "minitrain.ledger.admin",
+    "minitrain.ledger.audit",
+    "minitrain.ledger.postgres",
+    "minitrain.preflight",
+    "minitrain.report",
+    "minitrain.runs",
+    "minitrain.vendors",
+    "minitrain.watch",
+    "prompt_toolkit",
+    "psycopg",
+    "questionary",
+    "shutil",
+    "socket",
+    "subprocess",
+    "tempfile",
+    "traceback",
+    "yaml",
+]
+# A scripted run asks no person: the prompt library stays out of it.
+NOT_FOR_A_SCRIPTED_RUN = ["prompt_toolkit", "questionary", "minitrain.preflight.prompts"]
+
+LOADED = """
+import json, sys
+from minitrain.cli.{tool} import main
+code = main({argv!r})
+print(json.dumps({{"code": code, "modules": sorted(sys.modules)}}), file=sys.stderr)
+"""
+
+
+def loaded_by(tool: str, argv: list[str], cwd: Path) -> set[str]:
+    """The modules a fresh interpreter holds after running ``tool argv`` (as the console script
+    does: it imports the tool's ``main`` and calls it)."""
+    env = {k: v for k, v in os.environ.items() if k != "BUDGET_GUARD_TEST_MODE"}
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED.format(tool=tool, argv=argv)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    report = json.loads(done.stderr.splitlines()[-1])
+    assert report["code"] == 0, done.stderr
+    return set(report["modules"])
+
+
+def test_budget_status_imports_no_heavy_module(tmp_path: Path) -> None:
+    argv = ["--ledger", "spend.jsonl", "--ceiling", "5.00", "status"]
+    loaded = loaded_by("budget", argv, tmp_path)
+    assert "minitrain.budget_guard" in loaded  # it did read the ledger
+    assert not loaded & set(NOT_FOR_STATUS)
+
+
+def test_a_scripted_dry_run_imports_no_prompt_library(lab: Path) -> None:
+    argv = ["run", "--label", "lab02-tp-spinup", "--estimate", "3.00", "--dry-run"]
+    loaded = loaded_by("preflight", [*argv, "--answers", "checklists/answers/ci.yaml"], lab)
+    assert "minitrain.preflight.session" in loaded
+    assert not loaded & set(NOT_FOR_A_SCRIPTED_RUN)
+
+
+def test_the_package_still_exports_its_names_when_asked() -> None:
+    import minitrain
+    from minitrain import budget_guard, errors
+
+    for name in minitrain.__all__:
+        home = budget_guard if hasattr(budget_guard, name) else errors
+        assert getattr(minitrain, name) is getattr(home, name)
+    assert set(minitrain.__all__) <= set(dir(minitrain))
+    with pytest.raises(AttributeError):
+        minitrain.NoSuchName  # noqa: B018
+
+
+def test_help_still_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """Only the invoked command's parser is built; help and a wrong command still show all."""
+    from minitrain.cli import budget
+
+    with pytest.raises(SystemExit):
+        budget.main(["--help"])
+    out = capsys.readouterr().out
+    for name in ("status", "authorize", "record", "report", "launch", "watch", "repair"):
+        assert f"    {name} " in out
+    with pytest.raises(SystemExit):
+        budget.main(["--json", "-h", "status"])  # -h before the command: the top-level help
+    assert "    repair " in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exited:
+        budget.main(["--ledger", "status", "stauts"])  # a ledger named like a command
+    assert exited.value.code == 2
+    assert "invalid choice: 'stauts' (choose from 'status', 'authorize'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given", [["--ledger", "report"], ["--led", "report"], ["--ledger=x"]])
+def test_a_value_named_like_a_command_is_not_taken_for_it(
+    given: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from minitrain.cli import budget
+
+    monkeypatch.chdir(tmp_path)
+    assert budget.main([*given, "--ceiling", "5.00", "status"]) == 0
+
+
+def test_a_dry_run_saves_its_record_at_start_and_end_only(
+    lab: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dry run writes no ledger and is never resumed: the per-step saves (each an fsync) that
+    let a live run resume are not needed. A live run still saves after every step
+    (test_preflight_terminal.py::test_resume_after_a_kill_asks_the_last_step_again_and_authorizes
+    and preflight/test_gate_kills.py kill it and rerun)."""
+    saved: list[dict[str, object]] = []
+    write = runs._write
+
+    def counted(path: Path, data: dict[str, object], *, secret: bool = False) -> None:
+        saved.append(json.loads(json.dumps(data)))
+        write(path, data, secret=secret)
+
+    monkeypatch.setattr(runs, "_write", counted)
+    argv = ["run", "--label", "lab02-tp-spinup", "--estimate", "3.00", "--dry-run"]
+    assert preflight_main([*argv, "--answers", "checklists/answers/ci.yaml"]) == 0
+    assert [(s["status"], len(s["steps"])) for s in saved] == [  # type: ignore[arg-type]
+        ("running", 0),
+        ("would-authorize", 8),
+    ]
+    record = Path(capsys.readouterr().out.rsplit("record: ", 1)[1].strip())
+    assert json.loads(record.read_text()) == saved[-1]  # every step is in the file
+
+
+def test_a_live_run_still_saves_its_record_after_every_step(
+    lab: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What resume and the kill tests rely on: each answer is on disk before the next question."""
+    from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson, go
+
+    saved: list[int] = []
+    write = runs._write
+
+    def counted(path: Path, data: dict[str, object], *, secret: bool = False) -> None:
+        saved.append(len(data["steps"]))  # type: ignore[arg-type]
+        write(path, data, secret=secret)
+
+    monkeypatch.setattr(runs, "_write", counted)
+    go(lab, FakePerson(CI_ANSWERS))
+    assert saved[:9] == list(range(9))  # started, then once per step as it passed
