@@ -41,6 +41,11 @@ class Settings:
         """Where the run files live (pre-flight runs, launches, watchers): beside the ledger."""
         return self.ledger_path.parent / "preflight"
 
+    @property
+    def vendor(self) -> str:
+        """Whose CLI lists and terminates instances when a command does not say."""
+        return self.manifest.vendor if self.manifest else "runpod"
+
     def ledger(self) -> Ledger:
         """Where the lines live: LYNX_LEDGER_URL, else the manifest's ledger_url, else the file."""
         return open_ledger(self.ledger_path, self.manifest.ledger_url if self.manifest else None)

@@ -21,7 +21,12 @@ from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 from minitrain import runs, vendors
-from minitrain.runs import WatchState
+from minitrain.runs import MAX_HOURS, WatchState
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from minitrain.budget_guard import Status
+    from minitrain.manifest import Manifest
 
 WARN_AT = Decimal("0.8")
 LOUD_AFTER = 3  # failed looks in a row before the warning is loud
@@ -165,6 +170,14 @@ def _could_not_tell(
     else:
         say(f"{problem}; {stake}: trying again")
     return Look.UNKNOWN
+
+
+def default_cap(status: Status, label: str, manifest: Manifest | None) -> Decimal:
+    """The cap when none is given: what the label's latest open reservation buys at the
+    manifest's price, never past the vendor-side auto-termination."""
+    reserved = [op.charged for op in status.open_operations if op.label == label]
+    hourly = manifest.price_per_gpu_hour * manifest.gpus if manifest else None
+    return cap_hours(reserved[-1], hourly, MAX_HOURS) if reserved else Decimal(MAX_HOURS)
 
 
 def cap_hours(estimate: Decimal, hourly: Decimal | None, max_hours: int) -> Decimal:

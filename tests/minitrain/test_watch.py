@@ -243,3 +243,16 @@ def test_cli_once_exits_non_zero_when_it_could_not_tell(
     argv = ["watch", "--label", "lab02-tp-spinup", "--instance", "pod0001", "--once"]
     assert main([*argv, "--start", datetime.now(UTC).isoformat()]) == 1
     assert "could not list" in capsys.readouterr().out
+
+
+def test_the_default_cap_is_what_the_labels_latest_open_reservation_buys(tmp_path: Path) -> None:
+    from minitrain import BudgetGuard
+    from minitrain.manifest import load
+
+    guard = BudgetGuard(5, tmp_path / "spend.jsonl")
+    manifest = load(REPO / "experiments/35-cloud-budget/manifest.json")  # 2 GPUs at $0.35
+    assert watch.default_cap(guard.status(), "lab02-x", manifest) == Decimal("4")  # none open
+    guard.authorize("lab02-x", "1.00")
+    assert watch.default_cap(guard.status(), "lab02-x", manifest) == Decimal("1.42")
+    assert watch.default_cap(guard.status(), "lab02-x", None) == Decimal("4")  # no price known
+    assert watch.default_cap(guard.status(), "other", manifest) == Decimal("4")

@@ -262,8 +262,7 @@ def _launch(args: argparse.Namespace) -> int:
     resolved = _settings(args)
     argv = args.command[1:] if args.command[:1] == ["--"] else args.command
     estimate = parse_usd(args.estimate, what="--estimate")
-    default = resolved.manifest.vendor if resolved.manifest else "runpod"
-    vendor = args.vendor or vendors.of_command(argv, default)
+    vendor = args.vendor or vendors.of_command(argv, resolved.vendor)
     launched = launch.launch(
         resolved.guard(),
         label=args.label,
@@ -313,25 +312,18 @@ def _preflight_runner(args: argparse.Namespace, estimate: Decimal) -> Callable[[
 
 def _watch(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
-    from decimal import Decimal
 
     from minitrain import launch, watch
     from minitrain.money import parse_rate
-    from minitrain.runs import MAX_HOURS
 
     resolved = _settings(args)
     folder = resolved.runs_folder
-    manifest = resolved.manifest
-    vendor = args.vendor or (manifest.vendor if manifest else "runpod")
+    vendor = args.vendor or resolved.vendor
     start = launch.started_at(folder, args.label, args.instance, given=args.start)
     if args.hours is not None:
         hours = parse_rate(args.hours, what="--hours")
     else:
-        reserved = [
-            op.charged for op in resolved.guard().status().open_operations if op.label == args.label
-        ]
-        hourly = manifest.price_per_gpu_hour * manifest.gpus if manifest else None
-        hours = watch.cap_hours(reserved[-1], hourly, MAX_HOURS) if reserved else Decimal(MAX_HOURS)
+        hours = watch.default_cap(resolved.guard().status(), args.label, resolved.manifest)
     state = watch.load_or_start(
         folder,
         label=args.label,
