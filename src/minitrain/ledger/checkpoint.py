@@ -24,15 +24,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from minitrain.ledger.entries import Entry, Parser
-from minitrain.ledger.totals import Totals
+from minitrain.ledger.entries import Parser
 
-VERSION = 2
+VERSION = 3  # 3: amounts in whole cents, open operations as lists
 TAIL = 4096
 # Saved once a reader has parsed this many bytes past it: a fresh process then parses at most
 # ~64 KiB (a few hundred lines, milliseconds) beyond it, and writers rarely pay for the save.
@@ -68,19 +65,15 @@ def load(path: Path, *, fd: int, stat: os.stat_result, location: str) -> Parser 
         digest = _hash_prefix(fd, size)
         if digest.hexdigest() != body["sha256"]:
             return None
-        totals = Totals(
-            Decimal(body["reserved"]),
-            {lab: Decimal(v) for lab, v in body["charged_by_lab"].items()},
-            {op["id"]: _entry(op) for op in body["open"]},
-        )
-        return Parser(
+        state = Parser.resume(
             location,
-            keep_entries=False,
-            totals=totals,
             size=size,
             lines=int(body["lines"]),
+            charged={str(lab): _cents(v) for lab, v in body["charged_by_lab"].items()},
+            open_ops=[_open(op) for op in body["open"]],
             digest=digest,
         )
+        return state if state.reserved == _cents(body["reserved"]) else None
     except (OSError, ValueError, KeyError, TypeError, ArithmeticError, AttributeError):
         return None
 
@@ -89,7 +82,6 @@ def save(path: Path, parser: Parser, *, stat: os.stat_result) -> None:
     """Write the checkpoint atomically; a failure only costs the next reader a full parse."""
     if parser.digest is None:
         return
-    totals = parser.totals
     body = {
         "v": VERSION,
         "dev": stat.st_dev,
@@ -97,18 +89,18 @@ def save(path: Path, parser: Parser, *, stat: os.stat_result) -> None:
         "size": parser.size,
         "sha256": parser.digest.hexdigest(),
         "lines": parser.lines,
-        "reserved": str(totals.reserved),
-        "charged_by_lab": {lab: str(v) for lab, v in totals.charged_by_lab.items()},
+        "reserved": _usd(parser.reserved),  # the sum of the open estimates (checked on load)
+        "charged_by_lab": {lab: _usd(c) for lab, c in parser.charged.items()},
         "open": [
             {
-                "id": r.id,
-                "ts": r.ts.isoformat(),
-                "op_label": r.op_label,
-                "lab": r.lab,
-                "estimated": str(r.estimated),
-                "line": r.line,
+                "id": op_id,
+                "ts": op[0] if isinstance(op[0], str) else op[0].isoformat(),
+                "op_label": op[1],
+                "lab": op[2],
+                "estimated": _usd(op[3]),
+                "line": op[4],
             }
-            for r in totals.open_ops.values()
+            for op_id, op in parser.open.items()
         ],
     }
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -163,13 +155,24 @@ def _hash_prefix(fd: int, size: int) -> Any:
     return digest
 
 
-def _entry(op: dict[str, object]) -> Entry:
-    return Entry(
-        id=str(op["id"]),
-        ts=datetime.fromisoformat(str(op["ts"])),
-        kind="authorize",
-        op_label=str(op["op_label"]),
-        estimated=Decimal(str(op["estimated"])),
-        lab=None if op["lab"] is None else str(op["lab"]),
-        line=int(str(op["line"])),
+def _open(op: dict[str, object]) -> tuple[str, str, str, str | None, int, int]:
+    lab = op["lab"]
+    return (
+        str(op["id"]),
+        str(op["ts"]),
+        str(op["op_label"]),
+        None if lab is None else str(lab),
+        _cents(op["estimated"]),
+        int(str(op["line"])),
     )
+
+
+def _usd(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _cents(text: object) -> int:
+    whole, _, part = str(text).partition(".")
+    if not (whole.isdigit() and whole.isascii() and len(part) == 2 and part.isdigit()):
+        raise ValueError(f"not dollars and cents: {text!r}")
+    return int(whole) * 100 + int(part)

@@ -36,6 +36,7 @@ from minitrain.errors import InputError, LedgerError
 from minitrain.ledger import checkpoint
 from minitrain.ledger.entries import (
     Entry,
+    FileSpan,
     Parser,
     Problem,
     Snapshot,
@@ -127,7 +128,7 @@ class JsonlLedger:
             stat = os.fstat(fd)
             if full:
                 state = Parser(self.location)
-                state.feed(os.pread(fd, stat.st_size, 0))
+                state.feed(FileSpan(fd, 0, stat.st_size))
                 return state.snapshot()
             return self._read_totals(fd, stat)
         finally:
@@ -143,8 +144,7 @@ class JsonlLedger:
                 state = Parser(self.location, keep_entries=False, digest=checkpoint.new_digest())
             self._saved = state.size
         start = state.size
-        new = os.pread(fd, stat.st_size - start, start)
-        state.feed(new)
+        state.feed(FileSpan(fd, start, stat.st_size))
         if state.problems:
             self._state = None
         else:
@@ -240,10 +240,7 @@ class _MemoryTransaction:
 
     def append(self, entry: Entry) -> Entry:
         self.snapshot.require_clean()
-        self._state.lines += 1
-        written = replace(entry, line=self._state.lines)
-        self._state.totals.fold(written)
-        self._state.entries.append(written)
+        written = self._state.append(entry)
         self.snapshot = _in_memory(self._state.snapshot())
         return written
 
