@@ -35,36 +35,62 @@ TAIL = 4096
 # ~64 KiB (a few hundred lines, milliseconds) beyond it, and writers rarely pay for the save.
 EVERY = 64 * 1024
 _CHUNK = 1 << 20
+# How much older than the moment the covered bytes were checked the ledger's ctime must be for
+# its file times alone to vouch for them: far above any timestamp granularity (a kernel tick,
+# 1 s on ext3 or HFS+, 2 s on FAT), so a later change cannot leave the ctime as it was.
+MARGIN_NS = 2_000_000_000
 
 
-def new_digest() -> Any:
-    """The running hash a parser keeps of every byte it is fed. hashlib is imported here, not at
-    start-up: `budget` on an empty ledger never needs it (~6 ms of a ~100 ms start)."""
-    import hashlib
+class Digest:
+    """The SHA-256 of every byte a parser is fed, as segments: those a checkpoint vouched for
+    (``[end, hex]``, trusted or re-hashed on load) and the running one since. Segments let a
+    reader that trusted the checkpoint by its file times carry its hashes forward unread."""
 
-    return hashlib.sha256()
+    __slots__ = ("hasher", "segments", "start")
+
+    def __init__(self, segments: list[list[Any]] | None = None, start: int = 0) -> None:
+        import hashlib  # not at start-up: `budget` on an empty ledger never needs it
+
+        self.segments = segments or []
+        self.start = start
+        self.hasher = hashlib.sha256()
+
+    def update(self, data: bytes) -> None:
+        self.hasher.update(data)
+
+    def sealed(self, size: int) -> list[list[Any]]:
+        if size == self.start:
+            return self.segments
+        return [*self.segments, [size, self.hasher.hexdigest()]]
+
+
+def new_digest() -> Digest:
+    return Digest()
 
 
 def key_path(checkpoint: Path) -> Path:
     return checkpoint.with_name(checkpoint.name.removesuffix(".checkpoint") + ".key")
 
 
-def load(path: Path, *, fd: int, stat: os.stat_result, location: str) -> Parser | None:
-    """A parser positioned at the checkpoint's end, or None if it cannot be trusted."""
+def load(
+    path: Path, *, fd: int, stat: os.stat_result, checked: int, location: str
+) -> tuple[Parser | None, bool]:
+    """A parser positioned at the checkpoint's end (None if it cannot be trusted), and whether
+    saving again now would spare the next reader the hashing this one did."""
     try:
         key = _key(path, create=False)
         data = json.loads(path.read_text(encoding="utf-8"))
         body, mac = data["body"], data["mac"]
         if key is None or not _same(_mac(key, body), str(mac)):
-            return None
+            return None, False
         size = int(body["size"])
         if body["v"] != VERSION or (body["dev"], body["ino"]) != (stat.st_dev, stat.st_ino):
-            return None
+            return None, False
         if stat.st_size < size:
-            return None
-        digest = _hash_prefix(fd, size)
-        if digest.hexdigest() != body["sha256"]:
-            return None
+            return None, False
+        digest, resave = _trusted(fd, body, stat, checked)
+        if digest is None:
+            return None, False
         state = Parser.resume(
             location,
             size=size,
@@ -73,21 +99,52 @@ def load(path: Path, *, fd: int, stat: os.stat_result, location: str) -> Parser 
             open_ops=[_open(op) for op in body["open"]],
             digest=digest,
         )
-        return state if state.reserved == _cents(body["reserved"]) else None
+        return (state, resave) if state.reserved == _cents(body["reserved"]) else (None, False)
     except (OSError, ValueError, KeyError, TypeError, ArithmeticError, AttributeError):
+        return None, False
+
+
+def _trusted(
+    fd: int, body: dict[str, Any], stat: os.stat_result, checked_now: int
+) -> tuple[Digest | None, bool]:
+    """The covered bytes' hashes, carried forward, if they still hold (None if not).
+
+    Unread when the file is exactly as it was when they were read (inode, size, mtime and
+    ctime) and that ctime was at least MARGIN_NS older than the moment the bytes were checked:
+    any later change to the file (an edit in place, ``os.utime`` included) sets a ctime at
+    least one timestamp tick past it, which user space cannot set back. Otherwise re-hashed.
+    """
+    size, segments = int(body["size"]), body["sha256"]
+    recorded, checked = body.get("stat"), body.get("checked")
+    now = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+    if recorded == now and isinstance(checked, int) and checked - stat.st_ctime_ns >= MARGIN_NS:
+        return Digest(segments, size), False
+    whole = Digest() if len(segments) > 1 else None  # many segments: fold them into one
+    start = 0
+    for end, expected in segments:
+        if _hash_range(fd, start, int(end), also=whole) != expected:
+            return None, False
+        start = int(end)
+    if start != size:
+        return None, False
+    # Saved again (outside any lock), the next reader may trust the file times.
+    resave = whole is not None or checked_now - stat.st_ctime_ns >= MARGIN_NS
+    if whole is not None:
+        segments = [[size, whole.hasher.hexdigest()]]
+    return Digest(segments, size), resave
+
+
+def body_of(parser: Parser, *, stat: os.stat_result, checked: int) -> dict[str, Any] | None:
+    """What a checkpoint of this parser says (None: nothing it could vouch for). ``stat`` is the
+    ledger's, taken after the wall-clock time ``checked`` and before its bytes were read."""
+    if not isinstance(parser.digest, Digest) or parser.problems:
         return None
-
-
-def save(path: Path, parser: Parser, *, stat: os.stat_result) -> None:
-    """Write the checkpoint atomically; a failure only costs the next reader a full parse."""
-    if parser.digest is None:
-        return
-    body = {
+    body: dict[str, Any] = {
         "v": VERSION,
         "dev": stat.st_dev,
         "ino": stat.st_ino,
         "size": parser.size,
-        "sha256": parser.digest.hexdigest(),
+        "sha256": parser.digest.sealed(parser.size),
         "lines": parser.lines,
         "reserved": _usd(parser.reserved),  # the sum of the open estimates (checked on load)
         "charged_by_lab": {lab: _usd(c) for lab, c in parser.charged.items()},
@@ -103,6 +160,17 @@ def save(path: Path, parser: Parser, *, stat: os.stat_result) -> None:
             for op_id, op in parser.open.items()
         ],
     }
+    if stat.st_size == parser.size:  # the file times describe exactly the covered bytes
+        body["stat"] = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+        body["checked"] = checked
+    return body
+
+
+def save(path: Path, body: dict[str, Any] | None) -> None:
+    """Write the checkpoint atomically (rename); any process may, with or without the ledger's
+    lock: a stale or partial one is only rebuilt. A failure costs the next reader a parse."""
+    if body is None:
+        return
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with contextlib.suppress(OSError):
         key = _key(path, create=True)
@@ -143,16 +211,18 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a, b)
 
 
-def _hash_prefix(fd: int, size: int) -> Any:
-    digest = new_digest()
-    offset = 0
-    while offset < size:
-        chunk = os.pread(fd, min(_CHUNK, size - offset), offset)
+def _hash_range(fd: int, start: int, end: int, *, also: Digest | None) -> str:
+    part = Digest()
+    offset = start
+    while offset < end:
+        chunk = os.pread(fd, min(_CHUNK, end - offset), offset)
         if not chunk:
             raise OSError("the ledger ended before the checkpoint's size")
-        digest.update(chunk)
+        part.update(chunk)
+        if also is not None:
+            also.update(chunk)
         offset += len(chunk)
-    return digest
+    return str(part.hasher.hexdigest())
 
 
 def _open(op: dict[str, object]) -> tuple[str, str, str, str | None, int, int]:
