@@ -231,6 +231,8 @@ class Parser:
     """
 
     __slots__ = (
+        "_made",
+        "_unmade",
         "charged",
         "digest",
         "entries",
@@ -260,6 +262,10 @@ class Parser:
         self.problems: list[Problem] = []
         self.voids: list[tuple[int, object]] = []
         self.digest = digest  # a running hash of every byte fed (for the checkpoint), if kept
+        # Entries of open authorizations made so far, and the ids opened since: a writer's
+        # snapshot then costs the few new ones, not every open authorization again.
+        self._made: dict[str, Entry] = {}
+        self._unmade: list[str] = []
 
     @classmethod
     def resume(
@@ -277,15 +283,24 @@ class Parser:
         state.size, state.lines, state.charged = size, lines, charged
         for op_id, ts, label, lab, cents, line in open_ops:
             state.open[op_id] = [ts, label, lab, cents, line, None]
+            state._unmade.append(op_id)
             state.reserved += cents
         return state
 
     @property
     def totals(self) -> Totals:
+        made, opened = self._made, self.open
+        if len(self._unmade) > len(opened):  # a long read: most of them closed since
+            made.clear()
+            self._unmade = list(opened)
+        for op_id in self._unmade:
+            if op_id in opened:
+                made[op_id] = self.open_entry(op_id)
+        self._unmade.clear()
         return Totals(
             _dollars(self.reserved),
             {lab: _dollars(c) for lab, c in self.charged.items()},
-            {op_id: self.open_entry(op_id) for op_id in self.open},
+            dict(made),
         )
 
     def open_entry(self, op_id: str) -> Entry:
@@ -356,26 +371,36 @@ class Parser:
         self.problems.append(Problem(*where, reason, torn, crc, looks_like))
 
     def _take(self, raw: bytes, number: int) -> None:
+        # The hot path of a cold read: fields indexed (their keys were checked), checks inline.
         fields = _decode(raw)
-        get = fields.get
         kind: Kind = fields["kind"]
-        entry_id, ts = _common(self.ids, get("id"), get("ts"), get("currency"))
+        entry_id = fields["id"]
+        if type(entry_id) is not str or not entry_id:
+            raise _BadLine("id must be a non-empty string")
+        if entry_id in self.ids:
+            raise _BadLine(f"duplicate id {entry_id}")
+        if fields["currency"] != CURRENCY:
+            raise _BadLine(f"currency {fields['currency']!r}; this ledger is in {CURRENCY}")
+        ts = _timestamp(fields["ts"])
         if kind == "void":
-            voids = get("voids")
+            voids = fields["voids"]
             if type(voids) is not dict:
                 raise _BadLine("void line without an {offset, length, crc32} object")
             self.ids[entry_id] = 0
             self.voids.append((number, voids))
             return
-        lab, op_id = get("lab"), get("op_id")
+        lab = fields["lab"]
         if lab is not None and type(lab) is not str:
             raise _BadLine("lab must be a string or null")
+        op_id = None if kind == "authorize" else fields["op_id"]
         if op_id is not None and type(op_id) is not str:
             raise _BadLine("op_id must be a string or null")
-        label = _text(get("op_label"), "op_label")
-        estimated = get("estimated")
+        label = fields["op_label"]
+        if type(label) is not str or not label:
+            raise _BadLine("op_label must be a non-empty string")
+        estimated = fields["estimated"]
         estimate = None if estimated is None else _cents(estimated, "estimated")
-        spent = None if kind == "authorize" else _cents(get("actual"), "actual")
+        spent = None if kind == "authorize" else _cents(fields["actual"], "actual")
         entry = None
         if self.keep_entries:
             entry = Entry(
@@ -395,6 +420,7 @@ class Parser:
             if estimate is None:
                 raise _BadLine("an authorize line needs an estimated amount")
             self.open[entry_id] = [ts, label, lab, estimate, number, entry]
+            self._unmade.append(entry_id)
             self.reserved += estimate
             self._charge(lab, estimate)
         elif op_id is None:
@@ -404,6 +430,7 @@ class Parser:
             assert spent is not None
             self._close(op_id, label, number)
             opened = self.open.pop(op_id)
+            self._made.pop(op_id, None)
             self.reserved -= opened[3]
             self._charge(opened[2], spent - opened[3])
         self.ids[entry_id] = 0
@@ -458,34 +485,43 @@ def _decode(raw: bytes) -> dict[str, Any]:
     try:
         line = raw.decode()
         fields, end = _SCAN(line, 0)
-        if end != len(line):
-            raise ValueError("more after the object")
     except (StopIteration, ValueError):
-        try:  # whatever json.loads on the bytes makes of it, worded as it words it
-            fields = json.loads(raw, parse_float=Decimal, parse_constant=_no_constants)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise _BadLine(f"not valid JSON ({exc})") from None
-    if type(fields) is not dict:
-        raise _BadLine("not a JSON object")
+        return _decode_slowly(raw)
+    if end != len(line) or type(fields) is not dict:
+        return _decode_slowly(raw)
     kind = fields.get("kind")
-    expected = _SEALED_KEYS.get(kind) if type(kind) is str else None
-    if expected is None:
-        raise _BadLine(f"unknown kind {kind!r}; expected authorize, actual or void")
-    if fields.keys() != expected:  # the CRC check guarantees a crc32 key
-        keys, of_kind = set(fields) - {"crc32"}, _FIELDS[str(kind)]
-        missing, extra = sorted(of_kind - keys), sorted(keys - of_kind)
-        raise _BadLine(f"fields do not match a {kind} line (missing {missing}, unknown {extra})")
+    if type(kind) is not str or fields.keys() != _SEALED_KEYS.get(kind):
+        _fields_failure(fields)
     return fields
 
 
-def _common(ids: dict[str, int], entry_id: object, ts: object, currency: object) -> tuple[str, str]:
-    """The checks every kind of line shares: its id (new), its currency, its timestamp."""
-    entry_id = _text(entry_id, "id")
-    if entry_id in ids:
-        raise _BadLine(f"duplicate id {entry_id}")
-    if currency != CURRENCY:
-        raise _BadLine(f"currency {currency!r}; this ledger is in {CURRENCY}")
-    ts = _text(ts, "ts")
+def _decode_slowly(raw: bytes) -> dict[str, Any]:
+    """Whatever json.loads on the bytes makes of it, worded as it words it."""
+    try:
+        fields = json.loads(raw, parse_float=Decimal, parse_constant=_no_constants)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _BadLine(f"not valid JSON ({exc})") from None
+    if type(fields) is not dict:
+        raise _BadLine("not a JSON object")
+    kind = fields.get("kind")
+    if type(kind) is not str or fields.keys() != _SEALED_KEYS.get(kind):
+        _fields_failure(fields)
+    return fields
+
+
+def _fields_failure(fields: dict[str, Any]) -> None:
+    kind = fields.get("kind")
+    expected = _FIELDS.get(kind) if type(kind) is str else None
+    if expected is None:
+        raise _BadLine(f"unknown kind {kind!r}; expected authorize, actual or void")
+    keys = set(fields) - {"crc32"}  # the CRC check guarantees a crc32 key
+    missing, extra = sorted(expected - keys), sorted(keys - expected)
+    raise _BadLine(f"fields do not match a {kind} line (missing {missing}, unknown {extra})")
+
+
+def _timestamp(ts: object) -> str:
+    if type(ts) is not str or not ts:
+        raise _BadLine("ts must be a non-empty string")
     try:
         parsed = datetime.fromisoformat(ts)
     except ValueError:
@@ -493,7 +529,7 @@ def _common(ids: dict[str, int], entry_id: object, ts: object, currency: object)
     # a parsed text ending in "+00:00" has that offset: only other texts need the call
     if not ts.endswith("+00:00") and parsed.utcoffset() is None:
         raise _BadLine(f"ts {ts!r} has no UTC offset")
-    return entry_id, ts
+    return ts
 
 
 _CENTS: dict[str, int] = {}  # an amount's text -> whole cents: a ledger repeats a few amounts
@@ -501,7 +537,7 @@ _CENTS: dict[str, int] = {}  # an amount's text -> whole cents: a ledger repeats
 
 def _cents(value: object, what: str) -> int:
     """``parse_usd`` (every check), once per distinct text; as exact integer cents."""
-    if type(value) is str:
+    if type(value) is str:  # a dict or list is not hashable: only a text is looked up
         hit = _CENTS.get(value)
         if hit is not None:
             return hit
@@ -521,12 +557,6 @@ def _dollars(cents: int) -> Decimal:
 
 def _maybe_dollars(cents: int | None) -> Decimal | None:
     return None if cents is None else _dollars(cents)
-
-
-def _text(value: object, key: str) -> str:
-    if type(value) is not str or not value:
-        raise _BadLine(f"{key} must be a non-empty string")
-    return value
 
 
 def _describe_torn(data: bytes) -> str:
