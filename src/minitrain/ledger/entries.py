@@ -416,23 +416,30 @@ class Parser:
     ) -> None:  # fmt: skip
         """Link one authorize or actual line, then fold it into the totals (see totals.added_by:
         an authorization reserves its estimate; an actual replaces the reservation it closes)."""
+        charged = self.charged  # _charge inlined: this runs once per line of a cold read
         if kind == "authorize":
             if estimate is None:
                 raise _BadLine("an authorize line needs an estimated amount")
             self.open[entry_id] = [ts, label, lab, estimate, number, entry]
             self._unmade.append(entry_id)
             self.reserved += estimate
-            self._charge(lab, estimate)
+            key = lab or ""
+            charged[key] = charged.get(key, 0) + estimate
         elif op_id is None:
             assert spent is not None
             self._charge(lab, spent)
         else:
             assert spent is not None
-            self._close(op_id, label, number)
-            opened = self.open.pop(op_id)
+            opened = self.open.get(op_id)
+            if opened is None or opened[1] != label:
+                self._close(op_id, label, number)  # says why
+            assert opened is not None
+            self.ids[op_id] = number
+            del self.open[op_id]
             self._made.pop(op_id, None)
             self.reserved -= opened[3]
-            self._charge(opened[2], spent - opened[3])
+            key = opened[2] or ""
+            charged[key] = charged.get(key, 0) + spent - opened[3]
         self.ids[entry_id] = 0
         if entry is not None:
             self.entries.append(entry)
