@@ -74,39 +74,40 @@ def key_path(checkpoint: Path) -> Path:
 
 def load(
     path: Path, *, fd: int, stat: os.stat_result, checked: int, location: str
-) -> tuple[Parser | None, bool]:
-    """A parser positioned at the checkpoint's end (None if it cannot be trusted), and whether
-    saving again now would spare the next reader the hashing this one did."""
+) -> tuple[Parser | None, bool, int]:
+    """A parser positioned at the checkpoint's end (None if it cannot be trusted), whether
+    saving again now would spare the next reader the hashing this one did, and the time after
+    which its bytes are known to have been as they are (see :func:`anchor`)."""
     try:
         key = _key(path, create=False)
         data = json.loads(path.read_text(encoding="utf-8"))
         body, mac = data["body"], data["mac"]
         if key is None or not _same(_mac(key, body), str(mac)):
-            return None, False
-        size = int(body["size"])
-        if body["v"] != VERSION or (body["dev"], body["ino"]) != (stat.st_dev, stat.st_ino):
-            return None, False
-        if stat.st_size < size:
-            return None, False
-        digest, resave = _trusted(fd, body, stat, checked)
+            return None, False, checked
+        same_file = (body["dev"], body["ino"]) == (stat.st_dev, stat.st_ino)
+        if body["v"] != VERSION or not same_file or stat.st_size < int(body["size"]):
+            return None, False, checked
+        digest, resave, since = _trusted(fd, body, stat, checked)
         if digest is None:
-            return None, False
+            return None, False, checked
         state = Parser.resume(
             location,
-            size=size,
+            size=int(body["size"]),
             lines=int(body["lines"]),
             charged={str(lab): _cents(v) for lab, v in body["charged_by_lab"].items()},
             open_ops=[_open(op) for op in body["open"]],
             digest=digest,
         )
-        return (state, resave) if state.reserved == _cents(body["reserved"]) else (None, False)
+        if state.reserved != _cents(body["reserved"]):
+            return None, False, checked
+        return state, resave, since
     except (OSError, ValueError, KeyError, TypeError, ArithmeticError, AttributeError):
-        return None, False
+        return None, False, checked
 
 
 def _trusted(
     fd: int, body: dict[str, Any], stat: os.stat_result, checked_now: int
-) -> tuple[Digest | None, bool]:
+) -> tuple[Digest | None, bool, int]:
     """The covered bytes' hashes, carried forward, if they still hold (None if not).
 
     Unread when the file is exactly as it was when they were read (inode, size, mtime and
@@ -118,25 +119,33 @@ def _trusted(
     recorded, checked = body.get("stat"), body.get("checked")
     now = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
     if recorded == now and isinstance(checked, int) and checked - stat.st_ctime_ns >= MARGIN_NS:
-        return Digest(segments, size), False
+        return Digest(segments, size), False, checked
     whole = Digest() if len(segments) > 1 else None  # many segments: fold them into one
     start = 0
     for end, expected in segments:
         if _hash_range(fd, start, int(end), also=whole) != expected:
-            return None, False
+            return None, False, checked_now
         start = int(end)
     if start != size:
-        return None, False
+        return None, False, checked_now
     # Saved again (outside any lock), the next reader may trust the file times.
-    resave = whole is not None or checked_now - stat.st_ctime_ns >= MARGIN_NS
+    resave = whole is not None or recorded is None or checked_now - stat.st_ctime_ns >= MARGIN_NS
     if whole is not None:
         segments = [[size, whole.hasher.hexdigest()]]
-    return Digest(segments, size), resave
+    return Digest(segments, size), resave, checked_now
 
 
-def body_of(parser: Parser, *, stat: os.stat_result, checked: int) -> dict[str, Any] | None:
-    """What a checkpoint of this parser says (None: nothing it could vouch for). ``stat`` is the
-    ledger's, taken after the wall-clock time ``checked`` and before its bytes were read."""
+def anchor(stat: os.stat_result, checked: int) -> tuple[int, ...]:
+    """The ledger's file times, taken after the wall-clock time ``checked``, for a parser every
+    covered byte of which was read (or vouched for) after that stat: the file was then exactly
+    what the parser holds. A parser that read any byte before the stat has none."""
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, checked)
+
+
+def body_of(
+    parser: Parser, *, stat: os.stat_result, anchored: tuple[int, ...] | None
+) -> dict[str, Any] | None:
+    """What a checkpoint of this parser says (None: nothing it could vouch for)."""
     if not isinstance(parser.digest, Digest) or parser.problems:
         return None
     body: dict[str, Any] = {
@@ -160,9 +169,9 @@ def body_of(parser: Parser, *, stat: os.stat_result, checked: int) -> dict[str, 
             for op_id, op in parser.open.items()
         ],
     }
-    if stat.st_size == parser.size:  # the file times describe exactly the covered bytes
-        body["stat"] = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
-        body["checked"] = checked
+    if anchored is not None and anchored[1] == parser.size:  # times of exactly these bytes
+        body["stat"] = list(anchored[:4])
+        body["checked"] = anchored[4]
     return body
 
 

@@ -68,6 +68,7 @@ class JsonlLedger:
         self._tail = b""
         self._saved = 0  # where the checkpoint on disk ends, as far as this object knows
         self._pending: dict[str, object] | None = None  # a checkpoint to save after unlocking
+        self._anchor: tuple[int, ...] | None = None  # see checkpoint.anchor
 
     def read(self, *, full: bool = False) -> Snapshot:
         """What the ledger holds, read under a shared lock so a line being appended is not torn."""
@@ -163,7 +164,9 @@ class JsonlLedger:
             try:
                 checked = time.time_ns()
                 stat = os.fstat(fd)
-                state = self._from_checkpoint(fd, stat, checked) or self._fresh_parser()
+                state = self._from_checkpoint(fd, stat, checked)
+                if state is None:
+                    state, self._anchor = self._fresh_parser(), checkpoint.anchor(stat, checked)
                 end = _complete_lines(fd, stat.st_size)
                 if end - state.size >= UNLOCKED_READ:
                     state.feed(FileSpan(fd, state.size, end))
@@ -173,9 +176,10 @@ class JsonlLedger:
                 os.close(fd)
 
     def _from_checkpoint(self, fd: int, stat: os.stat_result, checked: int) -> Parser | None:
-        state, resave = checkpoint.load(
+        state, resave, since = checkpoint.load(
             self.checkpoint_path, fd=fd, stat=stat, checked=checked, location=self.location
         )
+        self._anchor = checkpoint.anchor(stat, since)
         self._saved = 0 if state is None else state.size
         if state is not None and resave:
             self._saved = -checkpoint.EVERY  # save it again once this read is done
@@ -191,7 +195,11 @@ class JsonlLedger:
         identity = (stat.st_dev, stat.st_ino)
         state = self._state
         if state is None or not self._prefix_unchanged(fd, state, identity, stat.st_size):
-            state = self._from_checkpoint(fd, stat, checked) or self._fresh_parser()
+            state = self._from_checkpoint(fd, stat, checked)
+            if state is None:
+                state, self._anchor = self._fresh_parser(), checkpoint.anchor(stat, checked)
+        elif self._anchor is not None and self._anchor[:4] != checkpoint.anchor(stat, 0)[:4]:
+            self._anchor = None  # bytes read before this stat: the file times vouch for none
         state.feed(FileSpan(fd, state.size, stat.st_size))
         if state.problems:
             self._state = None
@@ -199,7 +207,7 @@ class JsonlLedger:
             self._keep(fd, state, identity)
             if state.size - self._saved >= checkpoint.EVERY:
                 # Only what to write, under the lock; the writing waits for the unlock.
-                self._pending = checkpoint.body_of(state, stat=stat, checked=checked)
+                self._pending = checkpoint.body_of(state, stat=stat, anchored=self._anchor)
                 self._saved = state.size
         return state.snapshot()
 

@@ -216,6 +216,38 @@ def lock_is_free(ledger: Path) -> bool:
     return True
 
 
+def wait_one_tick(folder: Path, ctime_ns: int) -> None:
+    """Until a change made now gets a later ctime than ``ctime_ns`` (the file system's tick)."""
+    probe = folder / "probe"
+    probe.write_bytes(b"")
+    while probe.stat().st_ctime_ns <= ctime_ns:
+        probe.write_bytes(b"")
+
+
+def test_a_long_running_writer_does_not_vouch_for_bytes_read_before_an_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guard that read the ledger, then appends after an early line was edited in place (its
+    own check compares only the last 4 KiB): its checkpoint must not carry the file times."""
+    import os
+
+    monkeypatch.setattr(checkpoint_module, "MARGIN_NS", 0)
+    ledger = tmp_path / "spend.jsonl"
+    guard = BudgetGuard(100, ledger)
+    for i in range(40):  # past the 4 KiB a running guard compares
+        guard.authorize(f"op-{i}", "1.00")
+    assert guard.total_spent == Decimal("40.00")
+    before = ledger.stat()
+    wait_one_tick(tmp_path, before.st_ctime_ns)
+    lines = ledger.read_bytes().splitlines(keepends=True)
+    lines[0] = reseal(lines[0], estimated="9.00")
+    with ledger.open("r+b") as f:
+        f.write(b"".join(lines))
+    os.utime(ledger, ns=(before.st_atime_ns, before.st_mtime_ns))
+    guard.authorize("last", "1.00")  # saves a checkpoint of what it read before the edit
+    assert fresh_total(ledger) == Decimal("49.00")  # a fresh reader sees the edit
+
+
 def test_an_edit_after_a_trusted_checkpoint_moves_the_ctime_and_is_caught(
     ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -229,13 +261,13 @@ def test_an_edit_after_a_trusted_checkpoint_moves_the_ctime_and_is_caught(
     monkeypatch.setattr(
         checkpoint_module, "_hash_range", lambda *a, **k: hashed.append(1) or real_hash(*a, **k)
     )
+    assert fresh_total(ledger) == Decimal("2.40")  # a writer's checkpoint: re-hashed, saved again
+    assert hashed
+    hashed.clear()
     assert fresh_total(ledger) == Decimal("2.40")
     assert hashed == []  # trusted by its file times: not one covered byte re-read
     before = ledger.stat()
-    probe = tmp_path / "probe"
-    probe.write_bytes(b"")
-    while probe.stat().st_ctime_ns <= before.st_ctime_ns:  # one timestamp tick later
-        probe.write_bytes(b"")
+    wait_one_tick(tmp_path, before.st_ctime_ns)
     lines = ledger.read_bytes().splitlines(keepends=True)
     lines[2] = reseal(lines[2], estimated="9.00")  # same size, its CRC recomputed
     with ledger.open("r+b") as f:
