@@ -11,8 +11,9 @@ they mean for the budget. The rules it keeps (measured, see ``shared/LEDGER-NOTE
 * The ledger must be a regular file, checked without blocking (``stat``, then ``O_NONBLOCK`` and
   ``fstat`` on what was opened): a FIFO would hang every reader, ``/dev/null`` swallows lines.
   Every OS error is a :class:`LedgerError` naming the file and the cause.
-* Each line goes out in one ``os.write`` of the whole line, then ``fsync``; the directory is
-  fsynced when the file is created. A buffered ``json.dump`` tore the last line in 199/200 kills.
+* Each line goes out in one ``os.write`` of the whole line, then ``fsync`` (a transaction's
+  right after its unlock, before it returns: see ``_sync_appended``); the directory is fsynced
+  when the file is created. A buffered ``json.dump`` tore the last line in 199/200 kills.
 * Nothing is ever truncated or rewritten. A torn last line (a crash mid-write) is voided by
   *appending* a newline and a ``void`` line naming its byte range; only a lock holder may do it.
 * Reading is incremental: within a process only appended bytes are parsed; across processes a
@@ -68,6 +69,7 @@ class JsonlLedger:
         self._tail = b""
         self._saved = 0  # where the checkpoint on disk ends, as far as this object knows
         self._pending: dict[str, object] | None = None  # a checkpoint to save after unlocking
+        self._unsynced: list[tuple[int, bool]] = []  # appended, fsync after unlocking
         self._anchor: tuple[int, ...] | None = None  # see checkpoint.anchor
 
     def read(self, *, full: bool = False) -> Snapshot:
@@ -95,6 +97,7 @@ class JsonlLedger:
             with self._locked(fcntl.LOCK_EX):
                 yield _FileTransaction(self, self._read(full=False))
         finally:
+            self._sync_appended()  # outside the lock: other writers need not wait for the disk
             self._save_checkpoint()
 
     def repair(self, *, line: int | None = None, reason: str) -> tuple[Problem, bool]:
@@ -244,18 +247,36 @@ class JsonlLedger:
         finally:
             os.close(fd)  # closing the descriptor releases the flock
 
-    def _write(self, line: bytes) -> None:
+    def _write(self, line: bytes, *, sync_later: bool = False) -> None:
+        """Append one whole line; fsync it now, or (a transaction's append) once the lock is
+        released, before the caller hears of success (see :meth:`_sync_appended`)."""
         created = not _is_ledger_file(self.path)
         fd = open_ledger_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
         try:
             written = _write_all_or_say(self.path, fd, line)
             if written != len(line):
                 raise LedgerError(_short_write(self.path, written, line))
-            _fsync(self.path, fd)
-        finally:
+        except BaseException:
             os.close(fd)
-        if created:
-            _fsync_dir(self.path)
+            raise
+        self._unsynced.append((fd, created))
+        if not sync_later:
+            self._sync_appended()
+
+    def _sync_appended(self) -> None:
+        """Flush what this object appended. After a transaction's unlock: other writers may
+        read and count a line not yet on disk, which errs on the safe side (they see more
+        spent); this writer returns only once it is, and if it dies first it never returned.
+        Any later writer's fsync flushes the whole file, this line included."""
+        pending, self._unsynced = self._unsynced, []
+        try:
+            for fd, created in pending:
+                _fsync(self.path, fd)
+                if created:
+                    _fsync_dir(self.path)
+        finally:
+            for fd, _ in pending:
+                os.close(fd)
 
 
 class _FileTransaction:
@@ -268,7 +289,7 @@ class _FileTransaction:
 
     def append(self, entry: Entry) -> Entry:
         self.snapshot.require_clean()  # appending after a torn tail would glue onto it
-        self._ledger._write(encode(entry))
+        self._ledger._write(encode(entry), sync_later=True)
         self.snapshot = self._ledger._read(full=False)  # folds the new line, saves checkpoint
         return replace(entry, line=self.snapshot.lines)
 
