@@ -13,12 +13,12 @@ import os
 import re
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from minitrain.errors import InputError, LedgerError
+from minitrain.ledger._fields import Fields
 from minitrain.ledger.totals import Totals
 from minitrain.money import parse_usd
 
@@ -34,56 +34,90 @@ _FIELDS = {
 Kind = Literal["authorize", "actual", "void"]
 
 
-@dataclass(frozen=True)
-class Voided:
+class Voided(Fields):
     """What a ``void`` entry takes out of the books: one bad line, by its bytes."""
 
-    offset: int
-    length: int
-    crc32: str
+    __slots__ = ("crc32", "length", "offset")
+
+    def __init__(self, offset: int, length: int, crc32: str) -> None:
+        self.offset, self.length, self.crc32 = offset, length, crc32
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Fields):
     """One line of the ledger: an authorization, a recorded actual, or a void (which names a
     bad line it takes out of the books; it counts nothing itself)."""
 
-    id: str
-    ts: datetime
-    kind: Kind
-    op_label: str
-    estimated: Decimal | None  # authorize: the reservation; actual: the one it replaces, if any
-    actual: Decimal | None = None
-    op_id: str | None = None  # actual: the authorization it closes (None: nothing was open)
-    lab: str | None = None
-    line: int = 0  # 1-based line number in the file; 0 until written
-    voids: Voided | None = None  # void: the bad line
-    reason: str | None = None  # void: why a person (or repair) voided it
+    __slots__ = (
+        "actual",
+        "estimated",  # authorize: the reservation; actual: the one it replaces, if any
+        "id",
+        "kind",
+        "lab",
+        "line",  # 1-based line number in the file; 0 until written
+        "op_id",  # actual: the authorization it closes (None: nothing was open)
+        "op_label",
+        "reason",  # void: why a person (or repair) voided it
+        "ts",
+        "voids",  # void: the bad line
+    )
+
+    def __init__(  # noqa: PLR0917 - one line's fields, as the dataclass took them
+        self,
+        id: str,
+        ts: datetime,
+        kind: Kind,
+        op_label: str,
+        estimated: Decimal | None,
+        actual: Decimal | None = None,
+        op_id: str | None = None,
+        lab: str | None = None,
+        line: int = 0,
+        voids: Voided | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.id, self.ts, self.kind, self.op_label = id, ts, kind, op_label
+        self.estimated, self.actual, self.op_id, self.lab = estimated, actual, op_id, lab
+        self.line, self.voids, self.reason = line, voids, reason
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Fields):
     """A line that cannot be trusted, with where it is and what to do about it."""
 
-    line: int
-    offset: int
-    length: int
-    reason: str
-    torn: bool = False  # the last line, without its newline: a crash mid-write
-    crc32: str = ""
-    looks_like: str = ""  # for a torn line: what it seems to have been (never trusted)
+    __slots__ = ("crc32", "length", "line", "looks_like", "offset", "reason", "torn")
+
+    def __init__(  # noqa: PLR0917 - where, why, and what it looked like
+        self,
+        line: int,
+        offset: int,
+        length: int,
+        reason: str,
+        torn: bool = False,  # the last line, without its newline: a crash mid-write
+        crc32: str = "",
+        looks_like: str = "",  # for a torn line: what it seems to have been (never trusted)
+    ) -> None:
+        self.line, self.offset, self.length, self.reason = line, offset, length, reason
+        self.torn, self.crc32, self.looks_like = torn, crc32, looks_like
 
 
-@dataclass(frozen=True)
-class Snapshot:
+REPAIR_HINT = "run `budget repair` to void it by appending (nothing is deleted)"
+
+
+class Snapshot(Fields):
     """What the ledger held at one moment: always its totals, and its entries if asked for."""
 
-    totals: Totals
-    problems: tuple[Problem, ...]
-    location: str
-    lines: int = 0  # lines in the file, a torn tail included
-    entries: tuple[Entry, ...] | None = None  # None: read from a checkpoint, totals only
-    repair_hint: str = "run `budget repair` to void it by appending (nothing is deleted)"
+    __slots__ = ("entries", "lines", "location", "problems", "repair_hint", "totals")
+
+    def __init__(  # noqa: PLR0917
+        self,
+        totals: Totals,
+        problems: tuple[Problem, ...],
+        location: str,
+        lines: int = 0,  # lines in the file, a torn tail included
+        entries: tuple[Entry, ...] | None = None,  # None: read from a checkpoint, totals only
+        repair_hint: str = REPAIR_HINT,
+    ) -> None:
+        self.totals, self.problems, self.location = totals, problems, location
+        self.lines, self.entries, self.repair_hint = lines, entries, repair_hint
 
     def require_clean(self) -> None:
         """Fail closed: the guard may not decide anything over a ledger with bad lines."""
@@ -329,7 +363,7 @@ class Parser:
     def append(self, entry: Entry) -> Entry:
         """Fold an entry the caller checked itself (test mode's in-memory ledger)."""
         self.lines += 1
-        written = replace(entry, line=self.lines)
+        written = entry.replace(line=self.lines)
         estimate, spent = (
             None if amount is None else int(amount.scaleb(2))
             for amount in (entry.estimated, entry.actual)

@@ -30,7 +30,6 @@ import stat as stat_module
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -291,7 +290,7 @@ class _FileTransaction:
         self.snapshot.require_clean()  # appending after a torn tail would glue onto it
         self._ledger._write(encode(entry), sync_later=True)
         self.snapshot = self._ledger._read(full=False)  # folds the new line, saves checkpoint
-        return replace(entry, line=self.snapshot.lines)
+        return entry.replace(line=self.snapshot.lines)
 
 
 class MemoryLedger:
@@ -329,7 +328,7 @@ class _MemoryTransaction:
 
 
 def _in_memory(snapshot: Snapshot) -> Snapshot:
-    return replace(snapshot, repair_hint=TEST_MODE_REPAIR)
+    return snapshot.replace(repair_hint=TEST_MODE_REPAIR)
 
 
 TEST_MODE_REPAIR = (
