@@ -16,8 +16,9 @@ times, each in a fresh process (so peak RSS is its own):
 Before timing, every prototype must agree with the current parser (the same totals, and the same
 problems, line and reason, on every ledger in ``tests/data/ledgers`` and on mutated lines).
 
-The prototype is written to move into the ledger codec: :class:`Tally` and its helpers use only
-the public shape of the current parser (its messages, its field sets, ``parse_usd``).
+The stdlib prototype (:class:`Tally`) has since moved into the ledger codec
+(``minitrain.ledger.entries.Parser``, issue 13): ``current`` is now that parser, and ``tuned``
+stays as the study's reference for the msgspec variant, which subclasses it.
 """
 
 from __future__ import annotations
@@ -378,9 +379,11 @@ def floor(path: Path) -> object:
 
 
 def current(path: Path) -> object:
-    """As a cold ``budget status`` reads today: the whole file, then one feed."""
-    state = _current_parser().Parser(str(path), keep_entries=False)
-    state.feed(path.read_bytes())
+    """As a cold ``budget status`` reads today: the file in blocks, one feed."""
+    codec = _current_parser()
+    state = codec.Parser(str(path), keep_entries=False)
+    with path.open("rb") as f:
+        state.feed(codec.FileSpan(f.fileno(), 0, path.stat().st_size))
     totals = state.totals
     problems = [(p.line, p.reason) for p in state.problems]
     return _shown(totals.reserved, totals.charged_by_lab, problems)

@@ -95,6 +95,43 @@ def test_stress_200_kills(tmp_path: Path) -> None:
     print(f"torn tails voided: {seen['torn']}, kept (only the newline missing): {seen['kept']}")
 
 
+KILLED_BEFORE_FSYNC = """
+import fcntl, os, sys
+from minitrain import BudgetGuard
+
+def die(fd):  # the fsync of the appended line: say whether the lock is free, then die
+    lock = os.open(sys.argv[1] + ".lock", os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if the lock were still held
+    print("unlocked before fsync", flush=True)
+    os.kill(os.getpid(), 9)
+
+os.fsync = die
+BudgetGuard("100000", sys.argv[1]).authorize("killed-before-fsync", "1.00")
+print("returned", flush=True)
+"""
+
+
+def test_a_writer_killed_after_append_and_unlock_before_fsync_never_returned_and_counts(
+    tmp_path: Path,
+) -> None:
+    """The fsync comes after the unlock: other writers may count a line not yet on disk (more
+    spent than may survive a power cut: the safe side), and its writer reports nothing first."""
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard("100000", ledger).authorize("first", "0.50")
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_BEFORE_FSYNC, str(ledger)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert child.returncode == -signal.SIGKILL
+    assert child.stdout.splitlines() == ["unlocked before fsync"]  # it never returned
+    after = BudgetGuard("100000", ledger)
+    assert after.total_spent == Decimal("1.50")  # its line counts for everyone else
+    after.authorize("next", "0.25")  # and nobody waits for it
+    assert after.total_spent == Decimal("1.75")
+
+
 def test_a_torn_line_of_any_length_is_found_and_repaired_by_appending(tmp_path: Path) -> None:
     ledger = tmp_path / "spend.jsonl"
     BudgetGuard(5, ledger).authorize("a", "1.00")

@@ -5,10 +5,14 @@ inode) are exactly the bytes whose SHA-256 is here, and they add up to these tot
 make that hold:
 
 * **The bytes.** A reader hashes the covered prefix before trusting it (SHA-256 runs at about
-  1.5 GB/s here: ~60 ms for 94 MB, against seconds to parse it), so any change to a covered byte
-  -- an edit in place of the same size, within the same timestamp tick as the last write, or an
-  edit followed by appends -- sends the reader back to the lines. File times are not consulted:
-  a write within one tick leaves them equal.
+  1.5 GB/s here: ~140 ms for 218 MB, against seconds to parse it), so any change to a covered
+  byte -- an edit in place of the same size, within the same timestamp tick as the last write,
+  or an edit followed by appends -- sends the reader back to the lines. Unless, racy-git's
+  rule: the file times (inode, size, mtime, ctime) recorded when every covered byte had been
+  read after them still match exactly, and that ctime was at least ``MARGIN_NS`` older than
+  the moment they were taken. Any later change then moved the ctime (``os.utime`` cannot set
+  it), so equal times mean unchanged bytes; a write within one tick of them is "racy", and the
+  reader hashes (then saves again, so the next one need not).
 * **The totals.** An HMAC-SHA256 over the whole body, keyed by a per-ledger secret kept beside
   the lock file (``<ledger>.key``, mode 0600, never committed). A checkpoint edited to say
   "nothing spent", with any checksum recomputed, does not carry a valid MAC and is ignored.
@@ -24,93 +28,162 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from minitrain.ledger.entries import Entry, Parser
-from minitrain.ledger.totals import Totals
+from minitrain.ledger.entries import Parser
 
-VERSION = 2
+VERSION = 3  # 3: amounts in whole cents, open operations as lists
 TAIL = 4096
 # Saved once a reader has parsed this many bytes past it: a fresh process then parses at most
 # ~64 KiB (a few hundred lines, milliseconds) beyond it, and writers rarely pay for the save.
 EVERY = 64 * 1024
 _CHUNK = 1 << 20
+# How much older than the moment the covered bytes were checked the ledger's ctime must be for
+# its file times alone to vouch for them: far above any timestamp granularity (a kernel tick,
+# 1 s on ext3 or HFS+, 2 s on FAT), so a later change cannot leave the ctime as it was.
+MARGIN_NS = 2_000_000_000
 
 
-def new_digest() -> Any:
-    """The running hash a parser keeps of every byte it is fed. hashlib is imported here, not at
-    start-up: `budget` on an empty ledger never needs it (~6 ms of a ~100 ms start)."""
-    import hashlib
+class Digest:
+    """The SHA-256 of every byte a parser is fed, as segments: those a checkpoint vouched for
+    (``[end, hex]``, trusted or re-hashed on load) and the running one since. Segments let a
+    reader that trusted the checkpoint by its file times carry its hashes forward unread."""
 
-    return hashlib.sha256()
+    __slots__ = ("hasher", "segments", "start")
+
+    def __init__(self, segments: list[list[Any]] | None = None, start: int = 0) -> None:
+        import hashlib  # not at start-up: `budget` on an empty ledger never needs it
+
+        self.segments = segments or []
+        self.start = start
+        self.hasher = hashlib.sha256()
+
+    def update(self, data: bytes) -> None:
+        self.hasher.update(data)
+
+    def sealed(self, size: int) -> list[list[Any]]:
+        if size == self.start:
+            return self.segments
+        return [*self.segments, [size, self.hasher.hexdigest()]]
+
+
+def new_digest() -> Digest:
+    return Digest()
 
 
 def key_path(checkpoint: Path) -> Path:
     return checkpoint.with_name(checkpoint.name.removesuffix(".checkpoint") + ".key")
 
 
-def load(path: Path, *, fd: int, stat: os.stat_result, location: str) -> Parser | None:
-    """A parser positioned at the checkpoint's end, or None if it cannot be trusted."""
+def load(
+    path: Path, *, fd: int, stat: os.stat_result, checked: int, location: str
+) -> tuple[Parser | None, bool, int]:
+    """A parser positioned at the checkpoint's end (None if it cannot be trusted), whether
+    saving again now would spare the next reader the hashing this one did, and the time after
+    which its bytes are known to have been as they are (see :func:`anchor`)."""
     try:
         key = _key(path, create=False)
         data = json.loads(path.read_text(encoding="utf-8"))
         body, mac = data["body"], data["mac"]
         if key is None or not _same(_mac(key, body), str(mac)):
-            return None
-        size = int(body["size"])
-        if body["v"] != VERSION or (body["dev"], body["ino"]) != (stat.st_dev, stat.st_ino):
-            return None
-        if stat.st_size < size:
-            return None
-        digest = _hash_prefix(fd, size)
-        if digest.hexdigest() != body["sha256"]:
-            return None
-        totals = Totals(
-            Decimal(body["reserved"]),
-            {lab: Decimal(v) for lab, v in body["charged_by_lab"].items()},
-            {op["id"]: _entry(op) for op in body["open"]},
-        )
-        return Parser(
+            return None, False, checked
+        same_file = (body["dev"], body["ino"]) == (stat.st_dev, stat.st_ino)
+        if body["v"] != VERSION or not same_file or stat.st_size < int(body["size"]):
+            return None, False, checked
+        digest, resave, since = _trusted(fd, body, stat, checked)
+        if digest is None:
+            return None, False, checked
+        state = Parser.resume(
             location,
-            keep_entries=False,
-            totals=totals,
-            size=size,
+            size=int(body["size"]),
             lines=int(body["lines"]),
+            charged={str(lab): _cents(v) for lab, v in body["charged_by_lab"].items()},
+            open_ops=[_open(op) for op in body["open"]],
             digest=digest,
         )
+        if state.reserved != _cents(body["reserved"]):
+            return None, False, checked
+        return state, resave, since
     except (OSError, ValueError, KeyError, TypeError, ArithmeticError, AttributeError):
+        return None, False, checked
+
+
+def _trusted(
+    fd: int, body: dict[str, Any], stat: os.stat_result, checked_now: int
+) -> tuple[Digest | None, bool, int]:
+    """The covered bytes' hashes, carried forward, if they still hold (None if not).
+
+    Unread when the file is exactly as it was when they were read (inode, size, mtime and
+    ctime) and that ctime was at least MARGIN_NS older than the moment the bytes were checked:
+    any later change to the file (an edit in place, ``os.utime`` included) sets a ctime at
+    least one timestamp tick past it, which user space cannot set back. Otherwise re-hashed.
+    """
+    size, segments = int(body["size"]), body["sha256"]
+    recorded, checked = body.get("stat"), body.get("checked")
+    now = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+    if recorded == now and isinstance(checked, int) and checked - stat.st_ctime_ns >= MARGIN_NS:
+        return Digest(segments, size), False, checked
+    whole = Digest() if len(segments) > 1 else None  # many segments: fold them into one
+    start = 0
+    for end, expected in segments:
+        if _hash_range(fd, start, int(end), also=whole) != expected:
+            return None, False, checked_now
+        start = int(end)
+    if start != size:
+        return None, False, checked_now
+    # Saved again (outside any lock), the next reader may trust the file times.
+    resave = whole is not None or recorded is None or checked_now - stat.st_ctime_ns >= MARGIN_NS
+    if whole is not None:
+        segments = [[size, whole.hasher.hexdigest()]]
+    return Digest(segments, size), resave, checked_now
+
+
+def anchor(stat: os.stat_result, checked: int) -> tuple[int, ...]:
+    """The ledger's file times, taken after the wall-clock time ``checked``, for a parser every
+    covered byte of which was read (or vouched for) after that stat: the file was then exactly
+    what the parser holds. A parser that read any byte before the stat has none."""
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, checked)
+
+
+def body_of(
+    parser: Parser, *, stat: os.stat_result, anchored: tuple[int, ...] | None
+) -> dict[str, Any] | None:
+    """What a checkpoint of this parser says (None: nothing it could vouch for)."""
+    if not isinstance(parser.digest, Digest) or parser.problems:
         return None
-
-
-def save(path: Path, parser: Parser, *, stat: os.stat_result) -> None:
-    """Write the checkpoint atomically; a failure only costs the next reader a full parse."""
-    if parser.digest is None:
-        return
-    totals = parser.totals
-    body = {
+    body: dict[str, Any] = {
         "v": VERSION,
         "dev": stat.st_dev,
         "ino": stat.st_ino,
         "size": parser.size,
-        "sha256": parser.digest.hexdigest(),
+        "sha256": parser.digest.sealed(parser.size),
         "lines": parser.lines,
-        "reserved": str(totals.reserved),
-        "charged_by_lab": {lab: str(v) for lab, v in totals.charged_by_lab.items()},
+        "reserved": _usd(parser.reserved),  # the sum of the open estimates (checked on load)
+        "charged_by_lab": {lab: _usd(c) for lab, c in parser.charged.items()},
         "open": [
             {
-                "id": r.id,
-                "ts": r.ts.isoformat(),
-                "op_label": r.op_label,
-                "lab": r.lab,
-                "estimated": str(r.estimated),
-                "line": r.line,
+                "id": op_id,
+                "ts": op[0] if isinstance(op[0], str) else op[0].isoformat(),
+                "op_label": op[1],
+                "lab": op[2],
+                "estimated": _usd(op[3]),
+                "line": op[4],
             }
-            for r in totals.open_ops.values()
+            for op_id, op in parser.open.items()
         ],
     }
+    if anchored is not None and anchored[1] == parser.size:  # times of exactly these bytes
+        body["stat"] = list(anchored[:4])
+        body["checked"] = anchored[4]
+    return body
+
+
+def save(path: Path, body: dict[str, Any] | None) -> None:
+    """Write the checkpoint atomically (rename); any process may, with or without the ledger's
+    lock: a stale or partial one is only rebuilt. A failure costs the next reader a parse."""
+    if body is None:
+        return
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with contextlib.suppress(OSError):
         key = _key(path, create=True)
@@ -151,25 +224,38 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a, b)
 
 
-def _hash_prefix(fd: int, size: int) -> Any:
-    digest = new_digest()
-    offset = 0
-    while offset < size:
-        chunk = os.pread(fd, min(_CHUNK, size - offset), offset)
+def _hash_range(fd: int, start: int, end: int, *, also: Digest | None) -> str:
+    part = Digest()
+    offset = start
+    while offset < end:
+        chunk = os.pread(fd, min(_CHUNK, end - offset), offset)
         if not chunk:
             raise OSError("the ledger ended before the checkpoint's size")
-        digest.update(chunk)
+        part.update(chunk)
+        if also is not None:
+            also.update(chunk)
         offset += len(chunk)
-    return digest
+    return str(part.hasher.hexdigest())
 
 
-def _entry(op: dict[str, object]) -> Entry:
-    return Entry(
-        id=str(op["id"]),
-        ts=datetime.fromisoformat(str(op["ts"])),
-        kind="authorize",
-        op_label=str(op["op_label"]),
-        estimated=Decimal(str(op["estimated"])),
-        lab=None if op["lab"] is None else str(op["lab"]),
-        line=int(str(op["line"])),
+def _open(op: dict[str, object]) -> tuple[str, str, str, str | None, int, int]:
+    lab = op["lab"]
+    return (
+        str(op["id"]),
+        str(op["ts"]),
+        str(op["op_label"]),
+        None if lab is None else str(lab),
+        _cents(op["estimated"]),
+        int(str(op["line"])),
     )
+
+
+def _usd(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _cents(text: object) -> int:
+    whole, _, part = str(text).partition(".")
+    if not (whole.isdigit() and whole.isascii() and len(part) == 2 and part.isdigit()):
+        raise ValueError(f"not dollars and cents: {text!r}")
+    return int(whole) * 100 + int(part)

@@ -8,15 +8,17 @@ the entries themselves (what ``budget status --all`` and ``budget report`` list)
 from __future__ import annotations
 
 import json
+import json.scanner
 import os
 import re
 import zlib
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from minitrain.errors import InputError, LedgerError
+from minitrain.ledger._fields import Fields
 from minitrain.ledger.totals import Totals
 from minitrain.money import parse_usd
 
@@ -32,56 +34,90 @@ _FIELDS = {
 Kind = Literal["authorize", "actual", "void"]
 
 
-@dataclass(frozen=True)
-class Voided:
+class Voided(Fields):
     """What a ``void`` entry takes out of the books: one bad line, by its bytes."""
 
-    offset: int
-    length: int
-    crc32: str
+    __slots__ = ("crc32", "length", "offset")
+
+    def __init__(self, offset: int, length: int, crc32: str) -> None:
+        self.offset, self.length, self.crc32 = offset, length, crc32
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Fields):
     """One line of the ledger: an authorization, a recorded actual, or a void (which names a
     bad line it takes out of the books; it counts nothing itself)."""
 
-    id: str
-    ts: datetime
-    kind: Kind
-    op_label: str
-    estimated: Decimal | None  # authorize: the reservation; actual: the one it replaces, if any
-    actual: Decimal | None = None
-    op_id: str | None = None  # actual: the authorization it closes (None: nothing was open)
-    lab: str | None = None
-    line: int = 0  # 1-based line number in the file; 0 until written
-    voids: Voided | None = None  # void: the bad line
-    reason: str | None = None  # void: why a person (or repair) voided it
+    __slots__ = (
+        "actual",
+        "estimated",  # authorize: the reservation; actual: the one it replaces, if any
+        "id",
+        "kind",
+        "lab",
+        "line",  # 1-based line number in the file; 0 until written
+        "op_id",  # actual: the authorization it closes (None: nothing was open)
+        "op_label",
+        "reason",  # void: why a person (or repair) voided it
+        "ts",
+        "voids",  # void: the bad line
+    )
+
+    def __init__(  # noqa: PLR0917 - one line's fields, as the dataclass took them
+        self,
+        id: str,
+        ts: datetime,
+        kind: Kind,
+        op_label: str,
+        estimated: Decimal | None,
+        actual: Decimal | None = None,
+        op_id: str | None = None,
+        lab: str | None = None,
+        line: int = 0,
+        voids: Voided | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.id, self.ts, self.kind, self.op_label = id, ts, kind, op_label
+        self.estimated, self.actual, self.op_id, self.lab = estimated, actual, op_id, lab
+        self.line, self.voids, self.reason = line, voids, reason
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Fields):
     """A line that cannot be trusted, with where it is and what to do about it."""
 
-    line: int
-    offset: int
-    length: int
-    reason: str
-    torn: bool = False  # the last line, without its newline: a crash mid-write
-    crc32: str = ""
-    looks_like: str = ""  # for a torn line: what it seems to have been (never trusted)
+    __slots__ = ("crc32", "length", "line", "looks_like", "offset", "reason", "torn")
+
+    def __init__(  # noqa: PLR0917 - where, why, and what it looked like
+        self,
+        line: int,
+        offset: int,
+        length: int,
+        reason: str,
+        torn: bool = False,  # the last line, without its newline: a crash mid-write
+        crc32: str = "",
+        looks_like: str = "",  # for a torn line: what it seems to have been (never trusted)
+    ) -> None:
+        self.line, self.offset, self.length, self.reason = line, offset, length, reason
+        self.torn, self.crc32, self.looks_like = torn, crc32, looks_like
 
 
-@dataclass(frozen=True)
-class Snapshot:
+REPAIR_HINT = "run `budget repair` to void it by appending (nothing is deleted)"
+
+
+class Snapshot(Fields):
     """What the ledger held at one moment: always its totals, and its entries if asked for."""
 
-    totals: Totals
-    problems: tuple[Problem, ...]
-    location: str
-    lines: int = 0  # lines in the file, a torn tail included
-    entries: tuple[Entry, ...] | None = None  # None: read from a checkpoint, totals only
-    repair_hint: str = "run `budget repair` to void it by appending (nothing is deleted)"
+    __slots__ = ("entries", "lines", "location", "problems", "repair_hint", "totals")
+
+    def __init__(  # noqa: PLR0917
+        self,
+        totals: Totals,
+        problems: tuple[Problem, ...],
+        location: str,
+        lines: int = 0,  # lines in the file, a torn tail included
+        entries: tuple[Entry, ...] | None = None,  # None: read from a checkpoint, totals only
+        repair_hint: str = REPAIR_HINT,
+    ) -> None:
+        self.totals, self.problems, self.location = totals, problems, location
+        self.lines, self.entries, self.repair_hint = lines, entries, repair_hint
 
     def require_clean(self) -> None:
         """Fail closed: the guard may not decide anything over a ledger with bad lines."""
@@ -170,67 +206,306 @@ def _amount(value: Decimal | None) -> str | None:
 
 
 # --- reading ---------------------------------------------------------------------------------
+#
+# The reader is tuned (benchmarks/codec.py measured each step): one shared JSON scanner, the CRC
+# checked by slicing the sealed suffix, each distinct amount text parsed once and summed as whole
+# cents, closed operations kept as a line number (not a record), the file taken in blocks.
+
+# `seal` ends every line with ,"crc32":"<8 lowercase hex>"} : a fixed 20-byte suffix.
+_SUFFIX = b',"crc32":"%08x"}'
+_SEALED = len(_SUFFIX % 0)
+_SEALED_KEYS = {kind: frozenset(keys | {"crc32"}) for kind, keys in _FIELDS.items()}
+_TORN = "torn last line: no newline at its end (a crash mid-write?)"
 
 
 class _BadLine(Exception):
     pass
 
 
-@dataclass
+def _no_constants(name: str) -> object:
+    raise ValueError(f"{name} is not an amount")
+
+
+# One decoder for every line (json.loads(..., parse_float=...) builds a new one per call), and
+# its scanner called directly: a sealed line starts with "{" and ends with "}", so the
+# whitespace skipping of JSONDecoder.decode finds nothing; anything else takes json.loads.
+_SCAN: Any = json.scanner.make_scanner(
+    json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constants)  # type: ignore[arg-type]
+)
+
+
+class FileSpan:
+    """Bytes of an open file still to be read, handed out in blocks (memory stays flat)."""
+
+    __slots__ = ("end", "fd", "start")
+    BLOCK = 1 << 20
+
+    def __init__(self, fd: int, start: int, end: int) -> None:
+        self.fd, self.start, self.end = fd, start, end
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def blocks(self) -> Iterator[bytes]:
+        offset = self.start
+        while offset < self.end:
+            block = os.pread(self.fd, min(self.BLOCK, self.end - offset), offset)
+            if not block:
+                raise OSError(f"the ledger ended at byte {offset} while being read")
+            offset += len(block)
+            yield block
+
+
 class Parser:
     """Parse state that can continue where it stopped, so a growing file is read once.
 
-    ``keep_entries`` keeps every entry (for listings); without it only the totals grow.
-    A parser may start from a checkpoint's totals (``size`` and ``lines`` set to where the
-    checkpoint ends); ids and closed operations are then known only from there on.
+    ``keep_entries`` keeps every entry (for listings); without it only the totals grow, in whole
+    cents. A parser may start from a checkpoint (:meth:`resume`); ids and closed operations are
+    then known only from there on.
     """
 
-    location: str
-    keep_entries: bool = True
-    totals: Totals = field(default_factory=Totals)
-    size: int = 0  # bytes consumed
-    lines: int = 0
-    entries: list[Entry] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    voids: list[tuple[int, dict[str, object]]] = field(default_factory=list)
-    ids: set[str] = field(default_factory=set)
-    closed_ops: dict[str, Entry] = field(default_factory=dict)
-    digest: Any = None  # a running hash of every byte fed (for the checkpoint), if kept
+    __slots__ = (
+        "_made",
+        "_unmade",
+        "charged",
+        "digest",
+        "entries",
+        "ids",
+        "keep_entries",
+        "lines",
+        "location",
+        "open",
+        "problems",
+        "reserved",
+        "size",
+        "voids",
+    )
 
-    def feed(self, data: bytes) -> None:
+    def __init__(self, location: str, keep_entries: bool = True, digest: Any = None) -> None:
+        self.location = location
+        self.keep_entries = keep_entries
+        self.size = 0  # bytes consumed
+        self.lines = 0
+        self.reserved = 0  # cents
+        self.charged: dict[str, int] = {}  # lab ("" = none) -> cents
+        # authorization id -> [ts, label, lab, cents, line, its Entry once asked for]
+        self.open: dict[str, list[Any]] = {}
+        # every id seen -> 0, or for a closed authorization the line that closed it
+        self.ids: dict[str, int] = {}
+        self.entries: list[Entry] = []
+        self.problems: list[Problem] = []
+        self.voids: list[tuple[int, object]] = []
+        self.digest = digest  # a running hash of every byte fed (for the checkpoint), if kept
+        # Entries of open authorizations made so far, and the ids opened since: a writer's
+        # snapshot then costs the few new ones, not every open authorization again.
+        self._made: dict[str, Entry] = {}
+        self._unmade: list[str] = []
+
+    @classmethod
+    def resume(
+        cls,
+        location: str,
+        *,
+        size: int,
+        lines: int,
+        charged: dict[str, int],
+        open_ops: list[tuple[str, str, str, str | None, int, int]],
+        digest: Any,
+    ) -> Parser:
+        """A totals-only parser positioned where a checkpoint ends."""
+        state = cls(location, keep_entries=False, digest=digest)
+        state.size, state.lines, state.charged = size, lines, charged
+        for op_id, ts, label, lab, cents, line in open_ops:
+            state.open[op_id] = [ts, label, lab, cents, line, None]
+            state._unmade.append(op_id)
+            state.reserved += cents
+        return state
+
+    @property
+    def totals(self) -> Totals:
+        made, opened = self._made, self.open
+        if len(self._unmade) > len(opened):  # a long read: most of them closed since
+            made.clear()
+            self._unmade = list(opened)
+        for op_id in self._unmade:
+            if op_id in opened:
+                made[op_id] = self.open_entry(op_id)
+        self._unmade.clear()
+        return Totals(
+            _dollars(self.reserved),
+            {lab: _dollars(c) for lab, c in self.charged.items()},
+            dict(made),
+        )
+
+    def open_entry(self, op_id: str) -> Entry:
+        """An open authorization as an entry (made once, when first asked for)."""
+        opened = self.open[op_id]
+        if opened[5] is None:
+            ts, label, lab, cents, line, _ = opened
+            when = ts if type(ts) is datetime else datetime.fromisoformat(ts)
+            opened[5] = Entry(op_id, when, "authorize", label, _dollars(cents), lab=lab, line=line)
+        return opened[5]  # type: ignore[no-any-return]
+
+    def feed(self, data: bytes | FileSpan) -> None:
         """Take the bytes that follow the ones already fed (the file from ``self.size`` on)."""
-        if self.digest is not None:
-            self.digest.update(data)
-        offset = 0
-        while offset < len(data):
+        rest = b""
+        for block in (data,) if type(data) is bytes else data.blocks():  # type: ignore[union-attr]
+            if self.digest is not None:
+                self.digest.update(block)
+            *whole, rest = (rest + block if rest else block).split(b"\n")
+            self._take_lines(whole)
+        if rest:  # a last line without its newline: a crash mid-write
             self.lines += 1
-            end = data.find(b"\n", offset)
-            torn = end == -1
-            raw = data[offset:] if torn else data[offset:end]
-            try:
-                if torn:
-                    raise _BadLine("torn last line: no newline at its end (a crash mid-write?)")
-                _take(self, raw, self.lines)
-            except _BadLine as exc:
-                crc = f"{zlib.crc32(raw):08x}"
-                looks_like = _describe_torn(raw) if torn else ""
-                self.problems.append(
-                    Problem(
-                        self.lines, self.size + offset, len(raw), str(exc), torn, crc, looks_like
-                    )
-                )
-            offset = len(data) if torn else end + 1
-        self.size += len(data)
-        _apply_voids(self)
+            self._problem(rest, _TORN, torn=True)
+            self.size += len(rest)
+        self._apply_voids()
+
+    def append(self, entry: Entry) -> Entry:
+        """Fold an entry the caller checked itself (test mode's in-memory ledger)."""
+        self.lines += 1
+        written = entry.replace(line=self.lines)
+        estimate, spent = (
+            None if amount is None else int(amount.scaleb(2))
+            for amount in (entry.estimated, entry.actual)
+        )
+        self._apply(
+            entry.kind, entry.id, entry.ts, entry.op_label, entry.lab, entry.op_id,
+            estimate, spent, self.lines, written,
+        )  # fmt: skip
+        return written
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
-            self.totals.copy(),
+            self.totals,
             tuple(self.problems),
             self.location,
             self.lines,
             tuple(self.entries) if self.keep_entries else None,
         )
+
+    def _take_lines(self, lines: list[bytes]) -> None:
+        crc32, suffix, sealed, take = zlib.crc32, _SUFFIX, _SEALED, self._take
+        number, offset = self.lines, self.size
+        for raw in lines:
+            number += 1
+            try:
+                if raw[-sealed:] != suffix % crc32(b"}", crc32(raw[:-sealed])):
+                    _crc_failure(raw)
+                take(raw, number)
+            except _BadLine as exc:
+                self.lines, self.size = number, offset
+                self._problem(raw, str(exc), torn=False)
+            offset += len(raw) + 1
+        self.lines, self.size = number, offset
+
+    def _problem(self, raw: bytes, reason: str, *, torn: bool) -> None:
+        crc = f"{zlib.crc32(raw):08x}"
+        looks_like = _describe_torn(raw) if torn else ""
+        where = (self.lines, self.size, len(raw))
+        self.problems.append(Problem(*where, reason, torn, crc, looks_like))
+
+    def _take(self, raw: bytes, number: int) -> None:
+        # The hot path of a cold read: fields indexed (their keys were checked), checks inline.
+        fields = _decode(raw)
+        kind: Kind = fields["kind"]
+        entry_id = fields["id"]
+        if type(entry_id) is not str or not entry_id:
+            raise _BadLine("id must be a non-empty string")
+        if entry_id in self.ids:
+            raise _BadLine(f"duplicate id {entry_id}")
+        if fields["currency"] != CURRENCY:
+            raise _BadLine(f"currency {fields['currency']!r}; this ledger is in {CURRENCY}")
+        ts = _timestamp(fields["ts"])
+        if kind == "void":
+            voids = fields["voids"]
+            if type(voids) is not dict:
+                raise _BadLine("void line without an {offset, length, crc32} object")
+            self.ids[entry_id] = 0
+            self.voids.append((number, voids))
+            return
+        lab = fields["lab"]
+        if lab is not None and type(lab) is not str:
+            raise _BadLine("lab must be a string or null")
+        op_id = None if kind == "authorize" else fields["op_id"]
+        if op_id is not None and type(op_id) is not str:
+            raise _BadLine("op_id must be a string or null")
+        label = fields["op_label"]
+        if type(label) is not str or not label:
+            raise _BadLine("op_label must be a non-empty string")
+        estimated = fields["estimated"]
+        estimate = None if estimated is None else _cents(estimated, "estimated")
+        spent = None if kind == "authorize" else _cents(fields["actual"], "actual")
+        entry = None
+        if self.keep_entries:
+            entry = Entry(
+                entry_id, datetime.fromisoformat(ts), kind, label, _maybe_dollars(estimate),
+                actual=_maybe_dollars(spent), op_id=op_id, lab=lab, line=number,
+            )  # fmt: skip
+        self._apply(kind, entry_id, ts, label, lab, op_id, estimate, spent, number, entry)
+
+    def _apply(  # noqa: PLR0917 - one checked line, field by field
+        self, kind: str, entry_id: str, ts: object, label: str, lab: str | None,
+        op_id: str | None, estimate: int | None, spent: int | None, number: int,
+        entry: Entry | None,
+    ) -> None:  # fmt: skip
+        """Link one authorize or actual line, then fold it into the totals (see totals.added_by:
+        an authorization reserves its estimate; an actual replaces the reservation it closes)."""
+        charged = self.charged  # _charge inlined: this runs once per line of a cold read
+        if kind == "authorize":
+            if estimate is None:
+                raise _BadLine("an authorize line needs an estimated amount")
+            self.open[entry_id] = [ts, label, lab, estimate, number, entry]
+            self._unmade.append(entry_id)
+            self.reserved += estimate
+            key = lab or ""
+            charged[key] = charged.get(key, 0) + estimate
+        elif op_id is None:
+            assert spent is not None
+            self._charge(lab, spent)
+        else:
+            assert spent is not None
+            opened = self.open.get(op_id)
+            if opened is None or opened[1] != label:
+                self._close(op_id, label, number)  # says why
+            assert opened is not None
+            self.ids[op_id] = number
+            del self.open[op_id]
+            self._made.pop(op_id, None)
+            self.reserved -= opened[3]
+            key = opened[2] or ""
+            charged[key] = charged.get(key, 0) + spent - opened[3]
+        self.ids[entry_id] = 0
+        if entry is not None:
+            self.entries.append(entry)
+
+    def _close(self, op_id: str, label: str, number: int) -> None:
+        closed_on = self.ids.get(op_id)
+        if closed_on:
+            raise _BadLine(f"authorization {op_id} already closed on line {closed_on}")
+        opened = self.open.get(op_id)
+        if opened is None:
+            raise _BadLine(f"closes authorization {op_id}, which is not open on an earlier line")
+        if opened[1] != label:
+            raise _BadLine(f"closes authorization {op_id} of another label")
+        self.ids[op_id] = number
+
+    def _charge(self, lab: str | None, amount: int) -> None:
+        key = lab or ""
+        self.charged[key] = self.charged.get(key, 0) + amount
+
+    def _apply_voids(self) -> None:
+        for line, voids in self.voids:
+            assert isinstance(voids, dict)
+            names = (voids.get("offset"), voids.get("length"), voids.get("crc32"))
+            match = next((p for p in self.problems if (p.offset, p.length, p.crc32) == names), None)
+            if match is None:
+                self.problems.append(
+                    Problem(line, 0, 0, "void line names no bad line (offset, length and crc32)")
+                )
+            else:
+                self.problems.remove(match)
+        self.voids.clear()
+        self.problems.sort(key=lambda p: p.line)
 
 
 def parse(data: bytes, *, location: str) -> Snapshot:
@@ -240,130 +515,89 @@ def parse(data: bytes, *, location: str) -> Snapshot:
     return state.snapshot()
 
 
-def _apply_voids(state: Parser) -> None:
-    for line, voids in state.voids:
-        match = next(
-            (
-                p
-                for p in state.problems
-                if p.offset == voids.get("offset")
-                and p.length == voids.get("length")
-                and p.crc32 == voids.get("crc32")
-            ),
-            None,
-        )
-        if match is None:
-            state.problems.append(
-                Problem(line, 0, 0, "void line names no bad line (offset, length and crc32)")
-            )
-        else:
-            state.problems.remove(match)
-    state.voids.clear()
-    state.problems.sort(key=lambda p: p.line)
-
-
-def _take(state: Parser, raw: bytes, number: int) -> None:
-    match = _CRC_SUFFIX.search(raw)
-    if match is None:
+def _crc_failure(raw: bytes) -> None:
+    """Word why the sealed suffix did not match (the fast check only compares)."""
+    if _CRC_SUFFIX.search(raw) is None:
         raise _BadLine("no crc32 field at the end of the line; not written by this tool")
-    body = raw[: match.start()] + b"}"
-    if f"{zlib.crc32(body):08x}".encode() != match.group(1):
-        raise _BadLine("crc32 does not match the line's bytes: the line was changed")
+    raise _BadLine("crc32 does not match the line's bytes: the line was changed")
+
+
+def _decode(raw: bytes) -> dict[str, Any]:
+    try:
+        line = raw.decode()
+        fields, end = _SCAN(line, 0)
+    except (StopIteration, ValueError):
+        return _decode_slowly(raw)
+    if end != len(line) or type(fields) is not dict:
+        return _decode_slowly(raw)
+    kind = fields.get("kind")
+    if type(kind) is not str or fields.keys() != _SEALED_KEYS.get(kind):
+        _fields_failure(fields)
+    return fields
+
+
+def _decode_slowly(raw: bytes) -> dict[str, Any]:
+    """Whatever json.loads on the bytes makes of it, worded as it words it."""
     try:
         fields = json.loads(raw, parse_float=Decimal, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _BadLine(f"not valid JSON ({exc})") from None
-    if not isinstance(fields, dict):
+    if type(fields) is not dict:
         raise _BadLine("not a JSON object")
     kind = fields.get("kind")
-    expected = _FIELDS.get(kind) if isinstance(kind, str) else None
-    if not isinstance(kind, str) or expected is None:
+    if type(kind) is not str or fields.keys() != _SEALED_KEYS.get(kind):
+        _fields_failure(fields)
+    return fields
+
+
+def _fields_failure(fields: dict[str, Any]) -> None:
+    kind = fields.get("kind")
+    expected = _FIELDS.get(kind) if type(kind) is str else None
+    if expected is None:
         raise _BadLine(f"unknown kind {kind!r}; expected authorize, actual or void")
-    keys = set(fields) - {"crc32"}
-    if keys != expected:
-        missing, extra = sorted(expected - keys), sorted(keys - expected)
-        raise _BadLine(f"fields do not match a {kind} line (missing {missing}, unknown {extra})")
-    entry_id = _text(fields, "id")
-    if entry_id in state.ids:
-        raise _BadLine(f"duplicate id {entry_id}")
-    if fields["currency"] != CURRENCY:
-        raise _BadLine(f"currency {fields['currency']!r}; this ledger is in {CURRENCY}")
-    ts = _timestamp(fields)
-    if kind == "void":
-        if not isinstance(fields["voids"], dict):
-            raise _BadLine("void line without an {offset, length, crc32} object")
-        state.ids.add(entry_id)
-        state.voids.append((number, fields["voids"]))
-        return
-    entry = _entry(fields, kind, entry_id, ts, number)
-    _link(state, entry)
-    state.ids.add(entry_id)
-    state.totals.fold(entry)
-    if state.keep_entries:
-        state.entries.append(entry)
+    keys = set(fields) - {"crc32"}  # the CRC check guarantees a crc32 key
+    missing, extra = sorted(expected - keys), sorted(keys - expected)
+    raise _BadLine(f"fields do not match a {kind} line (missing {missing}, unknown {extra})")
 
 
-def _entry(fields: dict[str, object], kind: str, entry_id: str, ts: datetime, n: int) -> Entry:
-    lab, op_id = fields["lab"], fields.get("op_id")
-    if lab is not None and not isinstance(lab, str):
-        raise _BadLine("lab must be a string or null")
-    if op_id is not None and not isinstance(op_id, str):
-        raise _BadLine("op_id must be a string or null")
-    estimated = fields["estimated"]
+def _timestamp(ts: object) -> str:
+    if type(ts) is not str or not ts:
+        raise _BadLine("ts must be a non-empty string")
     try:
-        return Entry(
-            entry_id,
-            ts,
-            "authorize" if kind == "authorize" else "actual",
-            _text(fields, "op_label"),
-            None if estimated is None else parse_usd(estimated, what="estimated"),
-            actual=None if kind == "authorize" else parse_usd(fields["actual"], what="actual"),
-            op_id=op_id,
-            lab=lab,
-            line=n,
-        )
-    except InputError as exc:
-        raise _BadLine(str(exc)) from None
-
-
-def _link(state: Parser, entry: Entry) -> None:
-    """An authorization carries its estimate; an actual closes an open one of its label, once."""
-    if entry.kind == "authorize":
-        if entry.estimated is None:
-            raise _BadLine("an authorize line needs an estimated amount")
-        return
-    if entry.op_id is None:
-        return
-    if entry.op_id in state.closed_ops:
-        first = state.closed_ops[entry.op_id]
-        raise _BadLine(f"authorization {entry.op_id} already closed on line {first.line}")
-    opened = state.totals.open_ops.get(entry.op_id)
-    if opened is None:
-        raise _BadLine(f"closes authorization {entry.op_id}, which is not open on an earlier line")
-    if opened.op_label != entry.op_label:
-        raise _BadLine(f"closes authorization {entry.op_id} of another label")
-    state.closed_ops[entry.op_id] = entry
-
-
-def _text(fields: dict[str, object], key: str) -> str:
-    value = fields[key]
-    if not isinstance(value, str) or not value:
-        raise _BadLine(f"{key} must be a non-empty string")
-    return value
-
-
-def _timestamp(fields: dict[str, object]) -> datetime:
-    try:
-        ts = datetime.fromisoformat(_text(fields, "ts"))
+        parsed = datetime.fromisoformat(ts)
     except ValueError:
-        raise _BadLine(f"ts {fields['ts']!r} is not an ISO-8601 timestamp") from None
-    if ts.utcoffset() is None:
-        raise _BadLine(f"ts {fields['ts']!r} has no UTC offset")
+        raise _BadLine(f"ts {ts!r} is not an ISO-8601 timestamp") from None
+    # a parsed text ending in "+00:00" has that offset: only other texts need the call
+    if not ts.endswith("+00:00") and parsed.utcoffset() is None:
+        raise _BadLine(f"ts {ts!r} has no UTC offset")
     return ts
 
 
-def _no_constants(name: str) -> object:
-    raise ValueError(f"{name} is not an amount")
+_CENTS: dict[str, int] = {}  # an amount's text -> whole cents: a ledger repeats a few amounts
+
+
+def _cents(value: object, what: str) -> int:
+    """``parse_usd`` (every check), once per distinct text; as exact integer cents."""
+    if type(value) is str:  # a dict or list is not hashable: only a text is looked up
+        hit = _CENTS.get(value)
+        if hit is not None:
+            return hit
+    try:
+        number = int(parse_usd(value, what=what).scaleb(2))
+    except InputError as exc:
+        raise _BadLine(str(exc)) from None
+    if type(value) is str and len(_CENTS) < 4096:
+        _CENTS[value] = number
+    return number
+
+
+def _dollars(cents: int) -> Decimal:
+    """Whole cents as the Decimal ``parse_usd`` gives (two places: 1 -> 0.01)."""
+    return Decimal(cents).scaleb(-2)
+
+
+def _maybe_dollars(cents: int | None) -> Decimal | None:
+    return None if cents is None else _dollars(cents)
 
 
 def _describe_torn(data: bytes) -> str:

@@ -11,8 +11,9 @@ they mean for the budget. The rules it keeps (measured, see ``shared/LEDGER-NOTE
 * The ledger must be a regular file, checked without blocking (``stat``, then ``O_NONBLOCK`` and
   ``fstat`` on what was opened): a FIFO would hang every reader, ``/dev/null`` swallows lines.
   Every OS error is a :class:`LedgerError` naming the file and the cause.
-* Each line goes out in one ``os.write`` of the whole line, then ``fsync``; the directory is
-  fsynced when the file is created. A buffered ``json.dump`` tore the last line in 199/200 kills.
+* Each line goes out in one ``os.write`` of the whole line, then ``fsync`` (a transaction's
+  right after its unlock, before it returns: see ``_sync_appended``); the directory is fsynced
+  when the file is created. A buffered ``json.dump`` tore the last line in 199/200 kills.
 * Nothing is ever truncated or rewritten. A torn last line (a crash mid-write) is voided by
   *appending* a newline and a ``void`` line naming its byte range; only a lock holder may do it.
 * Reading is incremental: within a process only appended bytes are parsed; across processes a
@@ -27,8 +28,8 @@ import fcntl
 import os
 import stat as stat_module
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ from minitrain.errors import InputError, LedgerError
 from minitrain.ledger import checkpoint
 from minitrain.ledger.entries import (
     Entry,
+    FileSpan,
     Parser,
     Problem,
     Snapshot,
@@ -46,6 +48,10 @@ from minitrain.ledger.entries import (
 
 if TYPE_CHECKING:  # the protocol's home imports this module (for open_ledger), not back
     from minitrain.ledger import Transaction
+
+
+# A fresh process parses this much or more before taking the lock (less: ~10 ms under it).
+UNLOCKED_READ = 1 << 20
 
 
 class JsonlLedger:
@@ -61,11 +67,16 @@ class JsonlLedger:
         self._identity = (0, 0)
         self._tail = b""
         self._saved = 0  # where the checkpoint on disk ends, as far as this object knows
+        self._pending: dict[str, object] | None = None  # a checkpoint to save after unlocking
+        self._unsynced: list[tuple[int, bool]] = []  # appended, fsync after unlocking
+        self._anchor: tuple[int, ...] | None = None  # see checkpoint.anchor
 
     def read(self, *, full: bool = False) -> Snapshot:
         """What the ledger holds, read under a shared lock so a line being appended is not torn."""
         if not _is_ledger_file(self.path):
             return parse(b"", location=self.location)
+        if not full:
+            self._prepare()
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError:  # a read-only copy (someone else's ledger): nobody writes it here
@@ -75,12 +86,18 @@ class JsonlLedger:
             return self._read(full=full)
         finally:
             os.close(fd)
+            self._save_checkpoint()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """Hold the lock; yield the totals now and a way to append."""
-        with self._locked(fcntl.LOCK_EX):
-            yield _FileTransaction(self, self._read(full=False))
+        self._prepare()
+        try:
+            with self._locked(fcntl.LOCK_EX):
+                yield _FileTransaction(self, self._read(full=False))
+        finally:
+            self._sync_appended()  # outside the lock: other writers need not wait for the disk
+            self._save_checkpoint()
 
     def repair(self, *, line: int | None = None, reason: str) -> tuple[Problem, bool]:
         """Void one bad line by appending; by default the torn last line.
@@ -124,37 +141,80 @@ class JsonlLedger:
             self._state = None
             return parse(b"", location=self.location)
         try:
+            checked = time.time_ns()  # before the stat: see checkpoint.body_of
             stat = os.fstat(fd)
             if full:
                 state = Parser(self.location)
-                state.feed(os.pread(fd, stat.st_size, 0))
+                state.feed(FileSpan(fd, 0, stat.st_size))
                 return state.snapshot()
-            return self._read_totals(fd, stat)
+            return self._read_totals(fd, stat, checked)
         finally:
             os.close(fd)
 
-    def _read_totals(self, fd: int, stat: os.stat_result) -> Snapshot:
+    def _prepare(self) -> None:
+        """Before the lock: start from the checkpoint, or parse every complete line there is.
+
+        The lines of an append-only file do not change once written, so the slow part of a
+        fresh read needs no lock; under the lock only the lines appended meanwhile are read
+        (``_read_totals``), and other writers never wait for a rebuild. Anything odd here
+        (a torn line, an error) is left for the locked read to find and say.
+        """
+        if self._state is not None:
+            return
+        with contextlib.suppress(OSError, LedgerError):
+            fd = open_ledger_file(self.path, os.O_RDONLY, "read")
+            try:
+                checked = time.time_ns()
+                stat = os.fstat(fd)
+                state = self._from_checkpoint(fd, stat, checked)
+                if state is None:
+                    state, self._anchor = self._fresh_parser(), checkpoint.anchor(stat, checked)
+                end = _complete_lines(fd, stat.st_size)
+                if end - state.size >= UNLOCKED_READ:
+                    state.feed(FileSpan(fd, state.size, end))
+                if state.size and not state.problems:
+                    self._keep(fd, state, (stat.st_dev, stat.st_ino))
+            finally:
+                os.close(fd)
+
+    def _from_checkpoint(self, fd: int, stat: os.stat_result, checked: int) -> Parser | None:
+        state, resave, since = checkpoint.load(
+            self.checkpoint_path, fd=fd, stat=stat, checked=checked, location=self.location
+        )
+        self._anchor = checkpoint.anchor(stat, since)
+        self._saved = 0 if state is None else state.size
+        if state is not None and resave:
+            self._saved = -checkpoint.EVERY  # save it again once this read is done
+        return state
+
+    def _keep(self, fd: int, state: Parser, identity: tuple[int, int]) -> None:
+        keep = min(state.size, checkpoint.TAIL)
+        self._state, self._identity = state, identity
+        self._tail = os.pread(fd, keep, state.size - keep)
+
+    def _read_totals(self, fd: int, stat: os.stat_result, checked: int) -> Snapshot:
         """Continue from this process's last clean read, else from the checkpoint, else from 0."""
         identity = (stat.st_dev, stat.st_ino)
         state = self._state
         if state is None or not self._prefix_unchanged(fd, state, identity, stat.st_size):
-            state = checkpoint.load(self.checkpoint_path, fd=fd, stat=stat, location=self.location)
+            state = self._from_checkpoint(fd, stat, checked)
             if state is None:
-                state = Parser(self.location, keep_entries=False, digest=checkpoint.new_digest())
-            self._saved = state.size
-        start = state.size
-        new = os.pread(fd, stat.st_size - start, start)
-        state.feed(new)
+                state, self._anchor = self._fresh_parser(), checkpoint.anchor(stat, checked)
+        elif self._anchor is not None and self._anchor[:4] != checkpoint.anchor(stat, 0)[:4]:
+            self._anchor = None  # bytes read before this stat: the file times vouch for none
+        state.feed(FileSpan(fd, state.size, stat.st_size))
         if state.problems:
             self._state = None
         else:
-            keep = min(state.size, checkpoint.TAIL)
-            self._state, self._identity = state, identity
-            self._tail = os.pread(fd, keep, state.size - keep)
+            self._keep(fd, state, identity)
             if state.size - self._saved >= checkpoint.EVERY:
-                checkpoint.save(self.checkpoint_path, state, stat=stat)
+                # Only what to write, under the lock; the writing waits for the unlock.
+                self._pending = checkpoint.body_of(state, stat=stat, anchored=self._anchor)
                 self._saved = state.size
         return state.snapshot()
+
+    def _fresh_parser(self) -> Parser:
+        return Parser(self.location, keep_entries=False, digest=checkpoint.new_digest())
 
     def _prefix_unchanged(
         self, fd: int, state: Parser, identity: tuple[int, int], size: int
@@ -163,6 +223,10 @@ class JsonlLedger:
             return False
         start = max(0, state.size - checkpoint.TAIL)
         return os.pread(fd, state.size - start, start) == self._tail
+
+    def _save_checkpoint(self) -> None:
+        body, self._pending = self._pending, None
+        checkpoint.save(self.checkpoint_path, body)
 
     @contextlib.contextmanager
     def _locked(self, how: int) -> Iterator[None]:
@@ -182,18 +246,36 @@ class JsonlLedger:
         finally:
             os.close(fd)  # closing the descriptor releases the flock
 
-    def _write(self, line: bytes) -> None:
+    def _write(self, line: bytes, *, sync_later: bool = False) -> None:
+        """Append one whole line; fsync it now, or (a transaction's append) once the lock is
+        released, before the caller hears of success (see :meth:`_sync_appended`)."""
         created = not _is_ledger_file(self.path)
         fd = open_ledger_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
         try:
             written = _write_all_or_say(self.path, fd, line)
             if written != len(line):
                 raise LedgerError(_short_write(self.path, written, line))
-            _fsync(self.path, fd)
-        finally:
+        except BaseException:
             os.close(fd)
-        if created:
-            _fsync_dir(self.path)
+            raise
+        self._unsynced.append((fd, created))
+        if not sync_later:
+            self._sync_appended()
+
+    def _sync_appended(self) -> None:
+        """Flush what this object appended. After a transaction's unlock: other writers may
+        read and count a line not yet on disk, which errs on the safe side (they see more
+        spent); this writer returns only once it is, and if it dies first it never returned.
+        Any later writer's fsync flushes the whole file, this line included."""
+        pending, self._unsynced = self._unsynced, []
+        try:
+            for fd, created in pending:
+                _fsync(self.path, fd)
+                if created:
+                    _fsync_dir(self.path)
+        finally:
+            for fd, _ in pending:
+                os.close(fd)
 
 
 class _FileTransaction:
@@ -206,9 +288,9 @@ class _FileTransaction:
 
     def append(self, entry: Entry) -> Entry:
         self.snapshot.require_clean()  # appending after a torn tail would glue onto it
-        self._ledger._write(encode(entry))
+        self._ledger._write(encode(entry), sync_later=True)
         self.snapshot = self._ledger._read(full=False)  # folds the new line, saves checkpoint
-        return replace(entry, line=self.snapshot.lines)
+        return entry.replace(line=self.snapshot.lines)
 
 
 class MemoryLedger:
@@ -240,16 +322,13 @@ class _MemoryTransaction:
 
     def append(self, entry: Entry) -> Entry:
         self.snapshot.require_clean()
-        self._state.lines += 1
-        written = replace(entry, line=self._state.lines)
-        self._state.totals.fold(written)
-        self._state.entries.append(written)
+        written = self._state.append(entry)
         self.snapshot = _in_memory(self._state.snapshot())
         return written
 
 
 def _in_memory(snapshot: Snapshot) -> Snapshot:
-    return replace(snapshot, repair_hint=TEST_MODE_REPAIR)
+    return snapshot.replace(repair_hint=TEST_MODE_REPAIR)
 
 
 TEST_MODE_REPAIR = (
@@ -306,6 +385,18 @@ def open_ledger_file(path: Path, flags: int, verb: str) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _complete_lines(fd: int, size: int) -> int:
+    """Where the last complete line ends: a line being appended right now is left for later."""
+    end = size
+    while end > 0:
+        start = max(0, end - checkpoint.TAIL)
+        found = os.pread(fd, end - start, start).rfind(b"\n")
+        if found != -1:
+            return start + found + 1
+        end = start
+    return 0
 
 
 def read_bytes(path: Path) -> bytes:

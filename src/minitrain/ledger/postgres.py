@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Iterator
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -262,10 +261,10 @@ class _PgTransaction:
         _insert(self._conn, self._ledger.budget, entry)
         # Fold what was written into this transaction's totals, as the file and memory
         # backends do (they re-read): a caller deciding again must see its own entry.
-        written = replace(entry, line=self.snapshot.lines + 1)
+        written = entry.replace(line=self.snapshot.lines + 1)
         totals = self.snapshot.totals.copy()
         totals.fold(written)
-        self.snapshot = replace(self.snapshot, totals=totals, lines=written.line)
+        self.snapshot = self.snapshot.replace(totals=totals, lines=written.line)
         return written
 
 

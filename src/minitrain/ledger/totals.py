@@ -10,10 +10,11 @@ tested against this fold) all use it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
+
+from minitrain.ledger._fields import Fields
 
 if TYPE_CHECKING:  # entries' parser folds into Totals: the types only, no import back
     from minitrain.ledger.entries import Entry
@@ -36,13 +37,20 @@ def added_by(kind: str, estimated: Decimal | None, actual: Decimal | None) -> De
     return charged(estimated, actual) - before
 
 
-@dataclass
-class Totals:
+class Totals(Fields):
     """What the guard decides on, folded entry by entry with :func:`added_by`."""
 
-    reserved: Decimal = Decimal(0)
-    charged_by_lab: dict[str, Decimal] = field(default_factory=dict)  # "" = no lab
-    open_ops: dict[str, Entry] = field(default_factory=dict)  # authorization id -> its entry
+    __slots__ = ("charged_by_lab", "open_ops", "reserved")
+
+    def __init__(
+        self,
+        reserved: Decimal = Decimal(0),
+        charged_by_lab: dict[str, Decimal] | None = None,  # "" = no lab
+        open_ops: dict[str, Entry] | None = None,  # authorization id -> its entry
+    ) -> None:
+        self.reserved = reserved
+        self.charged_by_lab = {} if charged_by_lab is None else charged_by_lab
+        self.open_ops = {} if open_ops is None else open_ops
 
     @property
     def spent(self) -> Decimal:
@@ -73,19 +81,37 @@ class Totals:
         self.charged_by_lab[key] = self.charged_by_lab.get(key, Decimal(0)) + amount
 
 
-@dataclass(frozen=True)
-class Operation:
+class Operation(Fields):
     """One authorization and its actual, or an actual that had no authorization."""
 
-    id: str
-    label: str
-    lab: str | None
-    estimated: Decimal | None
-    actual: Decimal | None
-    authorized_at: datetime | None
-    recorded_at: datetime | None
-    line: int  # where it starts in the ledger
-    actual_line: int | None = None
+    __slots__ = (
+        "actual",
+        "actual_line",
+        "authorized_at",
+        "estimated",
+        "id",
+        "lab",
+        "label",
+        "line",  # where it starts in the ledger
+        "recorded_at",
+    )
+
+    def __init__(  # noqa: PLR0917 - as the dataclass took them
+        self,
+        id: str,
+        label: str,
+        lab: str | None,
+        estimated: Decimal | None,
+        actual: Decimal | None,
+        authorized_at: datetime | None,
+        recorded_at: datetime | None,
+        line: int,
+        actual_line: int | None = None,
+    ) -> None:
+        self.id, self.label, self.lab = id, label, lab
+        self.estimated, self.actual = estimated, actual
+        self.authorized_at, self.recorded_at = authorized_at, recorded_at
+        self.line, self.actual_line = line, actual_line
 
     @property
     def is_open(self) -> bool:
@@ -111,8 +137,7 @@ def fold_operations(entries: tuple[Entry, ...]) -> list[Operation]:
         if entry.kind == "authorize":
             found[entry.id] = as_operation(entry)
         elif entry.op_id is not None:
-            found[entry.op_id] = replace(
-                found[entry.op_id],
+            found[entry.op_id] = found[entry.op_id].replace(
                 actual=entry.actual,
                 recorded_at=entry.ts,
                 actual_line=entry.line,

@@ -199,3 +199,121 @@ def test_an_early_edit_followed_by_appends_is_not_hidden(ledger: Path) -> None:
     with ledger.open("ab") as f:  # longer now: the old check only looked at the last 4 KiB
         f.write(line)
     assert fresh_total(ledger) == Decimal("3.90")
+
+
+def lock_is_free(ledger: Path) -> bool:
+    """Whether another open file description could take the ledger's lock right now."""
+    import fcntl
+    import os
+
+    fd = os.open(ledger.with_name(ledger.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)  # also releases it, if taken
+    return True
+
+
+def wait_one_tick(folder: Path, ctime_ns: int) -> None:
+    """Until a change made now gets a later ctime than ``ctime_ns`` (the file system's tick)."""
+    probe = folder / "probe"
+    probe.write_bytes(b"")
+    while probe.stat().st_ctime_ns <= ctime_ns:
+        probe.write_bytes(b"")
+
+
+def test_a_long_running_writer_does_not_vouch_for_bytes_read_before_an_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guard that read the ledger, then appends after an early line was edited in place (its
+    own check compares only the last 4 KiB): its checkpoint must not carry the file times."""
+    import os
+
+    monkeypatch.setattr(checkpoint_module, "MARGIN_NS", 0)
+    ledger = tmp_path / "spend.jsonl"
+    guard = BudgetGuard(100, ledger)
+    for i in range(40):  # past the 4 KiB a running guard compares
+        guard.authorize(f"op-{i}", "1.00")
+    assert guard.total_spent == Decimal("40.00")
+    before = ledger.stat()
+    wait_one_tick(tmp_path, before.st_ctime_ns)
+    lines = ledger.read_bytes().splitlines(keepends=True)
+    lines[0] = reseal(lines[0], estimated="9.00")
+    with ledger.open("r+b") as f:
+        f.write(b"".join(lines))
+    os.utime(ledger, ns=(before.st_atime_ns, before.st_mtime_ns))
+    guard.authorize("last", "1.00")  # saves a checkpoint of what it read before the edit
+    assert fresh_total(ledger) == Decimal("49.00")  # a fresh reader sees the edit
+
+
+def test_an_edit_after_a_trusted_checkpoint_moves_the_ctime_and_is_caught(
+    ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file times stand in for the hash only when they cannot hide a change: an in-place
+    edit with the mtime set back (``os.utime``) still moves the ctime, which nobody can set."""
+    import os
+
+    monkeypatch.setattr(checkpoint_module, "MARGIN_NS", 0)  # no waiting for the margin here
+    hashed: list[int] = []
+    real_hash = checkpoint_module._hash_range
+    monkeypatch.setattr(
+        checkpoint_module, "_hash_range", lambda *a, **k: hashed.append(1) or real_hash(*a, **k)
+    )
+    assert fresh_total(ledger) == Decimal("2.40")  # a writer's checkpoint: re-hashed, saved again
+    assert hashed
+    hashed.clear()
+    assert fresh_total(ledger) == Decimal("2.40")
+    assert hashed == []  # trusted by its file times: not one covered byte re-read
+    before = ledger.stat()
+    wait_one_tick(tmp_path, before.st_ctime_ns)
+    lines = ledger.read_bytes().splitlines(keepends=True)
+    lines[2] = reseal(lines[2], estimated="9.00")  # same size, its CRC recomputed
+    with ledger.open("r+b") as f:
+        f.write(b"".join(lines))
+    os.utime(ledger, ns=(before.st_atime_ns, before.st_mtime_ns))  # the mtime set back
+    after = ledger.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert after.st_ctime_ns != before.st_ctime_ns
+    assert fresh_total(ledger) == Decimal("9.40")  # what the file now says
+    assert hashed
+
+
+def test_a_stale_checkpoint_is_rebuilt_without_the_lock_and_caught_up_under_it(
+    ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new inode (``git pull``, ``cp``): the lines are parsed before the lock is taken; only a
+    line another writer appended meanwhile is read under it, and the checkpoint is saved after."""
+    from minitrain.ledger import jsonl
+
+    monkeypatch.setattr(jsonl, "UNLOCKED_READ", 1)
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(ledger.read_bytes())
+    copy.replace(ledger)  # the checkpoint is stale now
+    fed: list[tuple[int, bool]] = []
+    real_feed, real_save = entries.Parser.feed, checkpoint_module.save
+    saved: list[bool] = []
+
+    def feed(self: entries.Parser, data: bytes) -> None:
+        fed.append((len(data), lock_is_free(ledger)))
+        if len(fed) == 1:  # another writer appends while this one parses
+            BudgetGuard(5, ledger).authorize("meanwhile", "0.25")
+        real_feed(self, data)
+
+    def save(path: Path, body: object) -> None:
+        saved.append(lock_is_free(ledger))
+        real_save(path, body)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(entries.Parser, "feed", feed)
+    monkeypatch.setattr(checkpoint_module, "save", save)
+    guard = BudgetGuard(5, ledger)
+    size = ledger.stat().st_size
+    guard.authorize("c", "0.10")
+    assert guard.total_spent == Decimal("2.75")
+    assert fed[0] == (size, True)  # the whole prefix, with nobody locked out
+    appended = [n for n, free in fed if not free and n]
+    assert appended  # under the lock: only the lines appended since
+    assert max(appended) < size
+    assert saved  # the checkpoint is written after the lock is released
+    assert all(saved)
