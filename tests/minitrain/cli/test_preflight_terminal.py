@@ -77,8 +77,7 @@ def test_ctrl_c_mid_run_authorizes_nothing_and_records_where(lab: Path) -> None:
     child.close()
     assert child.exitstatus == 130
     assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
-    [record] = (lab / "experiments/35-cloud-budget/preflight").glob("*.json")
-    data = json.loads(record.read_text())
+    [data] = records(lab)
     assert (data["status"], data["stopped_at_step"]) == ("aborted", "auto-termination")
 
 
@@ -96,6 +95,17 @@ def records(lab: Path) -> list[dict[str, object]]:
     folder = lab / "experiments/35-cloud-budget/preflight"
     paths = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
     return [json.loads(p.read_text()) for p in paths]
+
+
+def stopped_with_nothing_spent(child: pexpect.spawn, lab: Path) -> dict[str, object]:
+    """Ctrl-C at the prompt on screen: exit 130, no ledger, and the run's one record."""
+    child.sendcontrol("c")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
+    [record] = records(lab)
+    return record
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigkill"])
@@ -176,12 +186,7 @@ def test_one_paste_of_every_answer_authorizes_nothing(
     )
     paste(child, bracketed)
     # the prompt still waits for its own answer; nothing was taken from the paste
-    child.sendcontrol("c")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 130
-    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
-    [record] = records(lab)
+    record = stopped_with_nothing_spent(child, lab)
     answered = [s["step"] for s in record["steps"]]  # type: ignore[union-attr,index]
     assert [s for s in answered if s in {p[0] for p in PROMPTS}] == [p[0] for p in prompts]
     assert (record["status"], record["stopped_at_step"]) == ("aborted", PROMPTS[len(prompts)][0])
@@ -308,11 +313,6 @@ def test_keys_typed_before_the_first_prompt_never_answer_it(lab: Path) -> None:
     child.send(EVERY_ANSWER)  # typed while the program starts: before any prompt is drawn
     child.expect_exact("Type the number you see there")
     time.sleep(0.2)
-    child.sendcontrol("c")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 130
-    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
-    [record] = records(lab)
+    record = stopped_with_nothing_spent(child, lab)
     assert [s for s in record["steps"] if s["origin"] == "person"] == []  # type: ignore[union-attr,index]
     assert record["stopped_at_step"] == "no-other-instances"
