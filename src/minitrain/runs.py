@@ -548,7 +548,4 @@ def watch_states(folder: Path, label: str) -> list[WatchState]:
 
 def save_watch_state(folder: Path, state: WatchState) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    path = watch_state_path(folder, state.label, state.instance)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(asdict(state), indent=2) + "\n", encoding="utf-8")
-    temp.replace(path)
+    _write(watch_state_path(folder, state.label, state.instance), asdict(state))
