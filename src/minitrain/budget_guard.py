@@ -236,13 +236,12 @@ class BudgetGuard:
             return
         spent = pool_spent(totals.charged_by_lab, self.lab_caps, pool)
         if spent + estimate > self.lab_caps[pool]:
-            name = "buffer cap" if pool == BUFFER else f"lab {pool} cap"
             raise BudgetGuardExceeded(
                 op_label=label,
                 estimated=estimate,
                 spent=spent,
                 limit=self.lab_caps[pool],
-                limit_name=name,
+                limit_name=labs.cap_name(pool),
             )
 
 

@@ -101,6 +101,11 @@ def stored(lab: str | None) -> str | None:
     return lab
 
 
+def cap_name(pool: str) -> str:
+    """How a message names the cap of ``pool``: "lab 02 cap" or "buffer cap"."""
+    return "buffer cap" if pool == BUFFER else f"lab {pool} cap"
+
+
 def pool_of(lab: str | None, caps: Mapping[str, Decimal]) -> str | None:
     """Which per-lab cap an operation of ``lab`` draws on; None when no caps are set."""
     if not caps:

@@ -59,9 +59,8 @@ def breaches(
     """Every limit the books are over, the ceiling first, then each cap."""
     limits: list[tuple[str, Decimal, list[Operation]]] = [("ceiling", ceiling, operations)]
     for pool, cap in caps.items():
-        name = "buffer cap" if pool == labs.BUFFER else f"lab {pool} cap"
         members = [op for op in operations if labs.pool_of(op.lab, caps) == pool]
-        limits.append((name, cap, members))
+        limits.append((labs.cap_name(pool), cap, members))
     found = []
     for name, limit, members in limits:
         breach = _judge(name, limit, members)
