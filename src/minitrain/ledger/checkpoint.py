@@ -86,7 +86,7 @@ def load(
         key = _key(path, create=False)
         data = json.loads(path.read_text(encoding="utf-8"))
         body, mac = data["body"], data["mac"]
-        if key is None or not _same(_mac(key, body), str(mac)):
+        if key is None or not _same(_mac(key, _canonical(body)), str(mac)):
             return None, False, checked
         same_file = (body["dev"], body["ino"]) == (stat.st_dev, stat.st_ino)
         if body["v"] != VERSION or not same_file or stat.st_size < int(body["size"]):
@@ -147,15 +147,15 @@ def anchor(stat: os.stat_result, checked: int) -> tuple[int, ...]:
 
 
 def body_of(
-    parser: Parser, *, stat: os.stat_result, anchored: tuple[int, ...] | None
+    parser: Parser, *, identity: tuple[int, int], anchored: tuple[int, ...] | None
 ) -> dict[str, Any] | None:
     """What a checkpoint of this parser says (None: nothing it could vouch for)."""
     if not isinstance(parser.digest, Digest) or parser.problems:
         return None
     body: dict[str, Any] = {
         "v": VERSION,
-        "dev": stat.st_dev,
-        "ino": stat.st_ino,
+        "dev": identity[0],
+        "ino": identity[1],
         "size": parser.size,
         "sha256": parser.digest.sealed(parser.size),
         "lines": parser.lines,
@@ -189,8 +189,22 @@ def save(path: Path, body: dict[str, Any] | None) -> None:
         key = _key(path, create=True)
         if key is None:
             return
-        temp.write_text(json.dumps({"body": body, "mac": _mac(key, body)}), encoding="utf-8")
+        # Encoded once: the text the MAC covers is the body as written (sorted keys, so that
+        # a reader re-encoding the body it loads gets the same text back).
+        text = _canonical(body)
+        temp.write_text(f'{{"body": {text}, "mac": "{_mac(key, text)}"}}', encoding="utf-8")
         temp.replace(path)
+
+
+def saved_by(path: Path) -> tuple[int, int] | None:
+    """Which save the checkpoint file is (each is a new file: inode and mtime), None if none.
+    A writer that sees another's save since its own skips its next one: with many writers, one
+    save per ``EVERY`` bytes instead of one each."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 def _key(checkpoint: Path, *, create: bool) -> bytes | None:
@@ -212,10 +226,14 @@ def _key(checkpoint: Path, *, create: bool) -> bytes | None:
     return key
 
 
-def _mac(key: bytes, body: object) -> str:
+def _canonical(body: object) -> str:
+    return json.dumps(body, sort_keys=True)
+
+
+def _mac(key: bytes, text: str) -> str:
     import hmac
 
-    return hmac.new(key, json.dumps(body, sort_keys=True).encode(), "sha256").hexdigest()
+    return hmac.new(key, text.encode(), "sha256").hexdigest()
 
 
 def _same(a: str, b: str) -> bool:

@@ -67,6 +67,7 @@ class JsonlLedger:
         self._identity = (0, 0)
         self._tail = b""
         self._saved = 0  # where the checkpoint on disk ends, as far as this object knows
+        self._save_seen: tuple[int, int] | None = None  # which save that was (saved_by)
         self._pending: dict[str, object] | None = None  # a checkpoint to save after unlocking
         self._unsynced: list[tuple[int, bool]] = []  # appended, fsync after unlocking
         self._anchor: tuple[int, ...] | None = None  # see checkpoint.anchor
@@ -183,6 +184,7 @@ class JsonlLedger:
         )
         self._anchor = checkpoint.anchor(stat, since)
         self._saved = 0 if state is None else state.size
+        self._save_seen = checkpoint.saved_by(self.checkpoint_path)
         if state is not None and resave:
             self._saved = -checkpoint.EVERY  # save it again once this read is done
         return state
@@ -207,11 +209,34 @@ class JsonlLedger:
             self._state = None
         else:
             self._keep(fd, state, identity)
-            if state.size - self._saved >= checkpoint.EVERY:
-                # Only what to write, under the lock; the writing waits for the unlock.
-                self._pending = checkpoint.body_of(state, stat=stat, anchored=self._anchor)
-                self._saved = state.size
+            self._checkpoint_due(state)
         return state.snapshot()
+
+    def _folded(self, line: bytes) -> Snapshot:
+        """The totals after this transaction appended ``line``. Under the lock nobody else
+        appends, so the line follows exactly what the locked read found: it is folded from
+        memory rather than read back (a writer's share of the lock, halved)."""
+        state = self._state
+        if state is None:  # the locked read found no file: read what was made
+            return self._read(full=False)
+        state.feed(line)
+        if state.problems:  # cannot happen for a line this ledger encoded; never trusted
+            self._state = None
+            return state.snapshot()
+        self._tail = (self._tail + line)[-checkpoint.TAIL :]
+        self._anchor = None  # this write moved the file's times: they vouch for no byte now
+        self._checkpoint_due(state)
+        return state.snapshot()
+
+    def _checkpoint_due(self, state: Parser) -> None:
+        if state.size - self._saved < checkpoint.EVERY:
+            return
+        if not self._saved_by_another():
+            # Only what to write, under the lock; the writing waits for the unlock.
+            self._pending = checkpoint.body_of(
+                state, identity=self._identity, anchored=self._anchor
+            )
+        self._saved = state.size
 
     def _fresh_parser(self) -> Parser:
         return Parser(self.location, keep_entries=False, digest=checkpoint.new_digest())
@@ -224,17 +249,33 @@ class JsonlLedger:
         start = max(0, state.size - checkpoint.TAIL)
         return os.pread(fd, state.size - start, start) == self._tail
 
+    def _saved_by_another(self) -> bool:
+        """Whether another process saved the checkpoint since this one last loaded or saved it
+        (then this save is skipped: with many writers, one save per EVERY bytes, not one each).
+        Not after a re-hash, whose save spares the next reader the hashing."""
+        seen = checkpoint.saved_by(self.checkpoint_path)
+        if self._saved < 0 or seen is None or seen == self._save_seen:
+            return False
+        self._save_seen = seen
+        return True
+
     def _save_checkpoint(self) -> None:
         body, self._pending = self._pending, None
-        checkpoint.save(self.checkpoint_path, body)
+        if body is not None:
+            checkpoint.save(self.checkpoint_path, body)
+            self._save_seen = checkpoint.saved_by(self.checkpoint_path)
 
     @contextlib.contextmanager
     def _locked(self, how: int) -> Iterator[None]:
         _is_ledger_file(self.path)  # refuse a folder, a FIFO or a device before making a lock
         try:
-            if how == fcntl.LOCK_EX:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:
+                if how != fcntl.LOCK_EX:
+                    raise
+                self.path.parent.mkdir(parents=True, exist_ok=True)  # a first write makes it
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise LedgerError(
                 f"{self.lock_path}: cannot create the ledger's lock file: {exc.strerror};"
@@ -288,8 +329,9 @@ class _FileTransaction:
 
     def append(self, entry: Entry) -> Entry:
         self.snapshot.require_clean()  # appending after a torn tail would glue onto it
-        self._ledger._write(encode(entry), sync_later=True)
-        self.snapshot = self._ledger._read(full=False)  # folds the new line, saves checkpoint
+        line = encode(entry)
+        self._ledger._write(line, sync_later=True)
+        self.snapshot = self._ledger._folded(line)
         return entry.replace(line=self.snapshot.lines)
 
 

@@ -165,7 +165,7 @@ def test_a_forged_checkpoint_saying_nothing_spent_cannot_authorize(
     data = json.loads(path.read_text())
     data["body"].update(reserved="0", charged_by_lab={}, open=[])
     forger_key = b"a guess: the real key is not in git"
-    data["mac"] = checkpoint_module._mac(forger_key, data["body"])
+    data["mac"] = checkpoint_module._mac(forger_key, checkpoint_module._canonical(data["body"]))
     path.write_text(json.dumps(data))
     assert main(["authorize", "big", "300", "--ceiling", "340", "--ledger", str(ledger)]) == 3
     assert "spent $337.50" in capsys.readouterr().err
@@ -317,3 +317,48 @@ def test_a_stale_checkpoint_is_rebuilt_without_the_lock_and_caught_up_under_it(
     assert max(appended) < size
     assert saved  # the checkpoint is written after the lock is released
     assert all(saved)
+
+
+def _numbers(guard: BudgetGuard) -> tuple[object, ...]:
+    status = guard.status()
+    return status.spent, status.reserved, status.charged_by_lab, status.open_operations
+
+
+def test_writers_that_fold_their_own_lines_agree_with_a_fresh_read(tmp_path: Path) -> None:
+    """A writer folds the line it just appended from memory (under the lock nobody else
+    appends): its numbers, line numbers included, and the checkpoints it saves must be what
+    reading the file says."""
+    path = tmp_path / "spend.jsonl"
+    writers = [BudgetGuard(100, path, lab_caps={"02": 60, "03": 30}) for _ in range(3)]
+    for i in range(12):
+        writer = writers[i % 3]
+        writer.authorize(f"lab0{2 + i % 2}-op-{i}", "0.25")
+        if i % 4 == 3:
+            writer.record_actual(f"lab0{2 + i % 2}-op-{i}", "0.10")
+        fresh = BudgetGuard(100, path, lab_caps={"02": 60, "03": 30})
+        assert all(_numbers(w) == _numbers(fresh) for w in writers)
+
+
+@pytest.mark.default_threshold
+def test_many_writers_save_one_checkpoint_between_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each writer saves once it has read EVERY bytes past the checkpoint it knows, unless
+    another saved since: sixteen writers take turns saving, not sixteen saves per EVERY bytes."""
+    saved: list[int] = []
+    real = checkpoint_module.save
+
+    def counted(path: Path, body: dict[str, object] | None) -> None:
+        saved.append(1)
+        real(path, body)
+
+    monkeypatch.setattr(checkpoint_module, "save", counted)
+    path = tmp_path / "spend.jsonl"
+    writers = [BudgetGuard(100000, path) for _ in range(16)]
+    for i in range(90):
+        for k, writer in enumerate(writers):
+            writer.authorize(f"w{k}-{i}", "0.01")
+    boundaries = path.stat().st_size // checkpoint_module.EVERY
+    assert boundaries >= 3
+    assert len(saved) <= 2 * boundaries  # 16 per boundary before
+    assert fresh_total(path) == Decimal("14.40")
