@@ -126,9 +126,10 @@ class Preflight:
 
 class RunRecord:
     """The file of the pre-flight run in progress. A live run's is rewritten after every change
-    (a rerun resumes from it, and reads a killed gate's line id from it); a dry run's only when
-    it starts and when it finishes: it writes no ledger and is never resumed, and each save costs
-    an fsync."""
+    (a rerun resumes from it, and reads a killed gate's line id from it); a dry run's once, when
+    it finishes (stopped, Ctrl-C and errors included): it writes no ledger and is never resumed,
+    and each save costs an fsync. Until then its name is held by an empty file, which readers
+    skip, and which is all a dry run killed outright (SIGKILL) leaves."""
 
     def __init__(
         self,
@@ -173,7 +174,7 @@ class RunRecord:
             "stopped_at_step": None,
         }
         self._every_change = not dry_run
-        self._save()
+        self._changed()
 
     def resumed_from(self, earlier: Path) -> None:
         self._data["resumed_from"] = earlier.name
