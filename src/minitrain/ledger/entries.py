@@ -218,10 +218,12 @@ _SEALED_KEYS = {kind: frozenset(keys | {"crc32"}) for kind, keys in _FIELDS.item
 _TORN = "torn last line: no newline at its end (a crash mid-write?)"
 
 
-# A feed of this many bytes or more is decoded by msgspec first (``_typed``): it saves ~1 µs a
-# line (~5 ms a MB) but costs ~25-60 ms to import, so a small ledger (and `budget status`'s
-# start-up) never imports it; a cold read or a stale rebuild does.
-TYPED_READ = 8 << 20
+# A feed of this many bytes or more is decoded by msgspec first (``_typed``). It saves ~1-2 µs a
+# line (~5-9 ms a MB) but costs ~20-50 ms to import (msgspec pulls typing_extensions, inspect,
+# uuid), so it pays from ~3 MB on (`benchmarks/codec.py` prints the break-even): a cold read or
+# a stale rebuild of a real ledger takes it; a small ledger, and `budget status`'s start-up,
+# never import it.
+TYPED_READ = 4 << 20
 
 
 class _BadLine(Exception):

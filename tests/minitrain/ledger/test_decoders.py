@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import zlib
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minitrain.ledger import entries
-from minitrain.ledger.jsonl import JsonlLedger
+from minitrain import BudgetGuard
+from minitrain.ledger import _typed, checkpoint, entries, jsonl
 from tests.conftest import REPO
 
 CORPUS = sorted((REPO / "tests/data/ledgers").rglob("*.jsonl"))
@@ -197,4 +198,37 @@ def test_msgspec_is_imported_only_for_a_long_read(
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     assert done.stdout.split() == ["1.50", "1", str(imported)]
-    assert JsonlLedger(ledger).read().totals.spent == Decimal("1.50")
+    assert jsonl.JsonlLedger(ledger).read().totals.spent == Decimal("1.50")
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_a_stale_checkpoint_is_rebuilt_by_the_typed_decoder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After ``git pull`` or ``cp`` (a new inode) the prefix is parsed again before the lock is
+    taken: that long feed is the one msgspec decodes; the few lines caught up under the lock are
+    not."""
+    monkeypatch.setattr(checkpoint, "EVERY", 1)  # small ledgers here: a checkpoint at once
+    ledger = tmp_path / "spend.jsonl"
+    guard = BudgetGuard(5, ledger)
+    for label in "abc":
+        guard.authorize(label, "1.00")
+    guard.record_actual("a", "0.40")
+    assert ledger.with_name("spend.jsonl.checkpoint").exists()
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(ledger.read_bytes())
+    copy.replace(ledger)  # a new inode: the checkpoint is stale
+    typed: list[bool] = []
+    real = _typed.taker
+
+    def taker(*args: Callable[..., None]) -> Callable[[bytes, int], None]:
+        typed.append(True)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_typed, "taker", taker)
+    monkeypatch.setattr(jsonl, "UNLOCKED_READ", 1)
+    monkeypatch.setattr(entries, "TYPED_READ", ledger.stat().st_size)
+    guard = BudgetGuard(5, ledger)
+    guard.authorize("d", "0.10")
+    assert typed == [True]
+    assert guard.total_spent == Decimal("2.50")
