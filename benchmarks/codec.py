@@ -14,7 +14,7 @@ runs it (``entries.Parser``, totals only, the file fed in 1 MiB blocks):
 Then it times importing the typed decoder (``minitrain.ledger._typed``, which imports msgspec)
 in fresh processes, and prints the feed size at which the time msgspec saves pays for its import:
 ``entries.TYPED_READ`` is set well above it. That both decoders agree, line by line, is a test
-(``tests/minitrain/ledger/test_decoders.py``); here their totals on the big ledger must match.
+(``tests/minitrain/ledger/test_typed.py``); here their totals on the big ledger must match.
 """
 
 from __future__ import annotations

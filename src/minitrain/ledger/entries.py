@@ -395,7 +395,7 @@ class Parser:
     def _typed_take(self) -> Callable[[bytes, int], None]:
         """:meth:`_take` with msgspec's typed decoder in front, when it is installed."""
         try:
-            from minitrain.ledger import _typed  # msgspec: ~25 ms to import, see TYPED_READ
+            from minitrain.ledger import _typed  # msgspec: its import costs, see TYPED_READ
         except ImportError:
             return self._take
         return _typed.taker(self._check, self._take)
