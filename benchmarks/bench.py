@@ -1,6 +1,6 @@
 """Each speed goal of issue 13 as a ratio against its floor, measured in the same run.
 
-    .venv/bin/python benchmarks/bench.py [--quick] [--lines 1000000] [--runs N]
+    .venv/bin/python benchmarks/bench.py [--quick] [--lines 1000000] [--runs N] [--only NAME ...]
 
 The machines are shared and noisy, so every figure is paired with a floor taken in the same run
 (measured and floor runs alternate), repeated, and shown as the ratio of medians and the ratio
@@ -308,6 +308,7 @@ def stale(big: Path, folder: Path, runs: int, lines: int) -> None:
         second_wall.append(second.wall)
         second_cpu.append(second.cpu)
     show("first writer (rebuilds), wall", walls(firsts))
+    show("first writer (rebuilds), CPU", [r.cpu for r in firsts])
     print(f"  {'first writer, peak RSS':<48} {max(r.maxrss for r in firsts) / MIB:.0f} MiB")
     show("floor: second writer's own CPU time", second_cpu)
     show("second writer, wall", second_wall, second_cpu)
@@ -388,6 +389,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="20,000 lines and fewer runs (~15 s)")
     parser.add_argument("--lines", type=int, help="size of the big ledger (default 1,000,000)")
     parser.add_argument("--runs", type=int, help="repetitions of each start-up measurement")
+    parser.add_argument(
+        "--only", nargs="+", choices=SECTIONS, metavar="NAME",
+        help=f"run only these sections (of {', '.join(SECTIONS)})",
+    )  # fmt: skip
     args = parser.parse_args()
     lines = args.lines or (20_000 if args.quick else 1_000_000)
     runs = args.runs or (5 if args.quick else 11)
@@ -400,18 +405,22 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         os.chdir(folder)  # no manifest above it: the ledgers here answer only to --ceiling
-        for step in (
-            lambda: startup(folder, runs),
-            lambda: cold_read(big, folder, slow_runs, lines),
-            lambda: flat(big, folder, runs, lines),
-            lambda: stale(big, folder, slow_runs, lines),
-            lambda: contention(
+        steps: dict[str, Callable[[], None]] = {
+            "startup": lambda: startup(folder, runs),
+            "cold": lambda: cold_read(big, folder, slow_runs, lines),
+            "flat": lambda: flat(big, folder, runs, lines),
+            "stale": lambda: stale(big, folder, slow_runs, lines),
+            "contention": lambda: contention(
                 folder, 3 if args.quick else 5, procs=16, tries=25 if args.quick else 100
             ),
-        ):
+        }
+        for section in args.only or SECTIONS:
             print()
-            step()
+            steps[section]()
     return summary()
+
+
+SECTIONS = ("startup", "cold", "flat", "stale", "contention")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import json.scanner
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -218,6 +218,14 @@ _SEALED_KEYS = {kind: frozenset(keys | {"crc32"}) for kind, keys in _FIELDS.item
 _TORN = "torn last line: no newline at its end (a crash mid-write?)"
 
 
+# A feed of this many bytes or more is decoded by msgspec first (``_typed``). It saves ~1-2 µs a
+# line (~5-9 ms a MB) but costs ~20-50 ms to import (msgspec pulls typing_extensions, inspect,
+# uuid), so it pays from ~3 MB on (`benchmarks/codec.py` prints the break-even): a cold read or
+# a stale rebuild of a real ledger takes it; a small ledger, and `budget status`'s start-up,
+# never import it.
+TYPED_READ = 4 << 20
+
+
 class _BadLine(Exception):
     pass
 
@@ -348,12 +356,13 @@ class Parser:
 
     def feed(self, data: bytes | FileSpan) -> None:
         """Take the bytes that follow the ones already fed (the file from ``self.size`` on)."""
+        take = self._typed_take() if len(data) >= TYPED_READ else self._take
         rest = b""
         for block in (data,) if type(data) is bytes else data.blocks():  # type: ignore[union-attr]
             if self.digest is not None:
                 self.digest.update(block)
             *whole, rest = (rest + block if rest else block).split(b"\n")
-            self._take_lines(whole)
+            self._take_lines(whole, take)
         if rest:  # a last line without its newline: a crash mid-write
             self.lines += 1
             self._problem(rest, _TORN, torn=True)
@@ -383,8 +392,16 @@ class Parser:
             tuple(self.entries) if self.keep_entries else None,
         )
 
-    def _take_lines(self, lines: list[bytes]) -> None:
-        crc32, suffix, sealed, take = zlib.crc32, _SUFFIX, _SEALED, self._take
+    def _typed_take(self) -> Callable[[bytes, int], None]:
+        """:meth:`_take` with msgspec's typed decoder in front, when it is installed."""
+        try:
+            from minitrain.ledger import _typed  # msgspec: its import costs, see TYPED_READ
+        except ImportError:
+            return self._take
+        return _typed.taker(self._check, self._take)
+
+    def _take_lines(self, lines: list[bytes], take: Callable[[bytes, int], None]) -> None:
+        crc32, suffix, sealed = zlib.crc32, _SUFFIX, _SEALED
         number, offset = self.lines, self.size
         for raw in lines:
             number += 1
@@ -405,36 +422,43 @@ class Parser:
         self.problems.append(Problem(*where, reason, torn, crc, looks_like))
 
     def _take(self, raw: bytes, number: int) -> None:
-        # The hot path of a cold read: fields indexed (their keys were checked), checks inline.
+        """One line through the standard library's decoder (it words every failure)."""
         fields = _decode(raw)
-        kind: Kind = fields["kind"]
-        entry_id = fields["id"]
+        get = fields.get  # the keys were checked: a key this kind lacks gives None
+        self._check(
+            fields["kind"], get("id"), get("ts"), get("currency"), get("op_label"), get("lab"),
+            get("op_id"), get("estimated"), get("actual"), number, get("voids"),
+        )  # fmt: skip
+
+    def _check(  # noqa: PLR0917 - one decoded line, field by field
+        self, kind: Kind, entry_id: Any, ts: Any, currency: Any, label: Any, lab: Any,
+        op_id: Any, estimated: Any, actual: Any, number: int, voids: Any = None,
+    ) -> None:  # fmt: skip
+        """Every check of a line's fields, whichever decoder read it; then fold it in.
+
+        The hot path of a cold read: checks inline, no record made unless entries are kept.
+        """
         if type(entry_id) is not str or not entry_id:
             raise _BadLine("id must be a non-empty string")
         if entry_id in self.ids:
             raise _BadLine(f"duplicate id {entry_id}")
-        if fields["currency"] != CURRENCY:
-            raise _BadLine(f"currency {fields['currency']!r}; this ledger is in {CURRENCY}")
-        ts = _timestamp(fields["ts"])
+        if currency != CURRENCY:
+            raise _BadLine(f"currency {currency!r}; this ledger is in {CURRENCY}")
+        ts = _timestamp(ts)
         if kind == "void":
-            voids = fields["voids"]
             if type(voids) is not dict:
                 raise _BadLine("void line without an {offset, length, crc32} object")
             self.ids[entry_id] = 0
             self.voids.append((number, voids))
             return
-        lab = fields["lab"]
         if lab is not None and type(lab) is not str:
             raise _BadLine("lab must be a string or null")
-        op_id = None if kind == "authorize" else fields["op_id"]
         if op_id is not None and type(op_id) is not str:
             raise _BadLine("op_id must be a string or null")
-        label = fields["op_label"]
         if type(label) is not str or not label:
             raise _BadLine("op_label must be a non-empty string")
-        estimated = fields["estimated"]
         estimate = None if estimated is None else _cents(estimated, "estimated")
-        spent = None if kind == "authorize" else _cents(fields["actual"], "actual")
+        spent = None if kind == "authorize" else _cents(actual, "actual")
         entry = None
         if self.keep_entries:
             entry = Entry(
