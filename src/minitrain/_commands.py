@@ -7,9 +7,9 @@ import contextlib
 import os
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from minitrain._secrets import redact
+from minitrain._struct import Struct
 
 TYPE_CHECKING = False  # mypy reads this name as True
 if TYPE_CHECKING:
@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 SHOWN_CHARS = 1000  # the most of a program's error text a message carries
 
 
-@dataclass(frozen=True)
-class Ran:
+class Ran(Struct, frozen=True):
     argv: tuple[str, ...]
     status: int | None  # None: it did not run to the end (see ``problem``)
     stdout: str

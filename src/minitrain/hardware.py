@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from minitrain._commands import run as run_command
+from minitrain._struct import Struct
 from minitrain.errors import InputError
 
 QUERY = ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]
@@ -23,14 +23,12 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _GPU_COLUMN = re.compile(r"^GPU(\d+)$")
 
 
-@dataclass(frozen=True)
-class Gpu:
+class Gpu(Struct, frozen=True):
     name: str
     memory_mib: int
 
 
-@dataclass(frozen=True)
-class Hardware:
+class Hardware(Struct, frozen=True):
     gpus: tuple[Gpu, ...]
     links: Mapping[tuple[int, int], str]  # (0, 1) -> "NV4" / "PIX" / ...
 
@@ -56,8 +54,7 @@ class Hardware:
         return f"{len(self.gpus)}x {' + '.join(names)} ({memory} MiB each){link}"
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Struct, frozen=True):
     """What the estimate assumed: the manifest's ``hardware_target`` as an object."""
 
     gpu: str  # matched as a case-insensitive part of the name: "RTX 4090"
