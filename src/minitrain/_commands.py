@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -97,5 +96,7 @@ def _found(program: str) -> bool:
 
 
 def _kill_group(child: subprocess.Popen[str]) -> None:
+    import signal  # already loaded by subprocess; a dry run without the vendor's CLI needs neither
+
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.pid, signal.SIGKILL)

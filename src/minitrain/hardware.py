@@ -19,8 +19,10 @@ from minitrain.errors import InputError
 
 QUERY = ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]
 TOPO = ["nvidia-smi", "topo", "-m"]
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_GPU_COLUMN = re.compile(r"^GPU(\d+)$")
+# Patterns, not compiled here: only reading nvidia-smi needs them (re caches them then), and
+# every pre-flight run imports this module for the manifest's target.
+_ANSI = r"\x1b\[[0-9;?]*[A-Za-z]"
+_GPU_COLUMN = r"^GPU(\d+)$"
 
 
 class Gpu(Struct, frozen=True):
@@ -119,7 +121,7 @@ def parse_query(text: str) -> tuple[Gpu, ...]:
 
 
 def parse_topo(text: str) -> dict[tuple[int, int], str]:
-    lines = [_ANSI.sub("", line) for line in text.splitlines()]
+    lines = [re.sub(_ANSI, "", line) for line in text.splitlines()]
     header = next((line for line in lines if "GPU0" in line and not line.startswith("GPU")), None)
     if header is None:
         raise InputError("nvidia-smi topo -m printed no GPU0 header")
@@ -127,11 +129,11 @@ def parse_topo(text: str) -> dict[tuple[int, int], str]:
     links = {}
     for line in lines:
         cells = [c.strip() for c in line.split("\t")]
-        row = _GPU_COLUMN.match(cells[0])
+        row = re.match(_GPU_COLUMN, cells[0])
         if row is None:
             continue
         for column, cell in zip(columns, cells[1:], strict=False):
-            col = _GPU_COLUMN.match(column)
+            col = re.match(_GPU_COLUMN, column)
             if col is not None and cell != "X":
                 links[(int(row.group(1)), int(col.group(1)))] = cell
     return links
