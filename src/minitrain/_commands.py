@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from pathlib import Path
 
 from minitrain._secrets import redact
+from minitrain._struct import Struct
 
 TYPE_CHECKING = False  # mypy reads this name as True
 if TYPE_CHECKING:
@@ -18,8 +18,7 @@ if TYPE_CHECKING:
 SHOWN_CHARS = 1000  # the most of a program's error text a message carries
 
 
-@dataclass(frozen=True)
-class Ran:
+class Ran(Struct, frozen=True):
     argv: tuple[str, ...]
     status: int | None  # None: it did not run to the end (see ``problem``)
     stdout: str
@@ -51,9 +50,11 @@ def one_line(text: str) -> str:
 
 
 def run(argv: Sequence[str], *, timeout: float) -> Ran:
+    args = tuple(argv)
+    if not _found(args[0]):
+        return Ran(args, None, "", "", f"`{args[0]}` is not installed or not on PATH", True)
     import subprocess  # here, not at the top: the commands that never run one start faster
 
-    args = tuple(argv)
     shown = " ".join(args)
     try:
         # its own session (process group), so a timeout ends the children it started too
@@ -84,6 +85,18 @@ def run(argv: Sequence[str], *, timeout: float) -> Ran:
     return Ran(args, child.returncode, redact(stdout), redact(stderr))
 
 
+def _found(program: str) -> bool:
+    """Whether the exec that ``Popen`` does could find ``program``: a file of that name in a
+    directory of PATH (or at that path). When there is none, starting it is certain to fail with
+    FileNotFoundError; knowing it first spares a fork (a dry run without the vendor's CLI
+    senses its instances twice) and importing ``subprocess``."""
+    if os.sep in program:
+        return Path(program).exists()
+    return any((Path(folder) / program).exists() for folder in os.get_exec_path())
+
+
 def _kill_group(child: subprocess.Popen[str]) -> None:
+    import signal  # already loaded by subprocess; a dry run without the vendor's CLI needs neither
+
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(child.pid, signal.SIGKILL)

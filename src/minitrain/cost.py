@@ -8,18 +8,17 @@ granularity (a minute by default) and the amount up to the cent: the guard never
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
 from minitrain import runs
+from minitrain._struct import Struct
 from minitrain.errors import InputError
 from minitrain.money import CENT
 
 
-@dataclass(frozen=True)
-class Cost:
+class Cost(Struct, frozen=True):
     record: Path
     start: datetime
     end: datetime

@@ -10,27 +10,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from minitrain._commands import run as run_command
+from minitrain._struct import Struct
 from minitrain.errors import InputError
 
 QUERY = ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]
 TOPO = ["nvidia-smi", "topo", "-m"]
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_GPU_COLUMN = re.compile(r"^GPU(\d+)$")
+# Patterns, not compiled here: only reading nvidia-smi needs them (re caches them then), and
+# every pre-flight run imports this module for the manifest's target.
+_ANSI = r"\x1b\[[0-9;?]*[A-Za-z]"
+_GPU_COLUMN = r"^GPU(\d+)$"
 
 
-@dataclass(frozen=True)
-class Gpu:
+class Gpu(Struct, frozen=True):
     name: str
     memory_mib: int
 
 
-@dataclass(frozen=True)
-class Hardware:
+class Hardware(Struct, frozen=True):
     gpus: tuple[Gpu, ...]
     links: Mapping[tuple[int, int], str]  # (0, 1) -> "NV4" / "PIX" / ...
 
@@ -56,8 +56,7 @@ class Hardware:
         return f"{len(self.gpus)}x {' + '.join(names)} ({memory} MiB each){link}"
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Struct, frozen=True):
     """What the estimate assumed: the manifest's ``hardware_target`` as an object."""
 
     gpu: str  # matched as a case-insensitive part of the name: "RTX 4090"
@@ -122,7 +121,7 @@ def parse_query(text: str) -> tuple[Gpu, ...]:
 
 
 def parse_topo(text: str) -> dict[tuple[int, int], str]:
-    lines = [_ANSI.sub("", line) for line in text.splitlines()]
+    lines = [re.sub(_ANSI, "", line) for line in text.splitlines()]
     header = next((line for line in lines if "GPU0" in line and not line.startswith("GPU")), None)
     if header is None:
         raise InputError("nvidia-smi topo -m printed no GPU0 header")
@@ -130,11 +129,11 @@ def parse_topo(text: str) -> dict[tuple[int, int], str]:
     links = {}
     for line in lines:
         cells = [c.strip() for c in line.split("\t")]
-        row = _GPU_COLUMN.match(cells[0])
+        row = re.match(_GPU_COLUMN, cells[0])
         if row is None:
             continue
         for column, cell in zip(columns, cells[1:], strict=False):
-            col = _GPU_COLUMN.match(column)
+            col = re.match(_GPU_COLUMN, column)
             if col is not None and cell != "X":
                 links[(int(row.group(1)), int(col.group(1)))] = cell
     return links

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 from minitrain import runs, vendors
 from minitrain._commands import run as run_command
 from minitrain._secrets import redact
+from minitrain._struct import Struct, replace
 from minitrain.budget_guard import BudgetGuard
 from minitrain.errors import InputError, NotPassed
 from minitrain.money import format_usd
@@ -36,8 +36,7 @@ TYPED = vendors.AutoTermination(
 )
 
 
-@dataclass(frozen=True)
-class Launched:
+class Launched(Struct, frozen=True):
     instance_id: str | None
     exit_status: int
     record: Path

@@ -7,19 +7,18 @@ when a PNG is asked for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from minitrain._struct import Struct
 from minitrain.budget_guard import BUFFER, Operation, Status, pool_of
 from minitrain.errors import InputError
 from minitrain.ledger.totals import added_by
 from minitrain.money import format_usd, usd_text
 
 
-@dataclass(frozen=True)
-class LabRow:
+class LabRow(Struct, frozen=True):
     lab: str
     cap: Decimal | None
     reserved: Decimal  # open authorizations' estimates
@@ -31,16 +30,14 @@ class LabRow:
         return self.reserved + self.actual
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(Struct, frozen=True):
     at: datetime
     spent: Decimal  # cumulative, as the ledger counted it at that moment
     label: str
     event: str  # "authorize" or "actual"
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(Struct, frozen=True):
     status: Status
     labs: tuple[LabRow, ...]
     timeline: tuple[Point, ...]

@@ -18,13 +18,13 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from minitrain._secrets import redact_data
+from minitrain._struct import Struct, asdict, field
 from minitrain.errors import InputError
 
 STALE_AFTER = timedelta(minutes=30)  # older progress is not offered for resuming or launching
@@ -35,8 +35,7 @@ RESUMABLE = ("running", "interrupted", "aborted", "error", "not-passed")
 Origin = Literal["person", "scripted", "sensed"]
 
 
-@dataclass(frozen=True)
-class StepResult:
+class StepResult(Struct, frozen=True):
     step: str
     kind: str
     text: str
@@ -47,8 +46,7 @@ class StepResult:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class ChecklistRef:
+class ChecklistRef(Struct, frozen=True):
     """Which checklist a run walked, as its file names it."""
 
     id: str
@@ -57,8 +55,7 @@ class ChecklistRef:
     sha256: str
 
 
-@dataclass(frozen=True)
-class Gate:
+class Gate(Struct, frozen=True):
     """What a run's gate was about to write to the ledger, saved before writing it."""
 
     action: str  # authorize or record_actual
@@ -66,8 +63,7 @@ class Gate:
     amount: str
 
 
-@dataclass(frozen=True)
-class Preflight:
+class Preflight(Struct, frozen=True):
     """A pre-flight run's file as read back; damaged fields read as None."""
 
     path: Path
@@ -424,8 +420,7 @@ def reserve(folder: Path, now: datetime, label: str, *, suffix: str = "") -> Pat
 # --- launches ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Launch:
+class Launch(Struct, frozen=True):
     """A launch's file as read back; damaged fields read as None."""
 
     path: Path
@@ -435,8 +430,7 @@ class Launch:
     started_at: datetime | None
 
 
-@dataclass(frozen=True)
-class LaunchFile:
+class LaunchFile(Struct, frozen=True):
     """What a launch writes, first before its vendor command runs, then after."""
 
     label: str
@@ -494,8 +488,7 @@ def launches(folder: Path, label: str) -> Iterator[Launch]:
 # --- the watcher's state ---------------------------------------------------------------------
 
 
-@dataclass
-class WatchState:
+class WatchState(Struct):
     """A watcher's state; the watcher updates it in place and saves it after each look."""
 
     label: str

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from minitrain._commands import Ran, run
 
 
@@ -44,3 +46,24 @@ def test_error_text_is_all_of_stderr_on_one_line() -> None:
     )
     assert ran.error_text() == "usage: vastai [-h] | vastai: error: unrecognized arguments: -y"
     assert Ran(("x",), 1, "", "").error_text() == "(no message)"
+
+
+def test_a_missing_program_is_named_whether_found_on_path_or_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PATH look-up that spares a fork says what starting the program would have said."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    expected = "`no-such-cli` is not installed or not on PATH"
+    assert run(["no-such-cli", "list"], timeout=5) == Ran(
+        ("no-such-cli", "list"), None, "", "", expected, missing=True
+    )
+    assert run([str(tmp_path / "gone")], timeout=5).missing
+    not_a_program = tmp_path / "no-such-cli"
+    not_a_program.mkdir()  # found by name, but no program: exec's own error, not "missing"
+    ran = run(["no-such-cli"], timeout=5)
+    assert not ran.missing
+    assert ran.problem.startswith("`no-such-cli` could not run:")
+    script = tmp_path / "fake-cli"
+    script.write_text("#!/bin/sh\necho listed\n")
+    script.chmod(0o755)
+    assert run(["fake-cli"], timeout=5) == Ran(("fake-cli",), 0, "listed\n", "")

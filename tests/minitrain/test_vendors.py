@@ -313,3 +313,11 @@ def test_vast_destroy_without_y_aborts_and_that_is_said(
     with pytest.raises(vendors.VendorError, match=r"answered 'Aborted\.': instance 4242 was NOT"):
         vendors.get("vast").terminate("4242")
     assert vast.instances == [VAST]
+
+
+def test_each_vendor_has_its_adapter_and_an_unknown_one_is_named() -> None:
+    assert [vendors.get(name).name for name in vendors.ADAPTERS] == ["runpod", "vast"]
+    with pytest.raises(
+        InputError, match="no adapter for vendor 'lambda'; the adapters are runpod, vast"
+    ):
+        vendors.get("lambda")

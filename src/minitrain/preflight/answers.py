@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from decimal import Decimal
 
+from minitrain._struct import replace
 from minitrain.errors import InputError
 from minitrain.money import format_usd, parse_rate, parse_usd
 from minitrain.preflight.checklist import Step

@@ -11,11 +11,11 @@ import hashlib
 import re
 import string
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+from minitrain._struct import Struct
 from minitrain.errors import FileFormatError, InputError
 from minitrain.money import parse_rate
 from minitrain.preflight import _yaml
@@ -31,8 +31,7 @@ ACTIONS = ("authorize", "record_actual", "confirm")
 _ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 
 
-@dataclass(frozen=True)
-class _Field:
+class _Field(Struct, frozen=True):
     json_type: str
     doc: str
     kinds: tuple[Kind, ...] = KINDS
@@ -108,14 +107,12 @@ _TOP: dict[str, _Field] = {
 }
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(Struct, frozen=True):
     step: str
     equals: str
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Struct, frozen=True):
     id: str
     kind: Kind
     say: str
@@ -143,8 +140,7 @@ class Step:
     amount_from: str | None = None
 
 
-@dataclass(frozen=True)
-class Checklist:
+class Checklist(Struct, frozen=True):
     id: str
     version: int
     title: str

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from minitrain._struct import Struct
 from minitrain.budget_guard import Status
 from minitrain.hardware import Target, target_from
 from minitrain.labs import BUFFER, Lab
@@ -35,8 +35,7 @@ FACT_DOCS = {
 FACT_NAMES = frozenset(FACT_DOCS)
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(Struct, frozen=True):
     label: str
     estimate: Decimal
     lab: Lab  # the lab the ledger line names, resolved once (``labs.resolve``)

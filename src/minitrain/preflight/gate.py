@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
+from minitrain._struct import Struct
 from minitrain.budget_guard import BudgetGuard
 from minitrain.ledger.entries import new_id
 from minitrain.money import format_usd, parse_usd
@@ -26,8 +26,7 @@ Status = Literal["authorized", "would-authorize", "recorded", "would-record", "c
 DIGITS = re.compile(r"[0-9]+")  # ASCII digits only: "²".isdigit() is true
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Struct, frozen=True):
     status: Status
     record: Path
     message: str

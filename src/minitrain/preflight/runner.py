@@ -8,10 +8,10 @@ gate in ``gate``, the review shown before it in ``review``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from minitrain._struct import Struct, field, replace
 from minitrain.budget_guard import BudgetGuard
 from minitrain.errors import BudgetGuardExceeded, InputError, Interrupted, NotPassed, Stopped
 from minitrain.preflight import answers, senses
@@ -25,8 +25,7 @@ from minitrain.preflight.sources import Question, Source
 from minitrain.runs import RunRecord, StepResult
 
 
-@dataclass
-class Walk:
+class Walk(Struct):
     checklist: Checklist
     facts: Facts
     guard: BudgetGuard

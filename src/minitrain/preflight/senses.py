@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from minitrain import hardware, vendors
 from minitrain._commands import run as run_command
+from minitrain._struct import Struct
 from minitrain.errors import InputError
 from minitrain.money import format_usd
 from minitrain.preflight.checklist import Step
@@ -17,8 +17,7 @@ from minitrain.preflight.facts import HEADROOM, Facts
 DEFAULT_TIMEOUT = 20.0
 
 
-@dataclass(frozen=True)
-class Sensed:
+class Sensed(Struct, frozen=True):
     value: str  # what goes into the record
     passed: bool
     note: str  # what the person is shown

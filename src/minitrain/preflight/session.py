@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from minitrain import labs, runs
 from minitrain import settings as settings_module
+from minitrain._struct import Struct
 from minitrain.budget_guard import BudgetGuard, check_label
 from minitrain.money import Amount, format_usd, parse_usd
 from minitrain.preflight import checklist as checklist_module
@@ -21,8 +21,7 @@ from minitrain.runs import ChecklistRef, Gate, Preflight, RunRecord, StepResult
 DEFAULT_CHECKLIST = Path("checklists/pre-flight.yaml")
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(Struct, frozen=True):
     label: str
     estimate: Amount
     lab: str | None = None

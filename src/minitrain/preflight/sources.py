@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from minitrain._struct import Struct
 from minitrain.errors import FileFormatError, InputError
 from minitrain.preflight import _yaml
 from minitrain.preflight.checklist import ASKABLE_SENSES, Checklist, Step
 from minitrain.runs import Origin
 
 
-@dataclass(frozen=True)
-class Question:
+class Question(Struct, frozen=True):
     header: str  # "Step 3 of 8"
     text: str  # the step's `say`, with every fact filled in
     why: str
@@ -66,8 +65,7 @@ class Terminal:
         print(text, flush=True)
 
 
-@dataclass(frozen=True)
-class Answers:
+class Answers(Struct, frozen=True):
     """A scripted answers file: ``step-id: answer`` per line, every answer read as text."""
 
     path: Path

@@ -41,16 +41,20 @@ def of_command(argv: Sequence[str], default: str) -> str:
     return clis.get(Path(argv[0]).name, default) if argv else default
 
 
-def get(name: str) -> Vendor:
-    from minitrain.vendors import runpod, vast
+ADAPTERS = ("runpod", "vast")
 
-    vendors: dict[str, Vendor] = {"runpod": runpod.RunPod(), "vast": vast.Vast()}
-    try:
-        return vendors[name]
-    except KeyError:
-        raise InputError(
-            f"no adapter for vendor {name!r}; the adapters are {', '.join(vendors)}"
-        ) from None
+
+def get(name: str) -> Vendor:
+    """The adapter of ``name``; only its own module is imported (a run uses one vendor)."""
+    if name == "runpod":
+        from minitrain.vendors.runpod import RunPod
+
+        return RunPod()
+    if name == "vast":
+        from minitrain.vendors.vast import Vast
+
+        return Vast()
+    raise InputError(f"no adapter for vendor {name!r}; the adapters are {', '.join(ADAPTERS)}")
 
 
 def terminate_and_confirm(vendor: Vendor, instance_id: str) -> None:

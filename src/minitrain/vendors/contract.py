@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
 from minitrain._commands import Ran, one_line
 from minitrain._commands import run as run_command
+from minitrain._struct import Struct
 from minitrain.errors import InputError
 
 TIMEOUT_S = 60
@@ -31,8 +31,7 @@ class VendorUnavailable(VendorError):
     """The vendor CLI is not installed (or not on PATH)."""
 
 
-@dataclass(frozen=True)
-class Instance:
+class Instance(Struct, frozen=True):
     id: str
     name: str
     status: str  # the vendor's own word: RUNNING, EXITED, running, stopped, ...
@@ -43,16 +42,14 @@ class Instance:
         return f"{self.id} ({self.name or 'unnamed'}, {self.status}{cost})"
 
 
-@dataclass(frozen=True)
-class Created:
+class Created(Struct, frozen=True):
     """What a create command printed: the id in the documented shape, and what went wrong."""
 
     instance_id: str | None
     problem: str = ""  # "" only when the vendor's documented success was printed
 
 
-@dataclass(frozen=True)
-class AutoTermination:
+class AutoTermination(Struct, frozen=True):
     """How the vendor-side auto-termination of a launch is known."""
 
     how: str  # "proven by the create command" or "typed in the pre-flight"

@@ -56,6 +56,17 @@ NOT_FOR_STATUS = [
 ]
 # A scripted run asks no person: the prompt library stays out of it.
 NOT_FOR_A_SCRIPTED_RUN = ["prompt_toolkit", "questionary", "minitrain.preflight.prompts"]
+# What the dry run's value types no longer need (minitrain._struct replaced `dataclasses`, which
+# imports `inspect` and with it `ast`, `dis` and `tokenize`), and the prompt library.
+NOT_FOR_A_DRY_RUN = [
+    "ast",
+    "dataclasses",
+    "dis",
+    "inspect",
+    "prompt_toolkit",
+    "questionary",
+    "tokenize",
+]
 
 LOADED = """
 import json, sys
@@ -95,6 +106,13 @@ def test_a_scripted_dry_run_imports_no_prompt_library(lab: Path) -> None:
     loaded = loaded_by("preflight", [*argv, "--answers", "checklists/answers/ci.yaml"], lab)
     assert "minitrain.preflight.session" in loaded
     assert not loaded & set(NOT_FOR_A_SCRIPTED_RUN)
+
+
+def test_a_scripted_dry_run_imports_no_dataclass_machinery(lab: Path) -> None:
+    argv = ["run", "--label", "lab02-tp-spinup", "--estimate", "3.00", "--dry-run"]
+    loaded = loaded_by("preflight", [*argv, "--answers", "checklists/answers/ci.yaml"], lab)
+    assert "minitrain.preflight.gate" in loaded  # it did walk the checklist to the gate
+    assert sorted(loaded & set(NOT_FOR_A_DRY_RUN)) == []
 
 
 def test_the_package_still_exports_its_names_when_asked() -> None:
