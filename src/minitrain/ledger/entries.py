@@ -273,8 +273,6 @@ class Parser:
     """
 
     __slots__ = (
-        "_made",
-        "_unmade",
         "charged",
         "digest",
         "entries",
@@ -304,10 +302,6 @@ class Parser:
         self.problems: list[Problem] = []
         self.voids: list[tuple[int, object]] = []
         self.digest = digest  # a running hash of every byte fed (for the checkpoint), if kept
-        # Entries of open authorizations made so far, and the ids opened since: a writer's
-        # snapshot then costs the few new ones, not every open authorization again.
-        self._made: dict[str, Entry] = {}
-        self._unmade: list[str] = []
 
     @classmethod
     def resume(
@@ -325,34 +319,19 @@ class Parser:
         state.size, state.lines, state.charged = size, lines, charged
         for op_id, ts, label, lab, cents, line in open_ops:
             state.open[op_id] = [ts, label, lab, cents, line, None]
-            state._unmade.append(op_id)
             state.reserved += cents
         return state
 
     @property
     def totals(self) -> Totals:
-        made, opened = self._made, self.open
-        if len(self._unmade) > len(opened):  # a long read: most of them closed since
-            made.clear()
-            self._unmade = list(opened)
-        for op_id in self._unmade:
-            if op_id in opened:
-                made[op_id] = self.open_entry(op_id)
-        self._unmade.clear()
+        """The sums now; the open authorizations as entries only when asked for (a writer's
+        check needs the sums alone, and it holds the lock meanwhile)."""
+        opened = dict(self.open)  # as they are now, whatever is fed later
         return Totals(
             _dollars(self.reserved),
             {lab: _dollars(c) for lab, c in self.charged.items()},
-            dict(made),
+            lambda: {op_id: _open_entry(op_id, row) for op_id, row in opened.items()},
         )
-
-    def open_entry(self, op_id: str) -> Entry:
-        """An open authorization as an entry (made once, when first asked for)."""
-        opened = self.open[op_id]
-        if opened[5] is None:
-            ts, label, lab, cents, line, _ = opened
-            when = ts if type(ts) is datetime else datetime.fromisoformat(ts)
-            opened[5] = Entry(op_id, when, "authorize", label, _dollars(cents), lab=lab, line=line)
-        return opened[5]  # type: ignore[no-any-return]
 
     def feed(self, data: bytes | FileSpan) -> None:
         """Take the bytes that follow the ones already fed (the file from ``self.size`` on)."""
@@ -479,7 +458,6 @@ class Parser:
             if estimate is None:
                 raise _BadLine("an authorize line needs an estimated amount")
             self.open[entry_id] = [ts, label, lab, estimate, number, entry]
-            self._unmade.append(entry_id)
             self.reserved += estimate
             key = lab or ""
             charged[key] = charged.get(key, 0) + estimate
@@ -494,7 +472,6 @@ class Parser:
             assert opened is not None
             self.ids[op_id] = number
             del self.open[op_id]
-            self._made.pop(op_id, None)
             self.reserved -= opened[3]
             key = opened[2] or ""
             charged[key] = charged.get(key, 0) + spent - opened[3]
@@ -582,6 +559,15 @@ def _fields_failure(fields: dict[str, Any]) -> None:
     keys = set(fields) - {"crc32"}  # the CRC check guarantees a crc32 key
     missing, extra = sorted(expected - keys), sorted(keys - expected)
     raise _BadLine(f"fields do not match a {kind} line (missing {missing}, unknown {extra})")
+
+
+def _open_entry(op_id: str, row: list[Any]) -> Entry:
+    """An open authorization (``Parser.open``'s row) as an entry, made once and kept in it."""
+    if row[5] is None:
+        ts, label, lab, cents, line, _ = row
+        when = ts if type(ts) is datetime else datetime.fromisoformat(ts)
+        row[5] = Entry(op_id, when, "authorize", label, _dollars(cents), lab=lab, line=line)
+    return row[5]  # type: ignore[no-any-return]
 
 
 def _timestamp(ts: object) -> str:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from minitrain.ledger._fields import Fields
 
 if TYPE_CHECKING:  # entries' parser folds into Totals: the types only, no import back
+    from collections.abc import Callable
+
     from minitrain.ledger.entries import Entry
 
 
@@ -40,17 +42,30 @@ def added_by(kind: str, estimated: Decimal | None, actual: Decimal | None) -> De
 class Totals(Fields):
     """What the guard decides on, folded entry by entry with :func:`added_by`."""
 
-    __slots__ = ("charged_by_lab", "open_ops", "reserved")
+    __slots__ = ("_open_ops", "charged_by_lab", "reserved")
 
     def __init__(
         self,
         reserved: Decimal = Decimal(0),
         charged_by_lab: dict[str, Decimal] | None = None,  # "" = no lab
-        open_ops: dict[str, Entry] | None = None,  # authorization id -> its entry
+        # authorization id -> its entry, or what makes them when first asked for
+        open_ops: dict[str, Entry] | Callable[[], dict[str, Entry]] | None = None,
     ) -> None:
         self.reserved = reserved
         self.charged_by_lab = {} if charged_by_lab is None else charged_by_lab
-        self.open_ops = {} if open_ops is None else open_ops
+        self._open_ops = {} if open_ops is None else open_ops
+
+    @property
+    def open_ops(self) -> dict[str, Entry]:
+        if not isinstance(self._open_ops, dict):
+            self._open_ops = self._open_ops()
+        return self._open_ops
+
+    def _values(self) -> tuple[object, ...]:
+        return self.charged_by_lab, self.open_ops, self.reserved
+
+    def __repr__(self) -> str:
+        return f"Totals({self.reserved!r}, {self.charged_by_lab!r}, {self.open_ops!r})"
 
     @property
     def spent(self) -> Decimal:
