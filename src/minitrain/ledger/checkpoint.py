@@ -25,13 +25,14 @@ incrementally as the parser reads (``Parser.digest``), so saving never re-reads 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from pathlib import Path
-from typing import Any
 
 from minitrain.ledger.entries import Parser
+
+TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
+if TYPE_CHECKING:
+    from typing import Any
 
 VERSION = 3  # 3: amounts in whole cents, open operations as lists
 TAIL = 4096
@@ -72,19 +73,19 @@ def new_digest() -> Digest:
     return Digest()
 
 
-def key_path(checkpoint: Path) -> Path:
-    return checkpoint.with_name(checkpoint.name.removesuffix(".checkpoint") + ".key")
+def key_path(checkpoint: str) -> str:
+    return checkpoint.removesuffix(".checkpoint") + ".key"
 
 
 def load(
-    path: Path, *, fd: int, stat: os.stat_result, checked: int, location: str
+    path: str, *, fd: int, stat: os.stat_result, checked: int, location: str
 ) -> tuple[Parser | None, bool, int]:
     """A parser positioned at the checkpoint's end (None if it cannot be trusted), whether
     saving again now would spare the next reader the hashing this one did, and the time after
     which its bytes are known to have been as they are (see :func:`anchor`)."""
     try:
         key = _key(path, create=False)
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read(path))
         body, mac = data["body"], data["mac"]
         if key is None or not _same(_mac(key, body), str(mac)):
             return None, False, checked
@@ -179,37 +180,52 @@ def body_of(
     return body
 
 
-def save(path: Path, body: dict[str, Any] | None) -> None:
+def save(path: str, body: dict[str, Any] | None) -> None:
     """Write the checkpoint atomically (rename); any process may, with or without the ledger's
     lock: a stale or partial one is only rebuilt. A failure costs the next reader a parse."""
     if body is None:
         return
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(OSError):
+    folder, name = os.path.split(path)
+    temp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
         key = _key(path, create=True)
         if key is None:
             return
-        temp.write_text(json.dumps({"body": body, "mac": _mac(key, body)}), encoding="utf-8")
-        temp.replace(path)
+        with open(temp, "w", encoding="utf-8") as out:
+            out.write(json.dumps({"body": body, "mac": _mac(key, body)}))
+        os.replace(temp, path)
+    except OSError:
+        return  # not ``contextlib.suppress``: importing it is start-up time
 
 
-def _key(checkpoint: Path, *, create: bool) -> bytes | None:
+def _key(checkpoint: str, *, create: bool) -> bytes | None:
     """The per-ledger secret; made once (0600) by the first writer of a checkpoint."""
     path = key_path(checkpoint)
-    with contextlib.suppress(FileNotFoundError):
-        return path.read_bytes()
-    if not create:
-        return None
+    try:
+        return _read_bytes(path)
+    except FileNotFoundError:
+        if not create:
+            return None
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first
-        return path.read_bytes()
+        return _read_bytes(path)
     try:
         key = os.urandom(32).hex().encode()
         os.write(fd, key)
     finally:
         os.close(fd)
     return key
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _mac(key: bytes, body: object) -> str:

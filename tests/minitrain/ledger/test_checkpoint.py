@@ -172,7 +172,7 @@ def test_a_forged_checkpoint_saying_nothing_spent_cannot_authorize(
 
 
 def test_the_key_is_private_and_beside_the_lock(ledger: Path) -> None:
-    key = checkpoint_module.key_path(checkpoint(ledger))
+    key = Path(checkpoint_module.key_path(str(checkpoint(ledger))))
     assert key == ledger.with_name("spend.jsonl.key")
     assert key.stat().st_mode & 0o777 == 0o600
     gitignore = (REPO / ".gitignore").read_text().splitlines()
@@ -301,7 +301,7 @@ def test_a_stale_checkpoint_is_rebuilt_without_the_lock_and_caught_up_under_it(
             BudgetGuard(5, ledger).authorize("meanwhile", "0.25")
         real_feed(self, data)
 
-    def save(path: Path, body: object) -> None:
+    def save(path: str, body: object) -> None:
         saved.append(lock_is_free(ledger))
         real_save(path, body)  # type: ignore[arg-type]
 
