@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from minitrain import labs
-from minitrain._secrets import find_secret
 from minitrain.errors import AlreadyRecorded, BudgetGuardExceeded, InputError
 from minitrain.ledger import open_ledger
 from minitrain.ledger.entries import Entry, new_entry
@@ -315,6 +314,8 @@ def _caps(caps: Mapping[str, Amount]) -> dict[str, Decimal]:
 def check_label(label: object) -> str:
     if not isinstance(label, str) or not label.strip():
         raise InputError(f"operation label {label!r} is empty; name it, e.g. lab02-tp-spinup")
+    from minitrain._secrets import find_secret  # when a label is checked: not for `status`
+
     secret = find_secret(label)
     if secret is not None:  # a label goes into the ledger and git: never echo it here either
         raise InputError(

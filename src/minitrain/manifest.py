@@ -14,7 +14,6 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from minitrain import labs
-from minitrain._secrets import redact_url
 from minitrain.errors import FileFormatError, InputError
 from minitrain.money import parse_rate, parse_usd
 
@@ -233,6 +232,8 @@ def _ledger_url(value: object, fail: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.startswith(("postgresql://", "postgres://")):
+        from minitrain._secrets import redact_url  # only to word the error (start-up time)
+
         shown = redact_url(value) if isinstance(value, str) else value
         raise fail(f"field 'ledger_url' is {shown!r}; give postgresql://USER@HOST:PORT/DB")
     return value

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 
-from minitrain._secrets import redact_url
 from minitrain.errors import InputError
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
@@ -68,6 +67,8 @@ def open_ledger(log_path: str, url: str | None) -> Ledger:
     if not url:
         return jsonl.JsonlLedger(log_path)
     if not url.startswith(("postgresql://", "postgres://")):
+        from minitrain._secrets import redact_url  # only to word the error (start-up time)
+
         raise InputError(
             f"ledger URL {redact_url(url)!r}: only postgresql://USER@HOST:PORT/DB is supported"
         )
