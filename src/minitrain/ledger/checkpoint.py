@@ -49,24 +49,48 @@ MARGIN_NS = 2_000_000_000
 class Digest:
     """The SHA-256 of every byte a parser is fed, as segments: those a checkpoint vouched for
     (``[end, hex]``, trusted or re-hashed on load) and the running one since. Segments let a
-    reader that trusted the checkpoint by its file times carry its hashes forward unread."""
+    reader that trusted the checkpoint by its file times carry its hashes forward unread.
 
-    __slots__ = ("hasher", "segments", "start")
+    The hashing starts once a checkpoint's worth (``EVERY``) has been fed, or when the hash is
+    asked for: a ledger too small to be checkpointed (the lab's own, tens of lines) is never
+    hashed, and `budget status` on it never imports ``hashlib`` (OpenSSL: ~3 ms of start-up).
+    """
+
+    __slots__ = ("_fed", "_hasher", "_waiting", "segments", "start")
 
     def __init__(self, segments: list[list[Any]] | None = None, start: int = 0) -> None:
-        import hashlib  # not at start-up: `budget` on an empty ledger never needs it
-
         self.segments = segments or []
         self.start = start
-        self.hasher = hashlib.sha256()
+        self._hasher: Any = None
+        self._waiting: list[bytes] = []  # fed before the hashing started: less than EVERY
+        self._fed = 0
 
     def update(self, data: bytes) -> None:
-        self.hasher.update(data)
+        if self._hasher is not None:
+            self._hasher.update(data)
+            return
+        self._waiting.append(data)
+        self._fed += len(data)
+        if self._fed >= EVERY:
+            self._hashing()
+
+    def hexdigest(self) -> str:
+        return str(self._hashing().hexdigest())
 
     def sealed(self, size: int) -> list[list[Any]]:
         if size == self.start:
             return self.segments
-        return [*self.segments, [size, self.hasher.hexdigest()]]
+        return [*self.segments, [size, self.hexdigest()]]
+
+    def _hashing(self) -> Any:
+        if self._hasher is None:
+            import hashlib
+
+            self._hasher = hashlib.sha256()
+            for data in self._waiting:
+                self._hasher.update(data)
+            self._waiting = []
+        return self._hasher
 
 
 def new_digest() -> Digest:
@@ -136,7 +160,7 @@ def _trusted(
     # Saved again (outside any lock), the next reader may trust the file times.
     resave = whole is not None or recorded is None or checked_now - stat.st_ctime_ns >= MARGIN_NS
     if whole is not None:
-        segments = [[size, whole.hasher.hexdigest()]]
+        segments = [[size, whole.hexdigest()]]
     return Digest(segments, size), resave, checked_now
 
 
@@ -251,7 +275,7 @@ def _hash_range(fd: int, start: int, end: int, *, also: Digest | None) -> str:
         if also is not None:
             also.update(chunk)
         offset += len(chunk)
-    return str(part.hasher.hexdigest())
+    return part.hexdigest()
 
 
 def _open(op: dict[str, object]) -> tuple[str, str, str, str | None, int, int]:

@@ -317,3 +317,19 @@ def test_a_stale_checkpoint_is_rebuilt_without_the_lock_and_caught_up_under_it(
     assert max(appended) < size
     assert saved  # the checkpoint is written after the lock is released
     assert all(saved)
+
+
+@pytest.mark.default_threshold
+@pytest.mark.parametrize("sizes", [[10, 20], [40_000, 40_000, 5], [70_000]])
+def test_the_digest_is_the_sha256_of_every_byte_fed_however_late_it_starts_hashing(
+    sizes: list[int],
+) -> None:
+    """Under a checkpoint's worth the bytes wait unhashed (a small ledger never imports
+    hashlib); whenever the hash is asked for, it is the SHA-256 of all of them, in order."""
+    import hashlib
+
+    digest = checkpoint_module.Digest()
+    pieces = [bytes([n % 251]) * size for n, size in enumerate(sizes)]
+    for piece in pieces:
+        digest.update(piece)
+    assert digest.hexdigest() == hashlib.sha256(b"".join(pieces)).hexdigest()
