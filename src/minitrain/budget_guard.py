@@ -25,12 +25,10 @@ import unicodedata
 import warnings
 from collections.abc import Mapping
 from decimal import Decimal
-from pathlib import Path
 
 from minitrain import labs
-from minitrain._secrets import find_secret
 from minitrain.errors import AlreadyRecorded, BudgetGuardExceeded, InputError
-from minitrain.ledger import Ledger, Transaction, open_ledger
+from minitrain.ledger import open_ledger
 from minitrain.ledger.entries import Entry, new_entry
 from minitrain.ledger.totals import Operation, Totals, as_operation, fold_operations
 from minitrain.money import Amount, format_usd, parse_usd
@@ -43,7 +41,14 @@ __all__ = [
     "UnmatchedActualWarning",
 ]
 
-DEFAULT_LOG_PATH = Path("experiments/35-cloud-budget/spend.jsonl")
+TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
+if TYPE_CHECKING:
+    from os import PathLike
+
+    from minitrain.ledger import Ledger, Transaction
+
+# An ``os.path`` string, as every path on the way to the ledger: ``pathlib`` is start-up time.
+DEFAULT_LOG_PATH = "experiments/35-cloud-budget/spend.jsonl"
 CEILING_ENV = "LYNX_CLOUD_BUDGET_USD"
 BUFFER = labs.BUFFER
 
@@ -102,7 +107,7 @@ class BudgetGuard:
     def __init__(
         self,
         ceiling_usd: Amount | None,
-        log_path: Path | str = DEFAULT_LOG_PATH,
+        log_path: str | PathLike[str] = DEFAULT_LOG_PATH,
         *,
         lab_caps: Mapping[str, Amount] | None = None,
         ceiling_source: str = "constructor",
@@ -111,7 +116,7 @@ class BudgetGuard:
     ) -> None:
         self.ceiling, self.ceiling_source = _resolve_ceiling(ceiling_usd, ceiling_source)
         self.lab_caps = _caps(lab_caps or {})
-        self.log_path = Path(log_path)
+        self.log_path = os.fspath(log_path)
         self._ledger: Ledger = ledger or open_ledger(self.log_path, ledger_url)
 
     @property
@@ -309,6 +314,8 @@ def _caps(caps: Mapping[str, Amount]) -> dict[str, Decimal]:
 def check_label(label: object) -> str:
     if not isinstance(label, str) or not label.strip():
         raise InputError(f"operation label {label!r} is empty; name it, e.g. lab02-tp-spinup")
+    from minitrain._secrets import find_secret  # when a label is checked: not for `status`
+
     secret = find_secret(label)
     if secret is not None:  # a label goes into the ledger and git: never echo it here either
         raise InputError(

@@ -112,7 +112,7 @@ def launch(
 
 
 def start_watcher(
-    label: str, instance: str, *, vendor: str, folder: Path, ledger: Path
+    label: str, instance: str, *, vendor: str, folder: Path, ledger: str
 ) -> tuple[Path, int]:
     """``budget watch`` for this instance, detached from this terminal, logging to a file."""
     import sys

@@ -7,22 +7,25 @@ the documents, the guard and the checklist all read these numbers from here.
 from __future__ import annotations
 
 import json
+import os
 import stat
 from collections.abc import Mapping
 from decimal import Decimal
-from pathlib import Path
 from types import MappingProxyType
 
 from minitrain import labs
-from minitrain._secrets import redact_url
 from minitrain.errors import FileFormatError, InputError
 from minitrain.money import parse_rate, parse_usd
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
 if TYPE_CHECKING:
+    from os import PathLike
+    from pathlib import Path
     from typing import Any
 
-MANIFEST_PATH = Path("experiments/35-cloud-budget/manifest.json")
+# Paths here are ``os.path`` strings: every command reads the manifest, and importing
+# ``pathlib`` (with ``urllib.parse`` and ``ipaddress``) is start-up time.
+MANIFEST_PATH = "experiments/35-cloud-budget/manifest.json"
 _FIELDS: dict[str, type | tuple[type, ...]] = {
     "seed": int,
     "lab": str,
@@ -43,6 +46,7 @@ class Manifest:
     a dataclass: every command loads one, and the decorator's work is start-up time."""
 
     __slots__ = (
+        "_root",
         "ceiling",
         "currency",
         "gpus",
@@ -53,7 +57,6 @@ class Manifest:
         "ledger_url",
         "path",
         "prices",
-        "root",
         "seed",
         "snapshot_date",
         "vendor",
@@ -62,8 +65,8 @@ class Manifest:
     def __init__(
         self,
         *,
-        path: Path,
-        root: Path,
+        path: str,
+        root: str,
         seed: int,
         lab: str,
         hardware_target: str | Mapping[str, Any],
@@ -71,14 +74,14 @@ class Manifest:
         currency: str,
         ceiling: Decimal,
         lab_caps: Mapping[str, Decimal],
-        ledger_path: Path,
+        ledger_path: str,
         snapshot_date: str,
         prices: Mapping[str, Decimal],
         gpus: int = 2,
         ledger_url: str | None = None,
     ) -> None:
         self.path = path
-        self.root = root  # the repository root: paths in the manifest are relative to it
+        self._root = root
         self.seed = seed
         self.lab = lab
         self.hardware_target = hardware_target
@@ -96,23 +99,35 @@ class Manifest:
     def price_per_gpu_hour(self) -> Decimal:
         return self.prices[self.vendor]
 
+    @property
+    def root(self) -> Path:
+        """The repository root: paths in the manifest are relative to it (a ``Path`` for the
+        pre-flight, which joins checklist paths to it; made when asked, see ``MANIFEST_PATH``)."""
+        from pathlib import Path
 
-def find(start: Path | None = None) -> Path | None:
+        return Path(self._root)
+
+
+def find(start: str | PathLike[str] | None = None) -> str | None:
     """The manifest of the repository holding ``start`` (default: the working directory)."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / MANIFEST_PATH
-        if candidate.is_file():
+    here = os.path.realpath(start or os.getcwd())
+    while True:
+        candidate = os.path.join(here, MANIFEST_PATH)
+        if os.path.isfile(candidate):
             return candidate
-    return None
+        here, below = os.path.dirname(here), here
+        if here == below:  # the file system's root, looked in already
+            return None
 
 
-def load(path: Path) -> Manifest:
+def load(path: str | PathLike[str]) -> Manifest:
     """Read and check a manifest; every problem is a :class:`FileFormatError` naming the field."""
+    path = os.fspath(path)
     try:
-        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block the read forever
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read forever
             raise FileFormatError("not a regular file; give the manifest.json file", path=path)
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
     except OSError as exc:
         raise FileFormatError(f"cannot read the manifest: {exc.strerror}", path=path) from None
     try:
@@ -126,7 +141,7 @@ def load(path: Path) -> Manifest:
     return _build(path, data)
 
 
-def _build(path: Path, data: dict[str, Any]) -> Manifest:
+def _build(path: str, data: dict[str, Any]) -> Manifest:
     def fail(message: str) -> FileFormatError:
         return FileFormatError(message, path=path)
 
@@ -159,9 +174,7 @@ def _build(path: Path, data: dict[str, Any]) -> Manifest:
         )
     if data["vendor"] not in prices:
         raise fail(f"field 'vendor_snapshot_prices' has no price for the vendor {data['vendor']!r}")
-    resolved = path.resolve()
-    at_home = resolved.parts[-len(MANIFEST_PATH.parts) :] == MANIFEST_PATH.parts
-    root = resolved.parents[len(MANIFEST_PATH.parts) - 1] if at_home else resolved.parent
+    root = _root_of(path)
     return Manifest(
         path=path,
         root=root,
@@ -172,12 +185,22 @@ def _build(path: Path, data: dict[str, Any]) -> Manifest:
         currency="USD",
         ceiling=ceiling,
         lab_caps=MappingProxyType(caps),
-        ledger_path=root / data["spend_log_path"],
+        ledger_path=os.path.join(root, data["spend_log_path"]),
         snapshot_date=data["vendor_snapshot_date"],
         prices=MappingProxyType(prices),
         gpus=_gpus(data.get("gpus", 2), fail),
         ledger_url=_ledger_url(data.get("ledger_url"), fail),
     )
+
+
+def _root_of(path: str) -> str:
+    """The repository root of a manifest at its usual place; else the manifest's folder."""
+    folder = os.path.realpath(path)
+    home = MANIFEST_PATH.split("/")
+    at_home = folder.split(os.sep)[-len(home) :] == home
+    for _ in range(len(home) if at_home else 1):
+        folder = os.path.dirname(folder)
+    return folder
 
 
 def _caps(given: dict[str, object]) -> dict[str, Decimal]:
@@ -209,6 +232,8 @@ def _ledger_url(value: object, fail: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.startswith(("postgresql://", "postgres://")):
+        from minitrain._secrets import redact_url  # only to word the error (start-up time)
+
         shown = redact_url(value) if isinstance(value, str) else value
         raise fail(f"field 'ledger_url' is {shown!r}; give postgresql://USER@HOST:PORT/DB")
     return value

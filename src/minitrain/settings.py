@@ -7,27 +7,33 @@ person can tighten the ceiling without touching a file.
 from __future__ import annotations
 
 import os
-from decimal import Decimal
-from pathlib import Path
 
 from minitrain import manifest as manifest_module
 from minitrain.budget_guard import CEILING_ENV, DEFAULT_LOG_PATH, BudgetGuard
 from minitrain.errors import InputError, LedgerError
-from minitrain.ledger import Ledger, open_ledger
-from minitrain.manifest import Manifest
+from minitrain.ledger import open_ledger
 from minitrain.money import parse_usd
+
+TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
+if TYPE_CHECKING:
+    from decimal import Decimal
+    from pathlib import Path
+
+    from minitrain.ledger import Ledger
+    from minitrain.manifest import Manifest
 
 
 class Settings:
     """The settings one command runs with. A plain class, not a dataclass: every command builds
-    one, and the decorator's work is start-up time."""
+    one, and the decorator's work is start-up time. The ledger's path is an ``os.path`` string
+    (importing ``pathlib`` is start-up time too)."""
 
     __slots__ = ("ceiling", "ceiling_source", "ledger_path", "manifest")
 
     def __init__(
         self,
         manifest: Manifest | None,
-        ledger_path: Path,
+        ledger_path: str,
         ceiling: Decimal | None,
         ceiling_source: str,
     ) -> None:
@@ -39,7 +45,9 @@ class Settings:
     @property
     def runs_folder(self) -> Path:
         """Where the run files live (pre-flight runs, launches, watchers): beside the ledger."""
-        return self.ledger_path.parent / "preflight"
+        from pathlib import Path  # the commands that keep run files use ``pathlib`` anyway
+
+        return Path(self.ledger_path).parent / "preflight"
 
     @property
     def vendor(self) -> str:
@@ -69,7 +77,7 @@ def resolve(
     *, ledger: str | None = None, ceiling: str | None = None, manifest: str | None = None
 ) -> Settings:
     """Pick each setting from the most specific place that gives it."""
-    path = Path(manifest) if manifest else manifest_module.find()
+    path = manifest or manifest_module.find()
     loaded = manifest_module.load(path) if path else None
     if ceiling is not None:
         amount: Decimal | None = parse_usd(ceiling, what="--ceiling")
@@ -81,7 +89,7 @@ def resolve(
     if ledger is not None:
         if not ledger.strip():
             raise LedgerError("--ledger is empty; give the ledger file's path, e.g. spend.jsonl")
-        ledger_path = Path(ledger)
+        ledger_path = ledger
     elif loaded is not None:
         ledger_path = loaded.ledger_path
     else:

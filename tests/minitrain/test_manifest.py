@@ -30,14 +30,14 @@ def test_the_real_manifest_loads_with_the_seed_numbers() -> None:
         "03": Decimal("0.00"),
         "buffer": Decimal("2.00"),
     }
-    assert loaded.ledger_path == REAL_MANIFEST.parent / "spend.jsonl"
+    assert loaded.ledger_path == str(REAL_MANIFEST.parent / "spend.jsonl")
 
 
 def test_found_from_a_folder_inside_the_repository(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
-    assert manifest.find(deep) == path
+    assert manifest.find(deep) == str(path)
     assert manifest.load(path).root == tmp_path
 
 

@@ -13,14 +13,20 @@ Inside: ``entries`` is one line (fields, CRC, encode, parse), ``totals`` what co
 
 from __future__ import annotations
 
-import contextlib
 import os
-from pathlib import Path
-from typing import Protocol
 
-from minitrain._secrets import redact_url
 from minitrain.errors import InputError
-from minitrain.ledger.entries import Entry, Snapshot
+
+TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
+if TYPE_CHECKING:
+    import contextlib
+    from typing import Protocol
+
+    from minitrain.ledger.entries import Entry, Snapshot
+else:
+    # The protocols are for the type checker; at run time each is a plain class of the same
+    # name (nothing checks them then), so every command is spared importing ``typing``.
+    Protocol = object
 
 TEST_MODE_ENV = "BUDGET_GUARD_TEST_MODE"
 LEDGER_URL_ENV = "LYNX_LEDGER_URL"
@@ -48,7 +54,7 @@ class Ledger(Protocol):
     def transaction(self) -> contextlib.AbstractContextManager[Transaction]: ...
 
 
-def open_ledger(log_path: Path, url: str | None) -> Ledger:
+def open_ledger(log_path: str, url: str | None) -> Ledger:
     """Test mode: in memory. A database URL (the argument, else LYNX_LEDGER_URL): PostgreSQL.
     Otherwise the JSONL file."""
     from minitrain.ledger import (
@@ -61,6 +67,8 @@ def open_ledger(log_path: Path, url: str | None) -> Ledger:
     if not url:
         return jsonl.JsonlLedger(log_path)
     if not url.startswith(("postgresql://", "postgres://")):
+        from minitrain._secrets import redact_url  # only to word the error (start-up time)
+
         raise InputError(
             f"ledger URL {redact_url(url)!r}: only postgresql://USER@HOST:PORT/DB is supported"
         )

@@ -5,9 +5,9 @@ per class): equality, hash and repr by fields (their ``__slots__``), and
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
-_R = TypeVar("_R", bound="Fields")
+TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
+if TYPE_CHECKING:
+    from typing import Any, Self
 
 
 class Fields:
@@ -28,7 +28,7 @@ class Fields:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
         return f"{type(self).__name__}({shown})"
 
-    def replace(self: _R, **changes: Any) -> _R:
+    def replace(self, **changes: Any) -> Self:
         """A copy with some fields changed (as ``dataclasses.replace``)."""
         new = object.__new__(type(self))
         for name in self.__slots__:

@@ -159,7 +159,7 @@ def import_file(ledger: Ledger, path: str) -> Imported:
     """The entries of a sound JSONL file into the database, each once (by id)."""
     database = require_database(ledger)
     try:
-        data = jsonl.read_bytes(Path(path))  # a regular file only: a FIFO would hang the import
+        data = jsonl.read_bytes(path)  # a regular file only: a FIFO would hang the import
     except FileNotFoundError:
         raise InputError(f"{path}: no such file to import") from None
     snapshot = parse(data, location=path)

@@ -25,13 +25,14 @@ incrementally as the parser reads (``Parser.digest``), so saving never re-reads 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from pathlib import Path
-from typing import Any
 
 from minitrain.ledger.entries import Parser
+
+TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
+if TYPE_CHECKING:
+    from typing import Any
 
 VERSION = 3  # 3: amounts in whole cents, open operations as lists
 TAIL = 4096
@@ -48,43 +49,67 @@ MARGIN_NS = 2_000_000_000
 class Digest:
     """The SHA-256 of every byte a parser is fed, as segments: those a checkpoint vouched for
     (``[end, hex]``, trusted or re-hashed on load) and the running one since. Segments let a
-    reader that trusted the checkpoint by its file times carry its hashes forward unread."""
+    reader that trusted the checkpoint by its file times carry its hashes forward unread.
 
-    __slots__ = ("hasher", "segments", "start")
+    The hashing starts once a checkpoint's worth (``EVERY``) has been fed, or when the hash is
+    asked for: a ledger too small to be checkpointed (the lab's own, tens of lines) is never
+    hashed, and `budget status` on it never imports ``hashlib`` (OpenSSL: ~3 ms of start-up).
+    """
+
+    __slots__ = ("_fed", "_hasher", "_waiting", "segments", "start")
 
     def __init__(self, segments: list[list[Any]] | None = None, start: int = 0) -> None:
-        import hashlib  # not at start-up: `budget` on an empty ledger never needs it
-
         self.segments = segments or []
         self.start = start
-        self.hasher = hashlib.sha256()
+        self._hasher: Any = None
+        self._waiting: list[bytes] = []  # fed before the hashing started: less than EVERY
+        self._fed = 0
 
     def update(self, data: bytes) -> None:
-        self.hasher.update(data)
+        if self._hasher is not None:
+            self._hasher.update(data)
+            return
+        self._waiting.append(data)
+        self._fed += len(data)
+        if self._fed >= EVERY:
+            self._hashing()
+
+    def hexdigest(self) -> str:
+        return str(self._hashing().hexdigest())
 
     def sealed(self, size: int) -> list[list[Any]]:
         if size == self.start:
             return self.segments
-        return [*self.segments, [size, self.hasher.hexdigest()]]
+        return [*self.segments, [size, self.hexdigest()]]
+
+    def _hashing(self) -> Any:
+        if self._hasher is None:
+            import hashlib
+
+            self._hasher = hashlib.sha256()
+            for data in self._waiting:
+                self._hasher.update(data)
+            self._waiting = []
+        return self._hasher
 
 
 def new_digest() -> Digest:
     return Digest()
 
 
-def key_path(checkpoint: Path) -> Path:
-    return checkpoint.with_name(checkpoint.name.removesuffix(".checkpoint") + ".key")
+def key_path(checkpoint: str) -> str:
+    return checkpoint.removesuffix(".checkpoint") + ".key"
 
 
 def load(
-    path: Path, *, fd: int, stat: os.stat_result, checked: int, location: str
+    path: str, *, fd: int, stat: os.stat_result, checked: int, location: str
 ) -> tuple[Parser | None, bool, int]:
     """A parser positioned at the checkpoint's end (None if it cannot be trusted), whether
     saving again now would spare the next reader the hashing this one did, and the time after
     which its bytes are known to have been as they are (see :func:`anchor`)."""
     try:
         key = _key(path, create=False)
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read(path))
         body, mac = data["body"], data["mac"]
         if key is None or not _same(_mac(key, _canonical(body)), str(mac)):
             return None, False, checked
@@ -135,7 +160,7 @@ def _trusted(
     # Saved again (outside any lock), the next reader may trust the file times.
     resave = whole is not None or recorded is None or checked_now - stat.st_ctime_ns >= MARGIN_NS
     if whole is not None:
-        segments = [[size, whole.hasher.hexdigest()]]
+        segments = [[size, whole.hexdigest()]]
     return Digest(segments, size), resave, checked_now
 
 
@@ -179,45 +204,50 @@ def body_of(
     return body
 
 
-def save(path: Path, body: dict[str, Any] | None) -> None:
+def save(path: str, body: dict[str, Any] | None) -> None:
     """Write the checkpoint atomically (rename); any process may, with or without the ledger's
     lock: a stale or partial one is only rebuilt. A failure costs the next reader a parse."""
     if body is None:
         return
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(OSError):
+    folder, name = os.path.split(path)
+    temp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
         key = _key(path, create=True)
         if key is None:
             return
         # Encoded once: the text the MAC covers is the body as written (sorted keys, so that
         # a reader re-encoding the body it loads gets the same text back).
         text = _canonical(body)
-        temp.write_text(f'{{"body": {text}, "mac": "{_mac(key, text)}"}}', encoding="utf-8")
-        temp.replace(path)
+        with open(temp, "w", encoding="utf-8") as out:
+            out.write(f'{{"body": {text}, "mac": "{_mac(key, text)}"}}')
+        os.replace(temp, path)
+    except OSError:
+        return  # not ``contextlib.suppress``: importing it is start-up time
 
 
-def saved_by(path: Path) -> tuple[int, int] | None:
+def saved_by(path: str) -> tuple[int, int] | None:
     """Which save the checkpoint file is (each is a new file: inode and mtime), None if none.
     A writer that sees another's save since its own skips its next one: with many writers, one
     save per ``EVERY`` bytes instead of one each."""
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except OSError:
         return None
     return stat.st_ino, stat.st_mtime_ns
 
 
-def _key(checkpoint: Path, *, create: bool) -> bytes | None:
+def _key(checkpoint: str, *, create: bool) -> bytes | None:
     """The per-ledger secret; made once (0600) by the first writer of a checkpoint."""
     path = key_path(checkpoint)
-    with contextlib.suppress(FileNotFoundError):
-        return path.read_bytes()
-    if not create:
-        return None
+    try:
+        return _read_bytes(path)
+    except FileNotFoundError:
+        if not create:
+            return None
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process made it first
-        return path.read_bytes()
+        return _read_bytes(path)
     try:
         key = os.urandom(32).hex().encode()
         os.write(fd, key)
@@ -228,6 +258,16 @@ def _key(checkpoint: Path, *, create: bool) -> bytes | None:
 
 def _canonical(body: object) -> str:
     return json.dumps(body, sort_keys=True)
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _mac(key: bytes, text: str) -> str:
@@ -253,7 +293,7 @@ def _hash_range(fd: int, start: int, end: int, *, also: Digest | None) -> str:
         if also is not None:
             also.update(chunk)
         offset += len(chunk)
-    return str(part.hasher.hexdigest())
+    return part.hexdigest()
 
 
 def _open(op: dict[str, object]) -> tuple[str, str, str, str | None, int, int]:

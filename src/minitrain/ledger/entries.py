@@ -13,14 +13,34 @@ import os
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
 
 from minitrain.errors import InputError, LedgerError
 from minitrain.ledger._fields import Fields
 from minitrain.ledger.totals import Totals
 from minitrain.money import parse_usd
+
+TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any, Literal
+
+    Kind = Literal["authorize", "actual", "void"]
+else:
+
+    class _Datetime:
+        """``datetime.datetime``, imported when a line's time is first parsed or made: `budget
+        status` over a checkpoint or an empty ledger parses none, and the import is start-up
+        time. The first use puts the class itself in this name, so each line then costs what
+        it did with the import at the top."""
+
+        def __getattr__(self, name: str) -> object:
+            global datetime  # noqa: PLW0603 - replaced once, by the class it stands for
+            from datetime import datetime
+
+            return getattr(datetime, name)
+
+    datetime = _Datetime()
 
 CURRENCY = "USD"
 _CRC_SUFFIX = re.compile(rb',"crc32":"([0-9a-f]{8})"}$')
@@ -29,9 +49,6 @@ _FIELDS = {
     "actual": {"id", "ts", "kind", "op_label", "lab", "op_id", "estimated", "actual", "currency"},
     "void": {"id", "ts", "kind", "op_label", "voids", "reason", "currency"},
 }
-
-
-Kind = Literal["authorize", "actual", "void"]
 
 
 class Voided(Fields):
@@ -144,6 +161,8 @@ def new_entry(
     voids: Voided | None = None,
     reason: str | None = None,
 ) -> Entry:
+    from datetime import UTC
+
     return Entry(
         id=entry_id or new_id(),
         ts=datetime.now(UTC),
@@ -565,7 +584,7 @@ def _open_entry(op_id: str, row: list[Any]) -> Entry:
     """An open authorization (``Parser.open``'s row) as an entry, made once and kept in it."""
     if row[5] is None:
         ts, label, lab, cents, line, _ = row
-        when = ts if type(ts) is datetime else datetime.fromisoformat(ts)
+        when = datetime.fromisoformat(ts) if type(ts) is str else ts
         row[5] = Entry(op_id, when, "authorize", label, _dollars(cents), lab=lab, line=line)
     return row[5]  # type: ignore[no-any-return]
 

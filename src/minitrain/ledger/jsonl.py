@@ -22,16 +22,12 @@ they mean for the budget. The rules it keeps (measured, see ``shared/LEDGER-NOTE
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import os
 import stat as stat_module
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from minitrain.errors import InputError, LedgerError
 from minitrain.ledger import checkpoint
@@ -46,7 +42,11 @@ from minitrain.ledger.entries import (
     void_of,
 )
 
+TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
 if TYPE_CHECKING:  # the protocol's home imports this module (for open_ledger), not back
+    from contextlib import AbstractContextManager
+    from os import PathLike
+
     from minitrain.ledger import Transaction
 
 
@@ -55,14 +55,17 @@ UNLOCKED_READ = 1 << 20
 
 
 class JsonlLedger:
-    """The default: ``spend.jsonl``, appended under a lock, never edited."""
+    """The default: ``spend.jsonl``, appended under a lock, never edited.
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.location = str(self.path)
-        resolved = Path(os.path.realpath(self.path))  # one file, one lock, whatever its name
-        self.lock_path = resolved.with_name(resolved.name + ".lock")
-        self.checkpoint_path = resolved.with_name(resolved.name + ".checkpoint")
+    Paths are ``os.path`` strings, not ``pathlib``: every command opens a ledger, and importing
+    ``pathlib`` (with ``urllib.parse`` and ``ipaddress``) is start-up time."""
+
+    def __init__(self, path: str | PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self.location = self.path
+        resolved = os.path.realpath(self.path)  # one file, one lock, whatever its name
+        self.lock_path = resolved + ".lock"
+        self.checkpoint_path = resolved + ".checkpoint"
         self._state: Parser | None = None  # totals of a clean prefix, continued on next read
         self._identity = (0, 0)
         self._tail = b""
@@ -89,13 +92,20 @@ class JsonlLedger:
             os.close(fd)
             self._save_checkpoint()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self) -> AbstractContextManager[Transaction]:
         """Hold the lock; yield the totals now and a way to append."""
+        import contextlib  # here: a command that only reads never needs it (start-up time)
+
+        return contextlib.contextmanager(self._transaction)()
+
+    def _transaction(self) -> Iterator[Transaction]:
         self._prepare()
         try:
-            with self._locked(fcntl.LOCK_EX):
+            fd = self._lock(fcntl.LOCK_EX)
+            try:
                 yield _FileTransaction(self, self._read(full=False))
+            finally:
+                os.close(fd)  # closing the descriptor releases the flock
         finally:
             self._sync_appended()  # outside the lock: other writers need not wait for the disk
             self._save_checkpoint()
@@ -107,7 +117,8 @@ class JsonlLedger:
         Only a torn tail is voided without naming it: a bad line followed by good ones is not a
         crash, and a person must say which line and why (``line`` and ``reason``).
         """
-        with self._locked(fcntl.LOCK_EX):
+        fd = self._lock(fcntl.LOCK_EX)
+        try:
             snapshot = self._read(full=True)
             target = self._repair_target(snapshot, line)
             if target.torn and not parse(read_bytes(self.path) + b"\n", location="").problems:
@@ -117,6 +128,8 @@ class JsonlLedger:
                 return target, True
             self._write((b"\n" if target.torn else b"") + encode(void_of(target, reason)))
             return target, False
+        finally:
+            os.close(fd)
 
     def _repair_target(self, snapshot: Snapshot, line: int | None) -> Problem:
         if not snapshot.problems:
@@ -162,7 +175,7 @@ class JsonlLedger:
         """
         if self._state is not None:
             return
-        with contextlib.suppress(OSError, LedgerError):
+        try:
             fd = open_ledger_file(self.path, os.O_RDONLY, "read")
             try:
                 checked = time.time_ns()
@@ -177,6 +190,8 @@ class JsonlLedger:
                     self._keep(fd, state, (stat.st_dev, stat.st_ino))
             finally:
                 os.close(fd)
+        except (OSError, LedgerError):
+            return  # not ``contextlib.suppress``: importing it is start-up time
 
     def _from_checkpoint(self, fd: int, stat: os.stat_result, checked: int) -> Parser | None:
         state, resave, since = checkpoint.load(
@@ -265,8 +280,8 @@ class JsonlLedger:
             checkpoint.save(self.checkpoint_path, body)
             self._save_seen = checkpoint.saved_by(self.checkpoint_path)
 
-    @contextlib.contextmanager
-    def _locked(self, how: int) -> Iterator[None]:
+    def _lock(self, how: int) -> int:
+        """The lock file's descriptor, locked ``how``; closing it releases the lock."""
         _is_ledger_file(self.path)  # refuse a folder, a FIFO or a device before making a lock
         try:
             try:
@@ -274,7 +289,7 @@ class JsonlLedger:
             except FileNotFoundError:
                 if how != fcntl.LOCK_EX:
                     raise
-                self.path.parent.mkdir(parents=True, exist_ok=True)  # a first write makes it
+                os.makedirs(_folder_of(self.path), exist_ok=True)  # a first write makes it
                 fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise LedgerError(
@@ -283,9 +298,10 @@ class JsonlLedger:
             ) from None
         try:
             fcntl.flock(fd, how)
-            yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the flock
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def _write(self, line: bytes, *, sync_later: bool = False) -> None:
         """Append one whole line; fsync it now, or (a transaction's append) once the lock is
@@ -338,18 +354,25 @@ class _FileTransaction:
 class MemoryLedger:
     """``BUDGET_GUARD_TEST_MODE=1``: starts from the file (if any), then writes nothing to disk."""
 
-    def __init__(self, path: Path) -> None:
-        self.location = f"{path} (test mode: in memory)"
+    def __init__(self, path: str | PathLike[str]) -> None:
+        import contextlib
+        import threading  # test mode only: not start-up time for every command
+
+        self.location = f"{os.fspath(path)} (test mode: in memory)"
         self._state = Parser(self.location)
         with contextlib.suppress(FileNotFoundError):
-            self._state.feed(read_bytes(Path(path)))
+            self._state.feed(read_bytes(os.fspath(path)))
         self._lock = threading.Lock()
 
     def read(self, *, full: bool = False) -> Snapshot:
         return _in_memory(self._state.snapshot())
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        import contextlib  # as JsonlLedger.transaction
+
+        return contextlib.contextmanager(self._transaction)()
+
+    def _transaction(self) -> Iterator[Transaction]:
         with self._lock:
             yield _MemoryTransaction(self._state)
 
@@ -379,11 +402,11 @@ TEST_MODE_REPAIR = (
 )
 
 
-def _is_ledger_file(path: Path) -> bool:
+def _is_ledger_file(path: str) -> bool:
     """Whether the ledger exists; a LedgerError if it is there but not a regular file.
     ``stat`` never blocks, even on a FIFO."""
     try:
-        found = path.stat()
+        found = os.stat(path)
     except FileNotFoundError:
         return False
     except OSError as exc:
@@ -392,7 +415,7 @@ def _is_ledger_file(path: Path) -> bool:
     return True
 
 
-def _require_regular(path: Path, mode: int) -> None:
+def _require_regular(path: str, mode: int) -> None:
     if stat_module.S_ISREG(mode):
         return
     kinds = {
@@ -409,7 +432,7 @@ def _require_regular(path: Path, mode: int) -> None:
     )
 
 
-def open_ledger_file(path: Path, flags: int, verb: str) -> int:
+def open_ledger_file(path: str, flags: int, verb: str) -> int:
     """Open the ledger without ever blocking, and only if it is a regular file. A missing file
     (when not creating) raises FileNotFoundError; any other problem is a LedgerError."""
     try:
@@ -441,7 +464,7 @@ def _complete_lines(fd: int, size: int) -> int:
     return 0
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: str) -> bytes:
     """The whole ledger file (FileNotFoundError if there is none)."""
     fd = open_ledger_file(path, os.O_RDONLY, "read")
     try:
@@ -450,7 +473,7 @@ def read_bytes(path: Path) -> bytes:
         os.close(fd)
 
 
-def _write_all_or_say(path: Path, fd: int, line: bytes) -> int:
+def _write_all_or_say(path: str, fd: int, line: bytes) -> int:
     try:
         return os.write(fd, line)
     except OSError as exc:
@@ -459,7 +482,7 @@ def _write_all_or_say(path: Path, fd: int, line: bytes) -> int:
         ) from None
 
 
-def _short_write(path: Path, written: int, line: bytes) -> str:
+def _short_write(path: str, written: int, line: bytes) -> str:
     """What is true after a short write: a line lacking only its newline stands (repair keeps it,
     so what it says counts); anything shorter is torn and counts for nothing."""
     said = (
@@ -476,7 +499,7 @@ def _short_write(path: Path, written: int, line: bytes) -> str:
     )
 
 
-def _fsync(path: Path, fd: int) -> None:
+def _fsync(path: str, fd: int) -> None:
     try:
         os.fsync(fd)
     except OSError as exc:
@@ -494,9 +517,14 @@ def _hint(exc: OSError) -> str:
     }.get(exc.errno or 0, "")
 
 
-def _fsync_dir(ledger: Path) -> None:
+def _folder_of(path: str) -> str:
+    """The folder holding ``path`` (``.`` for a bare file name, as ``Path.parent`` says)."""
+    return os.path.dirname(path) or "."
+
+
+def _fsync_dir(ledger: str) -> None:
     try:
-        fd = os.open(ledger.parent, os.O_RDONLY)
+        fd = os.open(_folder_of(ledger), os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:

@@ -20,19 +20,27 @@ from minitrain.cli.preflight import main as preflight_main
 
 pytestmark = pytest.mark.usefixtures("file_mode")
 
-# Never needed to print the status of an empty ledger. (`dataclasses`, `inspect`, `ast`,
-# `typing`, `pathlib`, `urllib` and `threading` are still imported by the ledger package, which
-# issue 13's other half is rewriting; add them here once it no longer needs them.)
+# Never needed to print the status of an empty ledger, nor of one whose checkpoint covers every
+# line: the standard library's heavier conveniences (`pathlib` pulls `urllib.parse` and
+# `ipaddress`; `dataclasses` pulls `inspect`, `ast`, `dis`) where `os.path` and a plain class
+# serve, `typing` where only mypy reads the names, and `datetime` until a line's time is parsed.
 NOT_FOR_STATUS = [
     "asyncio",
+    "ast",
     "bz2",  # with lzma: what `shutil` imports, which argparse's formatter would pull in
+    "contextlib",
+    "dataclasses",
+    "datetime",  # a line's time is parsed only when a line is (or an open one is listed)
+    "dis",
     "email",
-    "hashlib",  # the checkpoint may hash a ledger that has lines; an empty one has none
     "http",
     "importlib.metadata",  # only for --version
+    "inspect",
+    "ipaddress",
     "lzma",
     "matplotlib",
     "minitrain._commands",
+    "minitrain._secrets",  # its patterns are compiled at import; status checks no label or URL
     "minitrain.cost",
     "minitrain.hardware",
     "minitrain.launch",
@@ -44,6 +52,8 @@ NOT_FOR_STATUS = [
     "minitrain.runs",
     "minitrain.vendors",
     "minitrain.watch",
+    "msgspec",
+    "pathlib",
     "prompt_toolkit",
     "psycopg",
     "questionary",
@@ -51,9 +61,15 @@ NOT_FOR_STATUS = [
     "socket",
     "subprocess",
     "tempfile",
+    "threading",
     "traceback",
+    "typing",
+    "urllib",
     "yaml",
 ]
+# No hashing either, but over a checkpoint: it is trusted only once its MAC (`hmac`, which
+# imports `hashlib`) checks out. A ledger too small to be checkpointed is never hashed.
+NOT_FOR_AN_EMPTY_STATUS = [*NOT_FOR_STATUS, "hashlib", "hmac"]
 # A scripted run asks no person: the prompt library stays out of it.
 NOT_FOR_A_SCRIPTED_RUN = ["prompt_toolkit", "questionary", "minitrain.preflight.prompts"]
 # What the dry run's value types no longer need (minitrain._struct replaced `dataclasses`, which
@@ -98,7 +114,54 @@ def test_budget_status_imports_no_heavy_module(tmp_path: Path) -> None:
     argv = ["--ledger", "spend.jsonl", "--ceiling", "5.00", "status"]
     loaded = loaded_by("budget", argv, tmp_path)
     assert "minitrain.budget_guard" in loaded  # it did read the ledger
-    assert not loaded & set(NOT_FOR_STATUS)
+    assert sorted(loaded & set(NOT_FOR_AN_EMPTY_STATUS)) == []
+
+
+def test_status_of_an_empty_ledger_from_the_manifest_imports_no_heavy_module(lab: Path) -> None:
+    """What a person runs first: `budget status` in the repository, every setting from the
+    manifest (found by walking up from the working directory, then checked)."""
+    loaded = loaded_by("budget", ["status"], lab)
+    assert "minitrain.manifest" in loaded
+    assert sorted(loaded & set(NOT_FOR_AN_EMPTY_STATUS)) == []
+
+
+def test_status_of_a_ledger_too_small_for_a_checkpoint_hashes_nothing(lab: Path) -> None:
+    """The lab's own ledgers (tens of lines, far below the checkpoint's 64 KiB): status parses
+    every line (their times need `datetime`) and hashes none, as no checkpoint will be saved."""
+    from minitrain import BudgetGuard
+
+    ledger = lab / "experiments" / "35-cloud-budget" / "spend.jsonl"
+    guard = BudgetGuard(5, ledger)
+    guard.authorize("lab02-op", "1.00")
+    guard.record_actual("lab02-op", "0.25")
+    guard.authorize("lab02-open", "0.50")
+    assert not ledger.with_name("spend.jsonl.checkpoint").exists()
+    loaded = loaded_by("budget", ["status"], lab)
+    assert "datetime" in loaded  # it did parse the lines
+    small = [m for m in NOT_FOR_AN_EMPTY_STATUS if m != "datetime"]
+    assert sorted(loaded & set(small)) == []
+
+
+def test_status_of_a_ledger_its_checkpoint_covers_parses_no_line(
+    lab: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint that covers every line stands in for them: status checks its MAC and parses
+    nothing, so no line's time is read (`datetime` stays out; every operation here is closed,
+    as an open one is listed with its time)."""
+    from minitrain import BudgetGuard
+    from minitrain.ledger import checkpoint
+
+    ledger = lab / "experiments" / "35-cloud-budget" / "spend.jsonl"
+    monkeypatch.setattr(checkpoint, "EVERY", 1)  # small: save after every line, not every 64 KiB
+    guard = BudgetGuard(5, ledger)
+    for n in range(3):
+        guard.authorize(f"lab02-op{n}", "1.00")
+        guard.record_actual(f"lab02-op{n}", "0.25")
+    saved = json.loads(ledger.with_name("spend.jsonl.checkpoint").read_text())
+    assert saved["body"]["size"] == ledger.stat().st_size  # it covers every line
+    loaded = loaded_by("budget", ["status"], lab)
+    assert "hmac" in loaded  # the checkpoint was read (and its MAC checked)
+    assert sorted(loaded & set(NOT_FOR_STATUS)) == []
 
 
 def test_a_scripted_dry_run_imports_no_prompt_library(lab: Path) -> None:

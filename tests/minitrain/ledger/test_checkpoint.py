@@ -172,7 +172,7 @@ def test_a_forged_checkpoint_saying_nothing_spent_cannot_authorize(
 
 
 def test_the_key_is_private_and_beside_the_lock(ledger: Path) -> None:
-    key = checkpoint_module.key_path(checkpoint(ledger))
+    key = Path(checkpoint_module.key_path(str(checkpoint(ledger))))
     assert key == ledger.with_name("spend.jsonl.key")
     assert key.stat().st_mode & 0o777 == 0o600
     gitignore = (REPO / ".gitignore").read_text().splitlines()
@@ -301,7 +301,7 @@ def test_a_stale_checkpoint_is_rebuilt_without_the_lock_and_caught_up_under_it(
             BudgetGuard(5, ledger).authorize("meanwhile", "0.25")
         real_feed(self, data)
 
-    def save(path: Path, body: object) -> None:
+    def save(path: str, body: object) -> None:
         saved.append(lock_is_free(ledger))
         real_save(path, body)  # type: ignore[arg-type]
 
@@ -348,7 +348,7 @@ def test_many_writers_save_one_checkpoint_between_them(
     saved: list[int] = []
     real = checkpoint_module.save
 
-    def counted(path: Path, body: dict[str, object] | None) -> None:
+    def counted(path: str, body: dict[str, object] | None) -> None:
         saved.append(1)
         real(path, body)
 
@@ -362,3 +362,19 @@ def test_many_writers_save_one_checkpoint_between_them(
     assert boundaries >= 3
     assert len(saved) <= 2 * boundaries  # 16 per boundary before
     assert fresh_total(path) == Decimal("14.40")
+
+
+@pytest.mark.default_threshold
+@pytest.mark.parametrize("sizes", [[10, 20], [40_000, 40_000, 5], [70_000]])
+def test_the_digest_is_the_sha256_of_every_byte_fed_however_late_it_starts_hashing(
+    sizes: list[int],
+) -> None:
+    """Under a checkpoint's worth the bytes wait unhashed (a small ledger never imports
+    hashlib); whenever the hash is asked for, it is the SHA-256 of all of them, in order."""
+    import hashlib
+
+    digest = checkpoint_module.Digest()
+    pieces = [bytes([n % 251]) * size for n, size in enumerate(sizes)]
+    for piece in pieces:
+        digest.update(piece)
+    assert digest.hexdigest() == hashlib.sha256(b"".join(pieces)).hexdigest()
