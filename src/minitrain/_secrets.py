@@ -68,6 +68,12 @@ def find_secret(text: str, environ: Mapping[str, str] | None = None) -> str | No
     return None
 
 
+def credentials(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment's secret values, by name: what :func:`find_secret` looks for. Read once
+    and passed back as ``environ``, it spares reading every variable on each call."""
+    return dict(_secret_values(environ))
+
+
 def redact_url(text: str) -> str:
     """``text`` with the password of every ``scheme://user:password@host`` in it replaced; works
     on URLs too broken to parse (a bad port, ``[::1``), which is when they reach a message."""

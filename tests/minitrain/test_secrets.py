@@ -163,3 +163,22 @@ def test_a_launch_record_never_holds_a_credential_flag_s_value(
     text = record.read_text()
     assert vast_key not in text
     assert "--api-key [redacted]" in json.loads(text)["command"]
+
+
+def test_a_writer_that_reads_the_credentials_once_still_refuses_each_label_holding_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long-lived guard reads the environment's credentials at its first label check, not on
+    every authorization: every later label holding one is still refused, and nothing written."""
+    from minitrain import BudgetGuard, InputError
+
+    monkeypatch.setenv("VAST_API_KEY", "0123456789abcdef0123")
+    ledger = tmp_path / "spend.jsonl"
+    guard = BudgetGuard(5, ledger)
+    guard.authorize("lab02-first", "0.01")
+    for label in ("run-0123456789abcdef0123", "x0123456789abcdef0123y"):
+        with pytest.raises(InputError, match=r"contains the value of \$VAST_API_KEY"):
+            guard.authorize(label, "0.01")
+        with pytest.raises(InputError, match=r"contains the value of \$VAST_API_KEY"):
+            guard.record_actual(label, "0.01")
+    assert ledger.read_text().count("\n") == 1
