@@ -7,7 +7,9 @@ A subclass declares its fields by annotation, as a dataclass does, and gets the 
 ``__eq__`` (same class, fields in order), and with ``frozen=True`` immutability and
 ``__hash__``. :func:`replace` and :func:`asdict` (deep) work as ``dataclasses``' do.
 msgspec's ``Struct`` was measured as the alternative and costs more here: importing it pulls
-``typing_extensions`` (and so ``inspect``), ``uuid`` and ``platform``.
+``typing_extensions`` (and so ``inspect``), ``uuid`` and ``platform``. The ledger's records
+use ``ledger._fields.Fields`` instead: one is made per line of a full read, so they keep a
+hand-written ``__init__`` (see there).
 """
 
 from __future__ import annotations
