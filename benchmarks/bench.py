@@ -359,16 +359,32 @@ def contention(folder: Path, runs: int, procs: int, tries: int) -> None:
     for _ in range(runs):
         bare.append(_race(_bare_worker, folder / "bare.jsonl", procs, tries))
         guard.append(_race(_guard_worker, folder / "guard.jsonl", procs, tries))
+    # The goal is judged as above: each writer process loads what the guard imports lazily
+    # (the ledger modules, hashlib, hmac: ~10 ms a process) inside the timing. Beside it, for
+    # the reader, the steady state: writers forked after this process ran one guard, so they
+    # inherit those modules as the bare loop's inherit os and fcntl.
+    _warm_up(folder / "warm.jsonl")
+    steady = [_race(_guard_worker, folder / "guard.jsonl", procs, tries) for _ in range(runs)]
     show("floor: flock + append + fsync, per line", bare)
     show("BudgetGuard.authorize, per authorization", guard, bare)
+    show("  the same, modules loaded before the fork", steady, bare)
     median = statistics.median(bare) / statistics.median(guard)
     best = min(bare) / min(guard)
     met = median >= 0.5
     RESULTS.append(Goal(f"{procs} writers vs the bare loop (share)", ">= 50%", met, median, best))
     print(
         f"  => share of the floor's rate: median {median:.0%}, best {best:.0%};"
-        f" goal >= 50%: {verdict(met)}"
+        f" goal >= 50%: {verdict(met)} (modules loaded before the fork:"
+        f" {statistics.median(bare) / statistics.median(steady):.0%})"
     )
+
+
+def _warm_up(ledger: Path) -> None:
+    """Run one guard past a checkpoint's worth of lines: every module a writer loads lazily
+    is then loaded in this process (and in the writers forked from it)."""
+    guard = BudgetGuard(BIG_CEILING, str(ledger))
+    for i in range(400):
+        guard.authorize(f"warm-up-{i}", "0.01")
 
 
 # --- main ------------------------------------------------------------------------------------

@@ -149,14 +149,13 @@ class JsonlLedger:
         return matches[0]
 
     def _read(self, *, full: bool) -> Snapshot:
+        checked = time.time_ns()  # before the stat: see checkpoint.body_of
         try:
-            fd = open_ledger_file(self.path, os.O_RDONLY, "read")
+            fd, stat = _open_regular(self.path, os.O_RDONLY, "read")
         except FileNotFoundError:
             self._state = None
             return parse(b"", location=self.location)
         try:
-            checked = time.time_ns()  # before the stat: see checkpoint.body_of
-            stat = os.fstat(fd)
             if full:
                 state = Parser(self.location)
                 state.feed(FileSpan(fd, 0, stat.st_size))
@@ -213,17 +212,40 @@ class JsonlLedger:
         """Continue from this process's last clean read, else from the checkpoint, else from 0."""
         identity = (stat.st_dev, stat.st_ino)
         state = self._state
-        if state is None or not self._prefix_unchanged(fd, state, identity, stat.st_size):
-            state = self._from_checkpoint(fd, stat, checked)
-            if state is None:
-                state, self._anchor = self._fresh_parser(), checkpoint.anchor(stat, checked)
-        elif self._anchor is not None and self._anchor[:4] != checkpoint.anchor(stat, 0)[:4]:
-            self._anchor = None  # bytes read before this stat: the file times vouch for none
+        if state is not None and identity == self._identity and stat.st_size >= state.size:
+            # The last bytes this process read must still be as they were (an edit in place
+            # near the end shows); read with them, in one call, the lines appended since.
+            start, near = state.size - len(self._tail), stat.st_size - state.size < UNLOCKED_READ
+            seen = os.pread(fd, (stat.st_size if near else state.size) - start, start)
+            if seen.startswith(self._tail):
+                if self._anchor is not None and self._anchor[:4] != checkpoint.anchor(stat, 0)[:4]:
+                    self._anchor = None  # bytes read before this stat: times vouch for none
+                if near:
+                    return self._fed(state, seen[len(self._tail) :], seen)
+                return self._fed_from(fd, state, stat)
+        state = self._from_checkpoint(fd, stat, checked)
+        if state is None:
+            state, self._anchor = self._fresh_parser(), checkpoint.anchor(stat, checked)
+        return self._fed_from(fd, state, stat)
+
+    def _fed_from(self, fd: int, state: Parser, stat: os.stat_result) -> Snapshot:
+        """``state`` continued with the file's bytes from where it ends, block by block."""
         state.feed(FileSpan(fd, state.size, stat.st_size))
         if state.problems:
             self._state = None
         else:
-            self._keep(fd, state, identity)
+            self._keep(fd, state, (stat.st_dev, stat.st_ino))
+            self._checkpoint_due(state)
+        return state.snapshot()
+
+    def _fed(self, state: Parser, data: bytes, seen: bytes) -> Snapshot:
+        """``state`` continued with ``data``, the bytes that follow it; ``seen`` ends with them
+        and holds at least the last TAIL bytes read, which become the tail kept."""
+        state.feed(data)
+        if state.problems:  # never continued from: the next read starts over and says why
+            self._state = None
+        else:
+            self._tail = seen[-checkpoint.TAIL :]
             self._checkpoint_due(state)
         return state.snapshot()
 
@@ -234,14 +256,8 @@ class JsonlLedger:
         state = self._state
         if state is None:  # the locked read found no file: read what was made
             return self._read(full=False)
-        state.feed(line)
-        if state.problems:  # cannot happen for a line this ledger encoded; never trusted
-            self._state = None
-            return state.snapshot()
-        self._tail = (self._tail + line)[-checkpoint.TAIL :]
         self._anchor = None  # this write moved the file's times: they vouch for no byte now
-        self._checkpoint_due(state)
-        return state.snapshot()
+        return self._fed(state, line, self._tail + line)
 
     def _checkpoint_due(self, state: Parser) -> None:
         if state.size - self._saved < checkpoint.EVERY:
@@ -255,14 +271,6 @@ class JsonlLedger:
 
     def _fresh_parser(self) -> Parser:
         return Parser(self.location, keep_entries=False, digest=checkpoint.new_digest())
-
-    def _prefix_unchanged(
-        self, fd: int, state: Parser, identity: tuple[int, int], size: int
-    ) -> bool:
-        if identity != self._identity or size < state.size:
-            return False
-        start = max(0, state.size - checkpoint.TAIL)
-        return os.pread(fd, state.size - start, start) == self._tail
 
     def _saved_by_another(self) -> bool:
         """Whether another process saved the checkpoint since this one last loaded or saved it
@@ -303,10 +311,11 @@ class JsonlLedger:
             raise
         return fd
 
-    def _write(self, line: bytes, *, sync_later: bool = False) -> None:
+    def _write(self, line: bytes, *, sync_later: bool = False, found: bool = False) -> None:
         """Append one whole line; fsync it now, or (a transaction's append) once the lock is
-        released, before the caller hears of success (see :meth:`_sync_appended`)."""
-        created = not _is_ledger_file(self.path)
+        released, before the caller hears of success (see :meth:`_sync_appended`). ``found``:
+        the locked read found the file, so this write does not create it."""
+        created = not found and not _is_ledger_file(self.path)
         fd = open_ledger_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
         try:
             written = _write_all_or_say(self.path, fd, line)
@@ -346,8 +355,9 @@ class _FileTransaction:
     def append(self, entry: Entry) -> Entry:
         self.snapshot.require_clean()  # appending after a torn tail would glue onto it
         line = encode(entry)
-        self._ledger._write(line, sync_later=True)
-        self.snapshot = self._ledger._folded(line)
+        ledger = self._ledger
+        ledger._write(line, sync_later=True, found=ledger._state is not None)
+        self.snapshot = ledger._folded(line)
         return entry.replace(line=self.snapshot.lines)
 
 
@@ -435,6 +445,11 @@ def _require_regular(path: str, mode: int) -> None:
 def open_ledger_file(path: str, flags: int, verb: str) -> int:
     """Open the ledger without ever blocking, and only if it is a regular file. A missing file
     (when not creating) raises FileNotFoundError; any other problem is a LedgerError."""
+    return _open_regular(path, flags, verb)[0]
+
+
+def _open_regular(path: str, flags: int, verb: str) -> tuple[int, os.stat_result]:
+    """:func:`open_ledger_file`, with the ``fstat`` it checked the file by."""
     try:
         fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
     except FileNotFoundError:
@@ -445,11 +460,12 @@ def open_ledger_file(path: str, flags: int, verb: str) -> int:
         _is_ledger_file(path)  # a FIFO without a reader says ENXIO; say what it is instead
         raise LedgerError(f"{path}: cannot {verb} the ledger: {exc.strerror}") from None
     try:
-        _require_regular(path, os.fstat(fd).st_mode)
-    except LedgerError:
+        found = os.fstat(fd)
+        _require_regular(path, found.st_mode)
+    except (LedgerError, OSError):
         os.close(fd)
         raise
-    return fd
+    return fd, found
 
 
 def _complete_lines(fd: int, size: int) -> int:
