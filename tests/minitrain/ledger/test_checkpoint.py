@@ -10,7 +10,7 @@ import pytest
 
 from minitrain import BudgetGuard, LedgerError
 from minitrain.ledger import checkpoint as checkpoint_module
-from minitrain.ledger import entries
+from minitrain.ledger import entries, jsonl
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.usefixtures("file_mode")
@@ -324,10 +324,16 @@ def _numbers(guard: BudgetGuard) -> tuple[object, ...]:
     return status.spent, status.reserved, status.charged_by_lab, status.open_operations
 
 
-def test_writers_that_fold_their_own_lines_agree_with_a_fresh_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("behind", ["near", "far"])
+def test_writers_that_fold_their_own_lines_agree_with_a_fresh_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, behind: str
+) -> None:
     """A writer folds the line it just appended from memory (under the lock nobody else
-    appends): its numbers, line numbers included, and the checkpoints it saves must be what
+    appends), and catches up on the others' lines in one read (near) or block by block (far
+    behind): its numbers, line numbers included, and the checkpoints it saves must be what
     reading the file says."""
+    if behind == "far":
+        monkeypatch.setattr(jsonl, "UNLOCKED_READ", 300)  # a line or two is "far" here
     path = tmp_path / "spend.jsonl"
     writers = [BudgetGuard(100, path, lab_caps={"02": 60, "03": 30}) for _ in range(3)]
     for i in range(12):
