@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 
 _SECRET_NAME = re.compile(r"API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+_SECRET_NAME_UPPER = re.compile(_SECRET_NAME.pattern)  # for names already upper-cased
 _KEY_SHAPES = re.compile(r"\brpa_[A-Za-z0-9]{16,}\b")  # RunPod API keys
 # The flags the vendors' CLIs take a credential by (vastai --api-key, runpodctl --apiKey) and
 # the usual others; the value follows a space or '='.
@@ -68,12 +69,6 @@ def find_secret(text: str, environ: Mapping[str, str] | None = None) -> str | No
     return None
 
 
-def credentials(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment's secret values, by name: what :func:`find_secret` looks for. Read once
-    and passed back as ``environ``, it spares reading every variable on each call."""
-    return dict(_secret_values(environ))
-
-
 def redact_url(text: str) -> str:
     """``text`` with the password of every ``scheme://user:password@host`` in it replaced; works
     on URLs too broken to parse (a bad port, ``[::1``), which is when they reach a message."""
@@ -81,9 +76,22 @@ def redact_url(text: str) -> str:
 
 
 def _secret_values(environ: Mapping[str, str] | None) -> list[tuple[str, str]]:
+    """The secret-named variables' values (long enough to be keys), in the environment's order.
+
+    Read afresh on every call (a credential set a moment ago counts), but cheaply, as the guard
+    checks every label: one search over all the names joined (they cannot hold a NUL), and only
+    the values of the names it finds; a search per name, and every value decoded, cost ~3x."""
     env = os.environ if environ is None else environ
-    return [
-        (name, value)
-        for name, value in env.items()
-        if len(value) >= _MIN_LENGTH and _SECRET_NAME.search(name)
-    ]
+    names = "\0".join(env)
+    if not names.isascii():  # upper() could change lengths: one search per name instead
+        return [(n, v) for n, v in env.items() if len(v) >= _MIN_LENGTH and _SECRET_NAME.search(n)]
+    found: list[tuple[str, str]] = []
+    last = ""
+    for match in _SECRET_NAME_UPPER.finditer(names.upper()):  # IGNORECASE scans ~3x slower
+        start = names.rfind("\0", 0, match.start()) + 1
+        end = names.find("\0", match.end())
+        name = names[start:] if end == -1 else names[start:end]
+        if name != last and len(value := env[name]) >= _MIN_LENGTH:
+            found.append((name, value))
+        last = name
+    return found

@@ -118,7 +118,6 @@ class BudgetGuard:
         self.lab_caps = _caps(lab_caps or {})
         self.log_path = os.fspath(log_path)
         self._ledger: Ledger = ledger or open_ledger(self.log_path, ledger_url)
-        self._credentials: dict[str, str] | None = None  # see _label
 
     @property
     def location(self) -> str:
@@ -137,7 +136,7 @@ class BudgetGuard:
         ``op_id`` (chosen and saved by the caller beforehand) makes it idempotent: if an
         authorization with that id is already in the ledger, nothing more is written, so a
         caller killed after this call and run again never reserves twice."""
-        label, estimate = self._label(op_label), parse_usd(estimated_usd, what="estimate")
+        label, estimate = check_label(op_label), parse_usd(estimated_usd, what="estimate")
         lab = lab_of(label, lab)
         with self._ledger.transaction() as txn:
             txn.snapshot.require_clean()
@@ -159,14 +158,14 @@ class BudgetGuard:
         self, op_label: str, estimated_usd: Amount, *, lab: str | None = None
     ) -> None:
         """What :meth:`authorize` would decide now, writing nothing (for dry runs)."""
-        label, estimate = self._label(op_label), parse_usd(estimated_usd, what="estimate")
+        label, estimate = check_label(op_label), parse_usd(estimated_usd, what="estimate")
         snapshot = self._ledger.read()
         snapshot.require_clean()
         self._refuse_if_over(snapshot.totals, label, estimate, lab_of(label, lab))
 
     def would_record_actual(self, op_label: str, *, op_id: str | None = None) -> None:
         """Raise what :meth:`record_actual` would (AlreadyRecorded), writing nothing."""
-        label = self._label(op_label)
+        label = check_label(op_label)
         snapshot = self._ledger.read()
         snapshot.require_clean()
         if _open_authorization(snapshot.totals, label, op_id) is None:
@@ -174,7 +173,7 @@ class BudgetGuard:
 
     def record_actual(self, op_label: str, actual_usd: Amount, *, op_id: str | None = None) -> None:
         """Append actual spend after the operation finishes."""
-        label, actual = self._label(op_label), parse_usd(actual_usd, what="actual")
+        label, actual = check_label(op_label), parse_usd(actual_usd, what="actual")
         with self._ledger.transaction() as txn:
             txn.snapshot.require_clean()
             target = _open_authorization(txn.snapshot.totals, label, op_id)
@@ -228,16 +227,6 @@ class BudgetGuard:
     @property
     def remaining(self) -> Decimal:
         return self.status().remaining
-
-    def _label(self, op_label: str) -> str:
-        """check_label, with the environment's credentials read at this guard's first check and
-        kept (its ceiling's variable is read once too): reading every variable on each call was
-        ~15% of a writer's time per authorization under contention."""
-        if self._credentials is None:
-            from minitrain._secrets import credentials  # not for `status`: start-up time
-
-            self._credentials = credentials()
-        return check_label(op_label, self._credentials)
 
     def _refuse_if_over(
         self, totals: Totals, label: str, estimate: Decimal, lab: str | None
@@ -322,14 +311,12 @@ def _caps(caps: Mapping[str, Amount]) -> dict[str, Decimal]:
     return result
 
 
-def check_label(label: object, credentials: Mapping[str, str] | None = None) -> str:
-    """``label``, if it may be written to the ledger. ``credentials``: the environment's secret
-    values (``_secrets.credentials()``), read now if not given."""
+def check_label(label: object) -> str:
     if not isinstance(label, str) or not label.strip():
         raise InputError(f"operation label {label!r} is empty; name it, e.g. lab02-tp-spinup")
     from minitrain._secrets import find_secret  # when a label is checked: not for `status`
 
-    secret = find_secret(label, credentials)
+    secret = find_secret(label)
     if secret is not None:  # a label goes into the ledger and git: never echo it here either
         raise InputError(
             f"the operation label contains {secret}; a label is written to the ledger (and"

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from minitrain._secrets import redact, redact_data
 from minitrain.cli.budget import main as budget
@@ -165,20 +167,43 @@ def test_a_launch_record_never_holds_a_credential_flag_s_value(
     assert "--api-key [redacted]" in json.loads(text)["command"]
 
 
-def test_a_writer_that_reads_the_credentials_once_still_refuses_each_label_holding_one(
+def test_a_long_lived_guard_refuses_a_credential_set_after_its_first_label(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A long-lived guard reads the environment's credentials at its first label check, not on
-    every authorization: every later label holding one is still refused, and nothing written."""
+    """The environment is read on every label check (cheaply: one search over all the names),
+    so a credential set while a writer runs is refused as well, and nothing written."""
     from minitrain import BudgetGuard, InputError
 
-    monkeypatch.setenv("VAST_API_KEY", "0123456789abcdef0123")
     ledger = tmp_path / "spend.jsonl"
     guard = BudgetGuard(5, ledger)
     guard.authorize("lab02-first", "0.01")
+    monkeypatch.setenv("VAST_API_KEY", "0123456789abcdef0123")
     for label in ("run-0123456789abcdef0123", "x0123456789abcdef0123y"):
         with pytest.raises(InputError, match=r"contains the value of \$VAST_API_KEY"):
             guard.authorize(label, "0.01")
         with pytest.raises(InputError, match=r"contains the value of \$VAST_API_KEY"):
             guard.record_actual(label, "0.01")
     assert ledger.read_text().count("\n") == 1
+
+
+@given(
+    st.dictionaries(
+        st.text(st.characters(blacklist_characters="\0"), min_size=1, max_size=12)
+        | st.sampled_from(["API_KEY", "x_apikey", "Token", "MY_SECRET", "passwd", "ßpassword"]),
+        st.text(max_size=20),
+        max_size=12,
+    )
+)
+def test_the_secret_names_found_in_one_search_are_those_a_search_per_name_finds(
+    environ: dict[str, str],
+) -> None:
+    """The fast scan (all names joined, upper-cased) against its definition, for names in any
+    script: the same variables, in the same order."""
+    from minitrain import _secrets
+
+    expected = [
+        (name, value)
+        for name, value in environ.items()
+        if len(value) >= 12 and _secrets._SECRET_NAME.search(name)
+    ]
+    assert _secrets._secret_values(environ) == expected
