@@ -151,7 +151,7 @@ class JsonlLedger:
     def _read(self, *, full: bool) -> Snapshot:
         checked = time.time_ns()  # before the stat: see checkpoint.body_of
         try:
-            fd, stat = _open_regular(self.path, os.O_RDONLY, "read")
+            fd, stat = open_ledger_file(self.path, os.O_RDONLY, "read")
         except FileNotFoundError:
             self._state = None
             return parse(b"", location=self.location)
@@ -175,10 +175,9 @@ class JsonlLedger:
         if self._state is not None:
             return
         try:
-            fd = open_ledger_file(self.path, os.O_RDONLY, "read")
+            checked = time.time_ns()  # before the stat: see checkpoint.body_of
+            fd, stat = open_ledger_file(self.path, os.O_RDONLY, "read")
             try:
-                checked = time.time_ns()
-                stat = os.fstat(fd)
                 state = self._from_checkpoint(fd, stat, checked)
                 if state is None:
                     state, self._anchor = self._fresh_parser(), checkpoint.anchor(stat, checked)
@@ -316,7 +315,7 @@ class JsonlLedger:
         released, before the caller hears of success (see :meth:`_sync_appended`). ``found``:
         the locked read found the file, so this write does not create it."""
         created = not found and not _is_ledger_file(self.path)
-        fd = open_ledger_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
+        fd, _ = open_ledger_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
         try:
             written = _write_all_or_say(self.path, fd, line)
             if written != len(line):
@@ -442,14 +441,10 @@ def _require_regular(path: str, mode: int) -> None:
     )
 
 
-def open_ledger_file(path: str, flags: int, verb: str) -> int:
-    """Open the ledger without ever blocking, and only if it is a regular file. A missing file
-    (when not creating) raises FileNotFoundError; any other problem is a LedgerError."""
-    return _open_regular(path, flags, verb)[0]
-
-
-def _open_regular(path: str, flags: int, verb: str) -> tuple[int, os.stat_result]:
-    """:func:`open_ledger_file`, with the ``fstat`` it checked the file by."""
+def open_ledger_file(path: str, flags: int, verb: str) -> tuple[int, os.stat_result]:
+    """Open the ledger without ever blocking, and only if it is a regular file: its descriptor
+    and the ``fstat`` that said so. A missing file (when not creating) raises
+    FileNotFoundError; any other problem is a LedgerError."""
     try:
         fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
     except FileNotFoundError:
@@ -482,9 +477,9 @@ def _complete_lines(fd: int, size: int) -> int:
 
 def read_bytes(path: str) -> bytes:
     """The whole ledger file (FileNotFoundError if there is none)."""
-    fd = open_ledger_file(path, os.O_RDONLY, "read")
+    fd, stat = open_ledger_file(path, os.O_RDONLY, "read")
     try:
-        return os.pread(fd, os.fstat(fd).st_size, 0)
+        return os.pread(fd, stat.st_size, 0)
     finally:
         os.close(fd)
 
