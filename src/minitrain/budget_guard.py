@@ -21,7 +21,6 @@ Its rules:
 from __future__ import annotations
 
 import os
-import unicodedata
 import warnings
 from collections.abc import Mapping
 from decimal import Decimal
@@ -326,6 +325,8 @@ def check_label(label: object) -> str:
         raise InputError(
             f"operation label {label!r} has surrounding spaces or is over 120 characters"
         )
+    import unicodedata  # not at the top: `budget status` never checks a label (start-up)
+
     if any(unicodedata.category(ch).startswith("C") for ch in label):
         raise InputError(
             f"operation label {label!r} contains a newline or control character;"

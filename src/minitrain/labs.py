@@ -10,16 +10,15 @@ buffer, and an explicit lab that disagrees with the label's is an error, not an 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from decimal import Decimal
 
 from minitrain.errors import InputError
 
 BUFFER = "buffer"  # the per-lab cap that operations outside any capped lab draw on
-# "lab" then a run of digits of any script; which script is checked after the match
-_PREFIX = re.compile(r"lab(\d+)(?!\d)", re.IGNORECASE)
-_ASCII_NUMBER = re.compile(r"[0-9]{1,6}", re.ASCII)  # lab2026-plan is lab 2026, not an error
+# "lab" then a run of digits of any script; which script is checked after the match. Compiled
+# on first use (re caches it): `budget status` never needs it, and start-up counts.
+_PREFIX = r"lab(\d+)(?!\d)"
 
 
 class Lab:
@@ -64,8 +63,10 @@ def resolve(label: str, lab: str | None = None) -> Lab:
 
 def of_label(label: str) -> str | None:
     """The lab a ``labNN`` prefix names, or None; a prefix in non-ASCII digits is refused."""
+    import unicodedata  # not at the top: `budget status` never needs it (start-up)
+
     folded = unicodedata.normalize("NFKC", label)  # fullwidth letters and digits fold to ASCII
-    match = _PREFIX.match(folded)
+    match = re.match(_PREFIX, folded, re.IGNORECASE)
     if match is None:
         return None
     if not label[: len(match.group(0))].isascii():
@@ -79,7 +80,8 @@ def of_label(label: str) -> str | None:
 def normalise(lab: str, *, what: str = "lab") -> str:
     """``"3"``, ``"03"``, ``"003"`` -> ``"03"``; anything but 1-6 ASCII digits is an error."""
     text = lab.strip() if isinstance(lab, str) else ""
-    if not _ASCII_NUMBER.fullmatch(text):
+    # 1-6 ASCII digits (lab2026-plan is lab 2026, not an error); isdigit() alone takes any script
+    if not (text.isascii() and text.isdigit() and len(text) <= 6):
         raise InputError(
             f"{what} {lab!r} is not a lab number: write it with ASCII digits, e.g. 02"
             " (leave it out for an operation outside any lab: it draws on the buffer)"
@@ -92,7 +94,12 @@ def stored(lab: str | None) -> str | None:
     of any script (an old line with ``٠٣`` counts against lab 03, never the buffer)."""
     if lab is None or lab == BUFFER:
         return lab
-    text = unicodedata.normalize("NFKC", lab).strip()
+    if lab.isascii():  # NFKC leaves ASCII as it is; `budget status` then needs no unicodedata
+        text = lab.strip()
+    else:
+        import unicodedata
+
+        text = unicodedata.normalize("NFKC", lab).strip()
     if text.isdigit():
         try:
             return f"{int(text):02d}"

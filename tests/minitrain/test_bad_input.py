@@ -375,6 +375,23 @@ def test_any_label_and_lab_resolve_to_an_ascii_lab_or_a_clean_error(
     assert number is None or (number.isascii() and number.isdigit() and len(number) >= 2)
 
 
+@FUZZ
+@given(st.text(alphabet=st.characters(), max_size=8) | st.from_regex(r"\s*[0-9]{1,7}\s*"))
+def test_a_lab_number_is_one_to_six_ascii_digits_and_nothing_else(text: str) -> None:
+    """The rule a lab number is checked by (the regex it was written as is the oracle): any
+    other digits (superscripts, Arabic-Indic, fullwidth) or a seventh digit is an error."""
+    import re
+
+    from minitrain import labs
+
+    stripped = text.strip()
+    if re.fullmatch(r"[0-9]{1,6}", stripped, re.ASCII):
+        assert labs.normalise(text) == f"{int(stripped):02d}"
+    else:
+        with pytest.raises(InputError, match="is not a lab number"):
+            labs.normalise(text)
+
+
 def test_a_fifo_manifest_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fifo = tmp_path / "manifest.json"
     os.mkfifo(fifo)

@@ -43,7 +43,6 @@ else:
     datetime = _Datetime()
 
 CURRENCY = "USD"
-_CRC_SUFFIX = re.compile(rb',"crc32":"([0-9a-f]{8})"}$')
 _FIELDS = {
     "authorize": {"id", "ts", "kind", "op_label", "lab", "estimated", "currency"},
     "actual": {"id", "ts", "kind", "op_label", "lab", "op_id", "estimated", "actual", "currency"},
@@ -537,7 +536,7 @@ def parse(data: bytes, *, location: str) -> Snapshot:
 
 def _crc_failure(raw: bytes) -> None:
     """Word why the sealed suffix did not match (the fast check only compares)."""
-    if _CRC_SUFFIX.search(raw) is None:
+    if re.search(rb',"crc32":"[0-9a-f]{8}"}$', raw) is None:
         raise _BadLine("no crc32 field at the end of the line; not written by this tool")
     raise _BadLine("crc32 does not match the line's bytes: the line was changed")
 
