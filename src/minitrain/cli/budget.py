@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-from minitrain.cli._handler import Formatter, Version, command_named, run
+from minitrain.cli._handler import Formatter, Version, command_named, parse_args, run
 from minitrain.errors import ExitCode, InputError
 from minitrain.money import format_usd, parse_usd, usd_text
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def main(argv: Sequence[str] | None = None) -> int:
     command = command_named(sys.argv[1:] if argv is None else argv, _COMMANDS, _TAKE_A_VALUE)
-    args = _parser(command).parse_args(argv)
+    args = parse_args(lambda: _parser(command), argv)
     return run("budget", lambda: args.func(args))
 
 

@@ -8,13 +8,13 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from minitrain.cli._handler import Formatter, Version, command_named, run
+from minitrain.cli._handler import Formatter, Version, command_named, parse_args, run
 from minitrain.errors import ExitCode, InputError, NotPassed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     command = command_named(sys.argv[1:] if argv is None else argv, _COMMANDS)
-    args = _parser(command).parse_args(argv)
+    args = parse_args(lambda: _parser(command), argv)
     return run("preflight", lambda: args.func(args))
 
 

@@ -37,6 +37,7 @@ NOT_FOR_STATUS = [
     "importlib.metadata",  # only for --version
     "inspect",
     "ipaddress",
+    "locale",  # imported by gettext's first look-up of an argparse word: see cli._handler
     "lzma",
     "matplotlib",
     "minitrain._commands",
@@ -116,6 +117,23 @@ def test_budget_status_imports_no_heavy_module(tmp_path: Path) -> None:
     loaded = loaded_by("budget", argv, tmp_path)
     assert "minitrain.budget_guard" in loaded  # it did read the ledger
     assert sorted(loaded & set(NOT_FOR_AN_EMPTY_STATUS)) == []
+
+
+def test_argparse_words_are_looked_up_again_once_a_command_returns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`main` skips gettext while it parses (start-up time) but leaves argparse as it found it,
+    for a program that runs it in-process and translates argparse's words itself."""
+    import argparse
+
+    from minitrain.cli.budget import main
+
+    before = argparse._  # type: ignore[attr-defined]
+    assert main(["--ledger", str(tmp_path / "spend.jsonl"), "--ceiling", "5", "status"]) == 0
+    with pytest.raises(SystemExit, match="2"):  # argparse's own error exit, in the same seam
+        main(["no-such-command"])
+    assert argparse._ is before  # type: ignore[attr-defined]
+    assert "invalid choice: 'no-such-command'" in capsys.readouterr().err
 
 
 def test_status_of_an_empty_ledger_from_the_manifest_imports_no_heavy_module(lab: Path) -> None:
