@@ -356,6 +356,7 @@ class _FileTransaction:
         line = encode(entry)
         ledger = self._ledger
         ledger._write(line, sync_later=True, found=ledger._state is not None)
+        del self.snapshot  # before the fold: totals nobody holds are not copied (Parser.totals)
         self.snapshot = ledger._folded(line)
         return entry.replace(line=self.snapshot.lines)
 

@@ -53,3 +53,30 @@ def test_a_void_entry_takes_its_bad_line_out_of_the_books(tmp_path: Path) -> Non
     healed = entries.parse(good + torn + b"\n" + void, location="t")
     assert not healed.problems
     assert healed.totals.spent == Decimal("1.00")
+
+
+@pytest.mark.parametrize("asked", ["before", "after"])
+def test_totals_show_the_open_authorizations_as_they_were_when_taken(asked: str) -> None:
+    """A parser shares its table of open authorizations with the Totals it hands out, so it
+    copies nothing per read: the table must still read as it was when those Totals were taken,
+    whether they list it before or after more lines (an actual closing one, a new one) are fed."""
+    first = entries.new_entry("authorize", "a", estimated=Decimal("1.00"))
+    parser = entries.Parser("x", keep_entries=False)
+    parser.feed(entries.encode(first))
+    early = parser.totals
+    also_early = parser.totals  # two Totals of one moment: one table, one copy at most
+    listed = dict(early.open_ops) if asked == "before" else None
+    closing = entries.new_entry("actual", "a", estimated=None, actual=Decimal("0.50"))
+    parser.feed(entries.encode(closing.replace(op_id=first.id)))
+    parser.feed(entries.encode(entries.new_entry("authorize", "b", estimated=Decimal("2.00"))))
+    assert list(early.open_ops) == [first.id]
+    assert list(also_early.open_ops) == [first.id]
+    assert early.reserved == Decimal("1.00")
+    if listed is not None:
+        assert early.open_ops == listed
+    later = parser.totals
+    assert [e.op_label for e in later.open_ops.values()] == ["b"]
+    assert later.reserved == Decimal("2.00")
+    parser.append(entries.new_entry("authorize", "c", estimated=Decimal("1.00")))
+    assert [e.op_label for e in later.open_ops.values()] == ["b"]
+    assert sorted(e.op_label for e in parser.totals.open_ops.values()) == ["b", "c"]
