@@ -15,15 +15,16 @@ import os
 import re
 from collections.abc import Mapping
 
-_SECRET_NAME = re.compile(r"API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
-_SECRET_NAME_UPPER = re.compile(_SECRET_NAME.pattern)  # for names already upper-cased
+# Patterns only ``redact`` or an unusual environment needs stay text, compiled on first use (re
+# caches them): the guard imports this module to check every label, and compiling is start-up.
+_SECRET_NAME = r"API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL"  # matched ignoring case
+_SECRET_NAME_UPPER = re.compile(_SECRET_NAME)  # for names already upper-cased
 _KEY_SHAPES = re.compile(r"\brpa_[A-Za-z0-9]{16,}\b")  # RunPod API keys
 # The flags the vendors' CLIs take a credential by (vastai --api-key, runpodctl --apiKey) and
-# the usual others; the value follows a space or '='.
-_CREDENTIAL_FLAG = re.compile(
+# the usual others; the value follows a space or '='. Matched ignoring case.
+_CREDENTIAL_FLAG = (
     r"(--?(?:api[-_]?key|apikey|(?:access[-_]?|auth[-_]?)?token|password|passwd|"
-    r"secret(?:[-_]?key)?|credentials?)(?:=|\s+))(?!\[redacted)(\S+)",
-    re.IGNORECASE,
+    r"secret(?:[-_]?key)?|credentials?)(?:=|\s+))(?!\[redacted)(\S+)"
 )
 _MIN_LENGTH = 12  # API keys are longer; shorter values would redact ordinary words
 # scheme://user:password@ -- any scheme (postgresql+psycopg:// too), a password up to the last @
@@ -40,7 +41,7 @@ def redact_data(data: object, environ: Mapping[str, str] | None = None) -> objec
 
 
 def _redact(text: str, secrets: list[tuple[str, str]]) -> str:
-    text = _CREDENTIAL_FLAG.sub(r"\1[redacted]", text)
+    text = re.sub(_CREDENTIAL_FLAG, r"\1[redacted]", text, flags=re.IGNORECASE)
     for name, value in secrets:
         if value in text:
             text = text.replace(value, f"[redacted ${name}]")
@@ -84,7 +85,11 @@ def _secret_values(environ: Mapping[str, str] | None) -> list[tuple[str, str]]:
     env = os.environ if environ is None else environ
     names = "\0".join(env)
     if not names.isascii():  # upper() could change lengths: one search per name instead
-        return [(n, v) for n, v in env.items() if len(v) >= _MIN_LENGTH and _SECRET_NAME.search(n)]
+        return [
+            (n, v)
+            for n, v in env.items()
+            if len(v) >= _MIN_LENGTH and re.search(_SECRET_NAME, n, re.IGNORECASE)
+        ]
     found: list[tuple[str, str]] = []
     last = ""
     for match in _SECRET_NAME_UPPER.finditer(names.upper()):  # IGNORECASE scans ~3x slower

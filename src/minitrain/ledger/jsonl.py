@@ -94,20 +94,13 @@ class JsonlLedger:
 
     def transaction(self) -> AbstractContextManager[Transaction]:
         """Hold the lock; yield the totals now and a way to append."""
-        import contextlib  # here: a command that only reads never needs it (start-up time)
+        return _Turn(self)
 
-        return contextlib.contextmanager(self._transaction)()
-
-    def _transaction(self) -> Iterator[Transaction]:
-        self._prepare()
+    def _after_turn(self) -> None:
+        """Once the lock is released: other writers need not wait for the disk."""
         try:
-            fd = self._lock(fcntl.LOCK_EX)
-            try:
-                yield _FileTransaction(self, self._read(full=False))
-            finally:
-                os.close(fd)  # closing the descriptor releases the flock
+            self._sync_appended()
         finally:
-            self._sync_appended()  # outside the lock: other writers need not wait for the disk
             self._save_checkpoint()
 
     def repair(self, *, line: int | None = None, reason: str) -> tuple[Problem, bool]:
@@ -341,6 +334,36 @@ class JsonlLedger:
         finally:
             for fd, _ in pending:
                 os.close(fd)
+
+
+class _Turn:
+    """One writer's turn (:meth:`JsonlLedger.transaction`): the exclusive lock while the body
+    runs; then, unlocked, the fsync of what it appended and any checkpoint save. A class rather
+    than ``contextlib.contextmanager``, which builds a wrapper on every call (and costs its
+    import): a writer takes a turn per authorization."""
+
+    __slots__ = ("_ledger", "_lock")
+
+    def __init__(self, ledger: JsonlLedger) -> None:
+        self._ledger = ledger
+        self._lock = -1
+
+    def __enter__(self) -> Transaction:
+        ledger = self._ledger
+        ledger._prepare()
+        try:
+            self._lock = ledger._lock(fcntl.LOCK_EX)
+            return _FileTransaction(ledger, ledger._read(full=False))
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if self._lock != -1:
+                os.close(self._lock)  # closing the descriptor releases the flock
+        finally:
+            self._ledger._after_turn()
 
 
 class _FileTransaction:

@@ -82,3 +82,25 @@ def test_a_ledger_replaced_under_a_running_guard_is_read_again(
         f.write(same_inode)
     with pytest.raises(LedgerError, match="crc32 does not match"):
         guard.authorize("d", "0.01")
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_a_turn_that_fails_releases_the_lock_and_a_refused_one_writes_nothing(
+    guard: BudgetGuard, ledger: Path
+) -> None:
+    """A writer's turn ends, whatever ends it, with the lock free for the next writer: a refusal
+    inside it, or an error raised while it held the lock."""
+    import fcntl
+
+    guard.authorize("lab02-a", "4.00")
+    before = ledger.read_bytes()
+    with pytest.raises(BudgetGuardExceeded):
+        guard.authorize("lab02-b", "2.00")
+    book = jsonl.JsonlLedger(ledger)
+    with pytest.raises(RuntimeError, match="mid-turn"), book.transaction():
+        raise RuntimeError("mid-turn")
+    assert ledger.read_bytes() == before
+    lock = ledger.with_name(ledger.name + ".lock").open("a")
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if a turn had kept the lock
+    lock.close()
+    guard.authorize("lab02-c", "1.00")
