@@ -185,9 +185,6 @@ def lab_folder(folder: Path) -> Path:
 
 
 def startup(folder: Path, runs: int) -> None:
-    # Start-up measures the program, not the compiler: with PYTHONDONTWRITEBYTECODE set (as on
-    # this machine) a module edited since its bytecode was cached is compiled again on every run.
-    compileall.compile_dir(REPO / "src", quiet=1)
     lab = lab_folder(folder)
     bare = [PY, "-c", "pass"]
     print("budget status start-up (wall time of a fresh process, empty ledger from the manifest)")
@@ -417,6 +414,10 @@ def main() -> int:
         f"{time.strftime('%Y-%m-%d %H:%M %Z')}; python {sys.version.split()[0]},"
         f" {os.cpu_count()} cores"
     )
+    # Every section measures the program, not the compiler: with PYTHONDONTWRITEBYTECODE set (as
+    # on this machine) a module edited since its bytecode was cached is compiled again by every
+    # process that imports it (each writer of the contention run too).
+    compileall.compile_dir(REPO / "src", quiet=1)
     big = big_ledger(lines)
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)

@@ -44,6 +44,8 @@ _CHUNK = 1 << 20
 # its file times alone to vouch for them: far above any timestamp granularity (a kernel tick,
 # 1 s on ext3 or HFS+, 2 s on FAT), so a later change cannot leave the ctime as it was.
 MARGIN_NS = 2_000_000_000
+# At most this many bytes wait unhashed in a Digest (memory), however late the hash is asked for.
+UNHASHED = 1 << 20
 
 
 class Digest:
@@ -51,9 +53,11 @@ class Digest:
     (``[end, hex]``, trusted or re-hashed on load) and the running one since. Segments let a
     reader that trusted the checkpoint by its file times carry its hashes forward unread.
 
-    The hashing starts once a checkpoint's worth (``EVERY``) has been fed, or when the hash is
-    asked for: a ledger too small to be checkpointed (the lab's own, tens of lines) is never
-    hashed, and `budget status` on it never imports ``hashlib`` (OpenSSL: ~3 ms of start-up).
+    The hashing starts when the hash is asked for (to save a checkpoint), or once ``UNHASHED``
+    bytes wait: a ledger too small to be checkpointed (the lab's own, tens of lines) is never
+    hashed, and `budget status` on it never imports ``hashlib`` (OpenSSL: ~3 ms of start-up);
+    of many writers on a ledger under ``UNHASHED``, only those that save a checkpoint do (one
+    saves per ``EVERY`` bytes between them: see ``JsonlLedger._saved_by_another``).
     """
 
     __slots__ = ("_fed", "_hasher", "_waiting", "segments", "start")
@@ -71,7 +75,7 @@ class Digest:
             return
         self._waiting.append(data)
         self._fed += len(data)
-        if self._fed >= EVERY:
+        if self._fed >= UNHASHED:
             self._hashing()
 
     def hexdigest(self) -> str:
