@@ -91,6 +91,8 @@ def main() -> int:
                     env=child, capture_output=True, text=True, check=True,
                 )  # fmt: skip
                 times[name].append(float(done.stdout))
+    if os.environ.get("AB_RAW"):
+        print(times)
     floor = statistics.median(times["bare loop"])
     print(f"{PROCS} processes x {TRIES}, {args.rounds} rounds; wall time per line")
     for name, values in times.items():

@@ -73,6 +73,7 @@ class JsonlLedger:
         self._save_seen: tuple[int, int] | None = None  # which save that was (saved_by)
         self._pending: dict[str, object] | None = None  # a checkpoint to save after unlocking
         self._unsynced: list[tuple[int, bool]] = []  # appended, fsync after unlocking
+        self._opened: list[int] = []  # a transaction's read descriptor, for its append
         self._anchor: tuple[int, ...] | None = None  # see checkpoint.anchor
 
     def read(self, *, full: bool = False) -> Snapshot:
@@ -141,13 +142,18 @@ class JsonlLedger:
             raise InputError(f"{self.path}:{line}: that line is not a bad line")
         return matches[0]
 
-    def _read(self, *, full: bool) -> Snapshot:
+    def _read(self, *, full: bool, appending: bool = False) -> Snapshot:
+        """``appending``: a writer's read, by a descriptor its append then writes through (an
+        open, an fstat and a close fewer under the lock); closed after the unlock either way."""
         checked = time.time_ns()  # before the stat: see checkpoint.body_of
+        flags = os.O_RDWR | os.O_APPEND if appending else os.O_RDONLY
         try:
-            fd, stat = open_ledger_file(self.path, os.O_RDONLY, "read")
+            fd, stat = open_ledger_file(self.path, flags, "append to" if appending else "read")
         except FileNotFoundError:
             self._state = None
             return parse(b"", location=self.location)
+        if appending:
+            self._opened.append(fd)
         try:
             if full:
                 state = Parser(self.location)
@@ -155,7 +161,8 @@ class JsonlLedger:
                 return state.snapshot()
             return self._read_totals(fd, stat, checked)
         finally:
-            os.close(fd)
+            if not appending:
+                os.close(fd)
 
     def _prepare(self) -> None:
         """Before the lock: start from the checkpoint, or parse every complete line there is.
@@ -307,8 +314,12 @@ class JsonlLedger:
         """Append one whole line; fsync it now, or (a transaction's append) once the lock is
         released, before the caller hears of success (see :meth:`_sync_appended`). ``found``:
         the locked read found the file, so this write does not create it."""
-        created = not found and not _is_ledger_file(self.path)
-        fd, _ = open_ledger_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "append to")
+        if self._opened:  # the transaction's read opened it
+            fd, created = self._opened.pop(), False
+        else:
+            created = not found and not _is_ledger_file(self.path)
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+            fd, _ = open_ledger_file(self.path, flags, "append to")
         try:
             written = _write_all_or_say(self.path, fd, line)
             if written != len(line):
@@ -326,6 +337,9 @@ class JsonlLedger:
         spent); this writer returns only once it is, and if it dies first it never returned.
         Any later writer's fsync flushes the whole file, this line included."""
         pending, self._unsynced = self._unsynced, []
+        opened, self._opened = self._opened, []
+        for fd in opened:  # a transaction's that appended nothing
+            os.close(fd)
         try:
             for fd, created in pending:
                 _fsync(self.path, fd)
@@ -353,7 +367,7 @@ class _Turn:
         ledger._prepare()
         try:
             self._lock = ledger._lock(fcntl.LOCK_EX)
-            return _FileTransaction(ledger, ledger._read(full=False))
+            return _FileTransaction(ledger, ledger._read(full=False, appending=True))
         except BaseException:
             self.__exit__()
             raise
