@@ -99,10 +99,8 @@ class JsonlLedger:
 
     def _after_turn(self) -> None:
         """Once the lock is released: other writers need not wait for the disk."""
-        try:
-            self._sync_appended()
-        finally:
-            self._save_checkpoint()
+        self._sync_appended()
+        self._save_checkpoint()
 
     def repair(self, *, line: int | None = None, reason: str) -> tuple[Problem, bool]:
         """Void one bad line by appending; by default the torn last line.
@@ -337,16 +335,14 @@ class JsonlLedger:
         spent); this writer returns only once it is, and if it dies first it never returned.
         Any later writer's fsync flushes the whole file, this line included."""
         pending, self._unsynced = self._unsynced, []
-        opened, self._opened = self._opened, []
-        for fd in opened:  # a transaction's that appended nothing
-            os.close(fd)
+        unused, self._opened = self._opened, []  # a transaction's that appended nothing
         try:
             for fd, created in pending:
                 _fsync(self.path, fd)
                 if created:
                     _fsync_dir(self.path)
         finally:
-            for fd, _ in pending:
+            for fd in [*unused, *(fd for fd, _ in pending)]:
                 os.close(fd)
 
 

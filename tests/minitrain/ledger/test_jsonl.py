@@ -104,3 +104,21 @@ def test_a_turn_that_fails_releases_the_lock_and_a_refused_one_writes_nothing(
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if a turn had kept the lock
     lock.close()
     guard.authorize("lab02-c", "1.00")
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_turns_leave_no_descriptor_open(guard: BudgetGuard, ledger: Path) -> None:
+    """A writer's turn opens the ledger once for its read and its append; whether it appends,
+    is refused, or fails, every descriptor it opened is closed when the turn ends (a
+    long-running watcher authorizes for hours)."""
+    open_fds = Path("/proc/self/fd")
+    guard.authorize("lab02-first", "0.01")  # the lazily opened modules and files, once
+    before = len(list(open_fds.iterdir()))
+    for i in range(20):
+        guard.authorize(f"lab02-op{i}", "0.01")
+        with pytest.raises(BudgetGuardExceeded):
+            guard.authorize(f"lab02-big{i}", "5.00")
+        guard.record_actual(f"lab02-op{i}", "0.01")
+    with pytest.raises(RuntimeError), jsonl.JsonlLedger(ledger).transaction():
+        raise RuntimeError("mid-turn")
+    assert len(list(open_fds.iterdir())) == before
