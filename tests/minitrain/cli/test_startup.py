@@ -30,7 +30,7 @@ NOT_FOR_STATUS = [
     "bz2",  # with lzma: what `shutil` imports, which argparse's formatter would pull in
     "contextlib",
     "dataclasses",
-    "datetime",  # a line's time is parsed only when a line is (or an open one is listed)
+    "datetime",  # its pure-Python twin of `_datetime` (see ledger.entries._datetime_types)
     "dis",
     "email",
     "http",
@@ -156,9 +156,18 @@ def test_status_of_a_ledger_too_small_for_a_checkpoint_hashes_nothing(lab: Path)
     guard.authorize("lab02-open", "0.50")
     assert not ledger.with_name("spend.jsonl.checkpoint").exists()
     loaded = loaded_by("budget", ["status"], lab)
-    assert "datetime" in loaded  # it did parse the lines
-    small = [m for m in NOT_FOR_AN_EMPTY_STATUS if m != "datetime"]
-    assert sorted(loaded & set(small)) == []
+    assert "_datetime" in loaded  # it did parse the lines: the C types, not the module
+    assert sorted(loaded & set(NOT_FOR_AN_EMPTY_STATUS)) == []
+
+
+def test_an_authorization_loads_neither_the_datetime_module_nor_contextlib(tmp_path: Path) -> None:
+    """What each of many writers loads: its line's time from the C types (`_datetime`), its turn
+    without `contextlib`, and no OpenSSL for a ledger too small for a checkpoint."""
+    argv = ["--ledger", "spend.jsonl", "--ceiling", "5.00", "authorize", "lab02-op", "0.50"]
+    loaded = loaded_by("budget", argv, tmp_path)
+    assert "minitrain.ledger.jsonl" in loaded  # it did write
+    assert "_datetime" in loaded
+    assert sorted(loaded & {"datetime", "contextlib", "hashlib", "hmac", "typing"}) == []
 
 
 def test_status_of_a_ledger_its_checkpoint_covers_parses_no_line(
