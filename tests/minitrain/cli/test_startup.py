@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -190,6 +191,30 @@ def test_status_of_a_ledger_its_checkpoint_covers_parses_no_line(
     loaded = loaded_by("budget", ["status"], lab)
     assert "hmac" in loaded  # the checkpoint was read (and its MAC checked)
     assert sorted(loaded & set(NOT_FOR_STATUS)) == []
+
+
+def test_the_checkpoint_of_a_replaced_ledger_is_refused_before_its_mac_is_checked(
+    lab: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After `git pull` or `cp` (a new inode), the old checkpoint names another file: it is
+    refused on that claim alone (refusing only costs a full read), so no OpenSSL is loaded to
+    check its MAC; the status is the one every line gives."""
+    from minitrain import BudgetGuard
+    from minitrain.ledger import checkpoint
+
+    ledger = lab / "experiments" / "35-cloud-budget" / "spend.jsonl"
+    monkeypatch.setattr(checkpoint, "EVERY", 1)
+    guard = BudgetGuard(5, ledger)
+    guard.authorize("lab02-op", "1.00")
+    guard.record_actual("lab02-op", "0.25")
+    assert ledger.with_name("spend.jsonl.checkpoint").exists()
+    copy = ledger.with_name("copy.jsonl")
+    copy.write_bytes(ledger.read_bytes())
+    copy.replace(ledger)  # a new inode, as git leaves it
+    loaded = loaded_by("budget", ["status"], lab)
+    assert "minitrain.ledger.checkpoint" in loaded
+    assert sorted(loaded & {"hashlib", "hmac"}) == []
+    assert BudgetGuard(5, ledger).total_spent == Decimal("0.25")
 
 
 def test_a_scripted_dry_run_imports_no_prompt_library(lab: Path) -> None:
