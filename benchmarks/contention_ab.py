@@ -26,44 +26,13 @@ PROCS, TRIES = 16, 100
 
 
 def race(mode: str) -> float:
-    """One race in this interpreter (run as the child): wall ms per line or authorization."""
-    import fcntl
-    import multiprocessing
-    import time
-    from decimal import Decimal
-
-    from minitrain import BudgetGuard
-    from minitrain.ledger.entries import encode, new_entry
-
-    def guard(ledger: str) -> None:
-        writer = BudgetGuard(100_000, ledger)
-        for i in range(TRIES):
-            writer.authorize(f"p{os.getpid()}-{i}", "0.01")
-
-    def bare(ledger: str) -> None:  # as bench._bare_worker
-        line = encode(new_entry("authorize", "bare", estimated=Decimal("0.01")))
-        for _ in range(TRIES):
-            lock = os.open(ledger + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            os.write(fd, line)
-            os.fsync(fd)
-            os.close(fd)
-            os.close(lock)
+    """One race in this interpreter (run as the child): wall ms per line or authorization, by
+    ``bench.py``'s own writers and on a fresh folder, as its contention section runs them."""
+    from bench import _bare_worker, _guard_worker, _race
 
     with tempfile.TemporaryDirectory() as folder:
-        ledger = str(Path(folder) / "spend.jsonl")
-        target = bare if mode == "bare" else guard
-        ctx = multiprocessing.get_context("fork")
-        workers = [ctx.Process(target=target, args=(ledger,)) for _ in range(PROCS)]
-        start = time.perf_counter()
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        if any(w.exitcode for w in workers):
-            raise SystemExit(f"a {mode} writer failed")
-        return (time.perf_counter() - start) / (PROCS * TRIES) * 1000
+        worker = _bare_worker if mode == "bare" else _guard_worker
+        return _race(worker, Path(folder) / "spend.jsonl", PROCS, TRIES) * 1000
 
 
 def main() -> int:
@@ -91,8 +60,6 @@ def main() -> int:
                     env=child, capture_output=True, text=True, check=True,
                 )  # fmt: skip
                 times[name].append(float(done.stdout))
-    if os.environ.get("AB_RAW"):
-        print(times)
     floor = statistics.median(times["bare loop"])
     print(f"{PROCS} processes x {TRIES}, {args.rounds} rounds; wall time per line")
     for name, values in times.items():
