@@ -71,7 +71,7 @@ class JsonlLedger:
         self._tail = b""
         self._saved = 0  # where the checkpoint on disk ends, as far as this object knows
         self._save_seen: tuple[int, int] | None = None  # which save that was (saved_by)
-        self._pending: dict[str, object] | None = None  # a checkpoint to save after unlocking
+        self._due = False  # a checkpoint of the state read is to be saved, after unlocking
         self._unsynced: list[tuple[int, bool]] = []  # appended, fsync after unlocking
         self._opened: list[int] = []  # a transaction's read descriptor, for its append
         self._anchor: tuple[int, ...] | None = None  # see checkpoint.anchor
@@ -260,10 +260,7 @@ class JsonlLedger:
         if state.size - self._saved < checkpoint.EVERY:
             return
         if not self._saved_by_another():
-            # Only what to write, under the lock; the writing waits for the unlock.
-            self._pending = checkpoint.body_of(
-                state, identity=self._identity, anchored=self._anchor
-            )
+            self._due = True  # made and written after the unlock: see _save_checkpoint
         self._saved = state.size
 
     def _fresh_parser(self) -> Parser:
@@ -280,8 +277,13 @@ class JsonlLedger:
         return True
 
     def _save_checkpoint(self) -> None:
-        body, self._pending = self._pending, None
-        if body is not None:
+        """Once the lock is released: nobody waits while the checkpoint is made (every open
+        authorization listed, the hash of every byte) and written. It is this process's own
+        state that it describes, which nothing changes until this process reads again; a
+        writer's includes the line it appended."""
+        due, self._due = self._due, False
+        if due and self._state is not None:
+            body = checkpoint.body_of(self._state, identity=self._identity, anchored=self._anchor)
             checkpoint.save(self.checkpoint_path, body)
             self._save_seen = checkpoint.saved_by(self.checkpoint_path)
 

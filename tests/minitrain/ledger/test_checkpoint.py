@@ -391,3 +391,40 @@ def test_the_digest_is_the_sha256_of_every_byte_fed_however_late_it_starts_hashi
         digest.update(piece)
         assert digest._fed < checkpoint_module.UNHASHED or not digest._waiting
     assert digest.hexdigest() == hashlib.sha256(b"".join(pieces)).hexdigest()
+
+
+def test_a_checkpoint_is_made_and_written_with_the_lock_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Making a checkpoint lists every open authorization and hashes every byte (with
+    thousands open, milliseconds): other writers never wait for it. It describes the state
+    the turn ended with, its own line included, and a fresh reader gets the same totals."""
+    import fcntl
+
+    path = tmp_path / "spend.jsonl"
+    made: list[tuple[int, bool]] = []
+    real = checkpoint_module.body_of
+
+    def body_of(parser: entries.Parser, **kwargs: object) -> dict[str, object] | None:
+        probe = open(f"{path}.lock", "a")  # noqa: PTH123, SIM115 - a second open file description
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            free = True
+        except BlockingIOError:
+            free = False
+        finally:
+            probe.close()
+        made.append((parser.size, free))
+        return real(parser, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checkpoint_module, "body_of", body_of)
+    guard = BudgetGuard(5, path)
+    for n in range(3):
+        guard.authorize(f"op{n}", "1.00")
+        guard.record_actual(f"op{n}", "0.50")
+    assert made
+    assert all(free for _, free in made)
+    assert made[-1][0] == path.stat().st_size  # the last turn's own line included
+    saved = json.loads(path.with_name("spend.jsonl.checkpoint").read_text())
+    assert saved["body"]["size"] == path.stat().st_size
+    assert BudgetGuard(5, path).total_spent == Decimal("1.50")
