@@ -143,7 +143,7 @@ class JsonlLedger:
     def _read(self, *, full: bool, appending: bool = False) -> Snapshot:
         """``appending``: a writer's read, by a descriptor its append then writes through (an
         open, an fstat and a close fewer under the lock); closed after the unlock either way."""
-        checked = time.time_ns()  # before the stat: see checkpoint.body_of
+        checked = time.time_ns()  # before the stat: see checkpoint.anchor
         flags = os.O_RDWR | os.O_APPEND if appending else os.O_RDONLY
         try:
             fd, stat = open_ledger_file(self.path, flags, "append to" if appending else "read")
@@ -173,7 +173,7 @@ class JsonlLedger:
         if self._state is not None:
             return
         try:
-            checked = time.time_ns()  # before the stat: see checkpoint.body_of
+            checked = time.time_ns()  # before the stat: see checkpoint.anchor
             fd, stat = open_ledger_file(self.path, os.O_RDONLY, "read")
             try:
                 state = self._from_checkpoint(fd, stat, checked)
@@ -310,14 +310,13 @@ class JsonlLedger:
             raise
         return fd
 
-    def _write(self, line: bytes, *, sync_later: bool = False, found: bool = False) -> None:
+    def _write(self, line: bytes, *, sync_later: bool = False) -> None:
         """Append one whole line; fsync it now, or (a transaction's append) once the lock is
-        released, before the caller hears of success (see :meth:`_sync_appended`). ``found``:
-        the locked read found the file, so this write does not create it."""
-        if self._opened:  # the transaction's read opened it
+        released, before the caller hears of success (see :meth:`_sync_appended`)."""
+        if self._opened:  # the transaction's read opened it: the file is there
             fd, created = self._opened.pop(), False
         else:
-            created = not found and not _is_ledger_file(self.path)
+            created = not _is_ledger_file(self.path)
             flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
             fd, _ = open_ledger_file(self.path, flags, "append to")
         try:
@@ -390,7 +389,7 @@ class _FileTransaction:
         self.snapshot.require_clean()  # appending after a torn tail would glue onto it
         line = encode(entry)
         ledger = self._ledger
-        ledger._write(line, sync_later=True, found=ledger._state is not None)
+        ledger._write(line, sync_later=True)
         del self.snapshot  # before the fold: totals nobody holds are not copied (Parser.totals)
         self.snapshot = ledger._folded(line)
         return entry.replace(line=self.snapshot.lines)
