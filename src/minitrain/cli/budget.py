@@ -5,26 +5,27 @@ It must start fast and never imports the prompt library.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-from minitrain.cli._handler import Formatter, Version, command_named, parse_args, run
+from minitrain.cli._args import Args, parse_args
+from minitrain.cli._handler import run
 from minitrain.errors import ExitCode, InputError
 from minitrain.money import format_usd, parse_usd, usd_text
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
 if TYPE_CHECKING:
+    import argparse
     from decimal import Decimal
 
     from minitrain import settings
     from minitrain.budget_guard import BudgetGuard
+    from minitrain.cli._args import Command, Options
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    command = command_named(sys.argv[1:] if argv is None else argv, _COMMANDS, _TAKE_A_VALUE)
-    args = parse_args(lambda: _parser(command), argv)
+    args = parse_args(argv, _parser, _COMMANDS, common=_COMMON, plain=_PLAIN)
     return run("budget", lambda: args.func(args))
 
 
@@ -32,6 +33,8 @@ def _add_common(parser: argparse.ArgumentParser, *, after_command: bool) -> None
     """The options of every command, taken before the command (`budget --ledger X status`, as
     git and docker do) or after it; after it, an option left out keeps the one given before.
     Added to each parser, not as a parent parser: each parser built is start-up time."""
+    import argparse
+
     unset: object = argparse.SUPPRESS if after_command else None
     parser.add_argument("--ledger", metavar="PATH", default=unset, help="the spend ledger")
     parser.add_argument("--ceiling", metavar="USD", default=unset, help="the ceiling")
@@ -44,11 +47,16 @@ def _add_common(parser: argparse.ArgumentParser, *, after_command: bool) -> None
     )
 
 
-_TAKE_A_VALUE = ("--ledger", "--ceiling", "--manifest")  # the options before a command
+# The options of every command (see _add_common): those that take a value, and the flags.
+_COMMON = (("--ledger", "--ceiling", "--manifest"), ("--json",))
 
 
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of ``command`` alone, or of every command when ``command`` is None."""
+    import argparse
+
+    from minitrain.cli._help import Formatter, Version
+
     parser = argparse.ArgumentParser(
         prog="budget",
         description="Keep cloud GPU spend under a hard ceiling.",
@@ -57,24 +65,23 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_common(parser, after_command=False)
     parser.add_argument("--version", action=Version)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    for name, (help_text, add_arguments) in _COMMANDS.items():
+    for name, (help_text, add_arguments, func) in _COMMANDS.items():
         if command in (None, name):
             one = sub.add_parser(name, help=help_text, formatter_class=Formatter)
             _add_common(one, after_command=True)
             add_arguments(one)
+            one.set_defaults(func=func)
     return parser
 
 
 def _status_arguments(status: argparse.ArgumentParser) -> None:
     status.add_argument("--all", action="store_true", help="list every operation, not only open")
-    status.set_defaults(func=_status)
 
 
 def _authorize_arguments(authorize: argparse.ArgumentParser) -> None:
     authorize.add_argument("label", help="the operation, e.g. lab02-tp-spinup")
     authorize.add_argument("usd", help="its estimated cost in dollars, e.g. 3.00")
     authorize.add_argument("--lab", help="the lab it belongs to (default: from a labNN- label)")
-    authorize.set_defaults(func=_authorize)
 
 
 def _record_arguments(record: argparse.ArgumentParser) -> None:
@@ -93,12 +100,10 @@ def _record_arguments(record: argparse.ArgumentParser) -> None:
         help="with --from-record: the vendor's billing step (default 60 s)",
     )
     record.add_argument("--op-id", help="the authorization to close (default: latest open)")
-    record.set_defaults(func=_record)
 
 
 def _report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument("--png", metavar="FILE", help="also save a chart (needs matplotlib)")
-    report.set_defaults(func=_report)
 
 
 def _launch_arguments(go: argparse.ArgumentParser) -> None:
@@ -110,8 +115,9 @@ def _launch_arguments(go: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start `budget watch` for the new instance in the background",
     )
+    import argparse
+
     go.add_argument("command", nargs=argparse.REMAINDER, help="-- the vendor command and its args")
-    go.set_defaults(func=_launch)
 
 
 def _watch_arguments(watch: argparse.ArgumentParser) -> None:
@@ -122,58 +128,32 @@ def _watch_arguments(watch: argparse.ArgumentParser) -> None:
     watch.add_argument("--start", help="when billing started (default: from the launch record)")
     watch.add_argument("--poll-s", type=float, default=30.0)
     watch.add_argument("--once", action="store_true", help="look once and exit (for cron)")
-    watch.set_defaults(func=_watch)
 
 
 def _db_arguments(db: argparse.ArgumentParser) -> None:
     db.add_argument("action", choices=["init"], help="create or upgrade the schema")
-    db.set_defaults(func=_db)
 
 
 def _export_arguments(export: argparse.ArgumentParser) -> None:
     export.add_argument("--out", metavar="FILE", help="write here (default: stdout)")
-    export.set_defaults(func=_export)
 
 
 def _import_arguments(load: argparse.ArgumentParser) -> None:
     load.add_argument("file", help="a spend.jsonl (every line must be sound)")
-    load.set_defaults(func=_import)
-
-
-def _verify_arguments(verify: argparse.ArgumentParser) -> None:
-    verify.set_defaults(func=_verify)
 
 
 def _repair_arguments(repair: argparse.ArgumentParser) -> None:
     repair.add_argument("--line", type=int, help="void this bad line instead of a torn tail")
     repair.add_argument("--reason", help="why (required with --line)")
-    repair.set_defaults(func=_repair)
 
 
-# Every command, in the order `budget --help` lists them: its one-line help, and what adds its
-# arguments (run only for the command invoked, or for all when help or an error lists them).
-_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
-    "status": ("ceiling, spent, reserved, remaining", _status_arguments),
-    "authorize": ("reserve an estimate", _authorize_arguments),
-    "record": ("record an operation's actual cost", _record_arguments),
-    "report": ("spend per lab and over time", _report_arguments),
-    "launch": ("after a passing pre-flight: run the vendor's create command", _launch_arguments),
-    "watch": ("warn at 80%% of the time cap; terminate the instance at the cap", _watch_arguments),
-    "db": ("the PostgreSQL ledger: db init", _db_arguments),
-    "export": ("the ledger as JSONL lines", _export_arguments),
-    "import": ("JSONL lines into the database", _import_arguments),
-    "verify": ("check every line of the ledger", _verify_arguments),
-    "repair": ("void a torn last line (or --line N) by appending", _repair_arguments),
-}
-
-
-def _settings(args: argparse.Namespace) -> settings.Settings:
+def _settings(args: Args) -> settings.Settings:
     from minitrain import settings
 
     return settings.resolve(ledger=args.ledger, ceiling=args.ceiling, manifest=args.manifest)
 
 
-def _status(args: argparse.Namespace) -> int:
+def _status(args: Args) -> int:
     from minitrain import status_view
 
     guard = _settings(args).guard()
@@ -186,7 +166,7 @@ def _status(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _report(args: argparse.Namespace) -> int:
+def _report(args: Args) -> int:
     from pathlib import Path
 
     from minitrain import report
@@ -202,7 +182,7 @@ def _report(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _authorize(args: argparse.Namespace) -> int:
+def _authorize(args: Args) -> int:
     guard = _settings(args).guard()
     estimate = parse_usd(args.usd, what="estimate")
     guard.authorize(args.label, estimate, lab=args.lab)
@@ -216,7 +196,7 @@ def _authorize(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _record(args: argparse.Namespace) -> int:
+def _record(args: Args) -> int:
     resolved = _settings(args)
     guard = resolved.guard()
     if (args.usd is None) == (not args.from_record):
@@ -237,7 +217,7 @@ def _record(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _computed(args: argparse.Namespace, resolved: settings.Settings) -> Decimal:
+def _computed(args: Args, resolved: settings.Settings) -> Decimal:
     from minitrain import cost
 
     if resolved.manifest is None:
@@ -254,7 +234,7 @@ def _computed(args: argparse.Namespace, resolved: settings.Settings) -> Decimal:
     return computed.amount
 
 
-def _launch(args: argparse.Namespace) -> int:
+def _launch(args: Args) -> int:
     from minitrain import launch, vendors
 
     resolved = _settings(args)
@@ -290,7 +270,7 @@ def _launch(args: argparse.Namespace) -> int:
     return ExitCode.OK if launched.ok else ExitCode.NOT_PASSED
 
 
-def _preflight_runner(args: argparse.Namespace, estimate: Decimal) -> Callable[[], object]:
+def _preflight_runner(args: Args, estimate: Decimal) -> Callable[[], object]:
     def run_preflight() -> object:
         from minitrain.preflight.session import Options, run_checklist
 
@@ -308,7 +288,7 @@ def _preflight_runner(args: argparse.Namespace, estimate: Decimal) -> Callable[[
     return run_preflight
 
 
-def _watch(args: argparse.Namespace) -> int:
+def _watch(args: Args) -> int:
     from datetime import UTC, datetime
 
     from minitrain import launch, watch
@@ -341,7 +321,7 @@ def _watch(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _db(args: argparse.Namespace) -> int:
+def _db(args: Args) -> int:
     from minitrain.ledger import admin
 
     ready = admin.init_schema(_settings(args).ledger())
@@ -349,7 +329,7 @@ def _db(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _export(args: argparse.Namespace) -> int:
+def _export(args: Args) -> int:
     from pathlib import Path
 
     from minitrain.ledger import admin
@@ -362,7 +342,7 @@ def _export(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _import(args: argparse.Namespace) -> int:
+def _import(args: Args) -> int:
     from minitrain.ledger import admin
 
     imported = admin.import_file(_settings(args).ledger(), args.file)
@@ -370,7 +350,7 @@ def _import(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _verify(args: argparse.Namespace) -> int:
+def _verify(args: Args) -> int:
     from minitrain.ledger import admin
 
     resolved = _settings(args)
@@ -390,7 +370,7 @@ def _limits(guard: BudgetGuard) -> tuple[Decimal, Mapping[str, Decimal]]:
     return guard.ceiling, guard.lab_caps
 
 
-def _repair(args: argparse.Namespace) -> int:
+def _repair(args: Args) -> int:
     from minitrain.ledger import admin
 
     repaired = admin.repair(_settings(args).ledger(), line=args.line, reason=args.reason)
@@ -398,5 +378,44 @@ def _repair(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _say(args: argparse.Namespace, text: str, data: dict[str, object]) -> None:
+def _say(args: Args, text: str, data: dict[str, object]) -> None:
     print(json.dumps(data) if args.json else text)
+
+
+def _only_common(parser: argparse.ArgumentParser) -> None:
+    """A command that takes only the options every command takes."""
+
+
+# Every command, in the order `budget --help` lists them: its one-line help, what adds its
+# arguments (run only for the command invoked, or for all when help or an error lists them), and
+# the function it runs.
+_COMMANDS: dict[str, Command] = {
+    "status": ("ceiling, spent, reserved, remaining", _status_arguments, _status),
+    "authorize": ("reserve an estimate", _authorize_arguments, _authorize),
+    "record": ("record an operation's actual cost", _record_arguments, _record),
+    "report": ("spend per lab and over time", _report_arguments, _report),
+    "launch": (
+        "after a passing pre-flight: run the vendor's create command",
+        _launch_arguments,
+        _launch,
+    ),
+    "watch": (
+        "warn at 80%% of the time cap; terminate the instance at the cap",
+        _watch_arguments,
+        _watch,
+    ),
+    "db": ("the PostgreSQL ledger: db init", _db_arguments, _db),
+    "export": ("the ledger as JSONL lines", _export_arguments, _export),
+    "import": ("JSONL lines into the database", _import_arguments, _import),
+    "verify": ("check every line of the ledger", _only_common, _verify),
+    "repair": ("void a torn last line (or --line N) by appending", _repair_arguments, _repair),
+}
+# The commands that take only options, and theirs (values, flags): a command line of one of them
+# with every option written out in full is read without argparse (see cli._args), so they start
+# fast. test_args checks each against the parser argparse builds for it.
+_PLAIN: dict[str, Options] = {
+    "status": ((), ("--all",)),
+    "verify": ((), ()),
+    "export": (("--out",), ()),
+    "report": (("--png",), ()),
+}

@@ -5,16 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from minitrain.cli._handler import Formatter, Version, command_named, parse_args, run
+from minitrain.cli._args import Args, parse_args
+from minitrain.cli._handler import run
+from minitrain.cli._help import Formatter, Version
 from minitrain.errors import ExitCode, InputError, NotPassed
+
+TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
+if TYPE_CHECKING:
+    from minitrain.cli._args import Command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    command = command_named(sys.argv[1:] if argv is None else argv, _COMMANDS)
-    args = parse_args(lambda: _parser(command), argv)
+    args = parse_args(argv, _parser, _COMMANDS)
     return run("preflight", lambda: args.func(args))
 
 
@@ -27,9 +32,11 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=Version)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    for name, (help_text, add_arguments) in _COMMANDS.items():
+    for name, (help_text, add_arguments, func) in _COMMANDS.items():
         if command in (None, name):
-            add_arguments(sub.add_parser(name, help=help_text, formatter_class=Formatter))
+            one = sub.add_parser(name, help=help_text, formatter_class=Formatter)
+            add_arguments(one)
+            one.set_defaults(func=func)
     return parser
 
 
@@ -44,17 +51,14 @@ def _run_arguments(go: argparse.ArgumentParser) -> None:
     go.add_argument("--ledger", metavar="PATH")
     go.add_argument("--ceiling", metavar="USD")
     go.add_argument("--manifest", metavar="PATH")
-    go.set_defaults(func=_run)
 
 
 def _lint_arguments(lint: argparse.ArgumentParser) -> None:
     lint.add_argument("checklist", type=Path)
-    lint.set_defaults(func=_lint)
 
 
 def _render_arguments(render: argparse.ArgumentParser) -> None:
     render.add_argument("checklist", type=Path, nargs="+")
-    render.set_defaults(func=_render)
 
 
 def _hardware_arguments(hw: argparse.ArgumentParser) -> None:
@@ -68,25 +72,9 @@ def _hardware_arguments(hw: argparse.ArgumentParser) -> None:
     )
     hw.add_argument("--manifest", metavar="PATH")
     hw.add_argument("--json", action="store_true")
-    hw.set_defaults(func=_hardware)
 
 
-def _schema_arguments(schema: argparse.ArgumentParser) -> None:
-    schema.set_defaults(func=_schema)
-
-
-# Every command, in the order `preflight --help` lists them: its one-line help, and what adds
-# its arguments (run only for the command invoked, or for all when help or an error lists them).
-_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
-    "run": ("walk the checklist; authorize the estimate if all pass", _run_arguments),
-    "lint": ("check a checklist against the schema and human factors", _lint_arguments),
-    "render": ("print checklists as Markdown", _render_arguments),
-    "hardware": ("on the instance: are these the GPUs paid for?", _hardware_arguments),
-    "schema": ("print the checklist JSON Schema", _schema_arguments),
-}
-
-
-def _run(args: argparse.Namespace) -> int:
+def _run(args: Args) -> int:
     from minitrain.preflight.session import Options, run_checklist
 
     outcome = run_checklist(
@@ -107,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _lint(args: argparse.Namespace) -> int:
+def _lint(args: Args) -> int:
     from minitrain.preflight import checklist, lint
 
     findings = lint.lint(checklist.load(args.checklist))
@@ -119,14 +107,14 @@ def _lint(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _render(args: argparse.Namespace) -> int:
+def _render(args: Args) -> int:
     from minitrain.preflight import checklist, render
 
     sys.stdout.write("\n".join(render.markdown(checklist.load(p)) for p in args.checklist))
     return ExitCode.OK
 
 
-def _hardware(args: argparse.Namespace) -> int:
+def _hardware(args: Args) -> int:
     from minitrain import hardware
 
     target = hardware.expected(
@@ -157,8 +145,24 @@ def _hardware(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _schema(args: argparse.Namespace) -> int:
+def _schema(args: Args) -> int:
     from minitrain.preflight import checklist
 
     print(json.dumps(checklist.schema(), indent=2))
     return ExitCode.OK
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    """A command that takes no arguments."""
+
+
+# Every command, in the order `preflight --help` lists them: its one-line help, what adds its
+# arguments (run only for the command invoked, or for all when help or an error lists them), and
+# the function it runs.
+_COMMANDS: dict[str, Command] = {
+    "run": ("walk the checklist; authorize the estimate if all pass", _run_arguments, _run),
+    "lint": ("check a checklist against the schema and human factors", _lint_arguments, _lint),
+    "render": ("print checklists as Markdown", _render_arguments, _render),
+    "hardware": ("on the instance: are these the GPUs paid for?", _hardware_arguments, _hardware),
+    "schema": ("print the checklist JSON Schema", _no_arguments, _schema),
+}
