@@ -11,7 +11,6 @@ import json
 import json.scanner
 import os
 import re
-import zlib
 from _weakref import ref as weak  # weakref.ref itself: the weakref module costs start-up time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -228,9 +227,10 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 def seal(fields: dict[str, object]) -> bytes:
     """A line from its fields: compact JSON, then a CRC-32 of those bytes as the last field."""
+    from zlib import crc32  # here and where a line is checked: an empty status checks none
+
     body = _ENCODER.encode(fields).encode()
-    crc = zlib.crc32(body)
-    return body[:-1] + b',"crc32":"%08x"}\n' % crc
+    return body[:-1] + b',"crc32":"%08x"}\n' % crc32(body)
 
 
 def _amount(value: Decimal | None) -> str | None:
@@ -390,7 +390,8 @@ class Parser:
             if self.digest is not None:
                 self.digest.update(block)
             *whole, rest = (rest + block if rest else block).split(b"\n")
-            self._take_lines(whole, take)
+            if whole:
+                self._take_lines(whole, take)
         if rest:  # a last line without its newline: a crash mid-write
             self.lines += 1
             self._problem(rest, _TORN, torn=True)
@@ -430,7 +431,9 @@ class Parser:
         return _typed.taker(self._check, self._take)
 
     def _take_lines(self, lines: list[bytes], take: Callable[[bytes, int], None]) -> None:
-        crc32, suffix, sealed = zlib.crc32, _SUFFIX, _SEALED
+        from zlib import crc32
+
+        suffix, sealed = _SUFFIX, _SEALED
         number, offset = self.lines, self.size
         for raw in lines:
             number += 1
@@ -445,7 +448,9 @@ class Parser:
         self.lines, self.size = number, offset
 
     def _problem(self, raw: bytes, reason: str, *, torn: bool) -> None:
-        crc = f"{zlib.crc32(raw):08x}"
+        from zlib import crc32
+
+        crc = f"{crc32(raw):08x}"
         looks_like = _describe_torn(raw) if torn else ""
         where = (self.lines, self.size, len(raw))
         self.problems.append(Problem(*where, reason, torn, crc, looks_like))
