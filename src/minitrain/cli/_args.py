@@ -4,9 +4,9 @@ argparse is the authority on every command line, but importing it (with ``gettex
 first parse are ~2.5 ms of `budget status`'s ~27 (issue 13). So a *plain* command line, one
 command that takes only options, each written out in full, is read here without it: the
 commands people type most (`budget status`, `budget status --json`) start without argparse.
-Anything else, help and every error included, goes to argparse, so a plain reading never
-accepts what argparse would refuse; `tests/minitrain/cli/test_args.py` checks that both read
-every command line alike."""
+Anything else, help and every error included, goes to argparse: a plain reading never accepts
+what argparse would refuse, and reads what it accepts as argparse does
+(`tests/minitrain/cli/test_args.py` throws command lines at both to check it)."""
 
 from __future__ import annotations
 
