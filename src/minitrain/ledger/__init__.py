@@ -35,7 +35,10 @@ LEDGER_URL_ENV = "LYNX_LEDGER_URL"
 class Transaction(Protocol):
     """What a writer sees while it holds the ledger exclusively."""
 
-    snapshot: Snapshot  # the totals now (entries not loaded)
+    @property
+    def snapshot(self) -> Snapshot:
+        """The totals now, this transaction's appends included (entries not loaded)."""
+        ...
 
     def full(self) -> Snapshot:
         """Every entry, read under the same lock (slow on a large ledger; rarely needed)."""

@@ -97,9 +97,14 @@ class JsonlLedger:
         """Hold the lock; yield the totals now and a way to append."""
         return _Turn(self)
 
-    def _after_turn(self) -> None:
-        """Once the lock is released: other writers need not wait for the disk."""
-        self._sync_appended()
+    def _after_turn(self, txn: _FileTransaction | None) -> None:
+        """Once the lock is released: other writers need not wait for the disk, nor for this
+        writer's line to be folded into its own totals."""
+        try:
+            self._sync_appended()
+        finally:
+            if txn is not None:
+                txn.settle()
         self._save_checkpoint()
 
     def repair(self, *, line: int | None = None, reason: str) -> tuple[Problem, bool]:
@@ -247,11 +252,13 @@ class JsonlLedger:
         return state.snapshot()
 
     def _folded(self, line: bytes) -> Snapshot:
-        """The totals after this transaction appended ``line``. Under the lock nobody else
-        appends, so the line follows exactly what the locked read found: it is folded from
-        memory rather than read back (six system calls and a parse fewer under the lock)."""
+        """The totals after this transaction appended ``line``. The line follows exactly what
+        the locked read found (nobody else appends under the lock, and the state ends where
+        that read did), so it is folded from memory rather than read back (six system calls and
+        a parse fewer); that holds after the unlock too, as long as this process has not read
+        since. With no state to fold into, the file is read, under the lock only."""
         state = self._state
-        if state is None:  # the locked read found no file: read what was made
+        if state is None:  # the locked read found no file (or a bad line): read what is there
             return self._read(full=False)
         self._anchor = None  # this write moved the file's times: they vouch for no byte now
         return self._fed(state, line, self._tail + line)
@@ -349,50 +356,80 @@ class JsonlLedger:
 
 class _Turn:
     """One writer's turn (:meth:`JsonlLedger.transaction`): the exclusive lock while the body
-    runs; then, unlocked, the fsync of what it appended and any checkpoint save. A class rather
-    than ``contextlib.contextmanager``, which builds a wrapper on every call (and costs its
-    import): a writer takes a turn per authorization."""
+    runs; then, unlocked, the fsync of what it appended, its line folded into the totals, and
+    any checkpoint save. A class rather than ``contextlib.contextmanager``, which builds a
+    wrapper on every call (and costs its import): a writer takes a turn per authorization."""
 
-    __slots__ = ("_ledger", "_lock")
+    __slots__ = ("_ledger", "_lock", "_txn")
 
     def __init__(self, ledger: JsonlLedger) -> None:
         self._ledger = ledger
         self._lock = -1
+        self._txn: _FileTransaction | None = None
 
     def __enter__(self) -> Transaction:
         ledger = self._ledger
         ledger._prepare()
         try:
             self._lock = ledger._lock(fcntl.LOCK_EX)
-            return _FileTransaction(ledger, ledger._read(full=False, appending=True))
+            self._txn = _FileTransaction(ledger, ledger._read(full=False, appending=True))
         except BaseException:
             self.__exit__()
             raise
+        return self._txn
 
     def __exit__(self, *exc_info: object) -> None:
+        txn, self._txn = self._txn, None
         try:
             if self._lock != -1:
                 os.close(self._lock)  # closing the descriptor releases the flock
         finally:
-            self._ledger._after_turn()
+            self._ledger._after_turn(txn)
 
 
 class _FileTransaction:
+    """What a writer sees under the lock. The line it appends is folded into the totals after
+    the unlock (a parse and a snapshot fewer while the other writers wait), or under the lock
+    when ``snapshot`` is asked for first, or when the append made the file (then the totals
+    are read back, which only the lock makes safe)."""
+
+    __slots__ = ("_ledger", "_line", "_snapshot")
+
     def __init__(self, ledger: JsonlLedger, snapshot: Snapshot) -> None:
         self._ledger = ledger
-        self.snapshot = snapshot
+        self._snapshot = snapshot
+        self._line = b""  # appended, not yet folded
+
+    @property
+    def snapshot(self) -> Snapshot:
+        if self._line:
+            self._fold()
+        return self._snapshot
+
+    def _fold(self) -> None:
+        line, self._line = self._line, b""
+        del self._snapshot  # before the fold: totals nobody holds are not copied (Parser.totals)
+        self._snapshot = self._ledger._folded(line)
+
+    def settle(self) -> None:
+        """After the unlock: fold the line appended, if any, and let go of the totals."""
+        if self._line:
+            self._fold()
+        del self._snapshot
 
     def full(self) -> Snapshot:
         return self._ledger._read(full=True)
 
     def append(self, entry: Entry) -> Entry:
-        self.snapshot.require_clean()  # appending after a torn tail would glue onto it
+        snapshot = self.snapshot
+        snapshot.require_clean()  # appending after a torn tail would glue onto it
         line = encode(entry)
         ledger = self._ledger
         ledger._write(line, sync_later=True)
-        del self.snapshot  # before the fold: totals nobody holds are not copied (Parser.totals)
-        self.snapshot = ledger._folded(line)
-        return entry.replace(line=self.snapshot.lines)
+        self._line = line
+        if ledger._state is None:  # the file was made (or not read whole): read it back now
+            self._fold()
+        return entry.replace(line=snapshot.lines + 1)
 
 
 class MemoryLedger:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -122,3 +123,45 @@ def test_turns_leave_no_descriptor_open(guard: BudgetGuard, ledger: Path) -> Non
     with pytest.raises(RuntimeError), jsonl.JsonlLedger(ledger).transaction():
         raise RuntimeError("mid-turn")
     assert len(list(open_fds.iterdir())) == before
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_a_writer_folds_its_own_line_with_the_lock_free_and_its_totals_stay_true(
+    ledger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other writers wait while one holds the lock, so the line a writer appended is folded
+    into its own totals after the unlock; its totals must still be the file's, line for line,
+    whichever turn comes next (an append, a refusal, a read) and whoever else wrote between."""
+    import fcntl
+
+    folds: dict[str, bool] = {}  # label -> whether the lock was free when its line was folded
+    real = jsonl.JsonlLedger._folded
+
+    def folded(self: jsonl.JsonlLedger, line: bytes) -> object:
+        probe = ledger.with_name(ledger.name + ".lock").open("a")
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            folds[json.loads(line)["op_label"]] = True
+        except BlockingIOError:
+            folds[json.loads(line)["op_label"]] = False
+        finally:
+            probe.close()
+        return real(self, line)
+
+    monkeypatch.setattr(jsonl.JsonlLedger, "_folded", folded)
+    mine, theirs = BudgetGuard(5, ledger), BudgetGuard(5, ledger)
+    mine.authorize("lab02-a", "1.00")  # makes the file: read back under the lock
+    for n in range(3):
+        mine.authorize(f"lab02-m{n}", "0.25")
+        theirs.authorize(f"lab02-t{n}", "0.25")
+    with pytest.raises(BudgetGuardExceeded):
+        mine.authorize("lab02-big", "2.51")  # 1.00 + 6 x 0.25 = 2.50 spent: 2.50 left
+    mine.authorize("lab02-last", "2.50")
+    assert folds.pop("lab02-a") is False  # it made the file: read back under the lock
+    assert folds == {f"lab02-{w}{n}": True for w in "mt" for n in range(3)} | {"lab02-last": True}
+    assert mine.total_spent == theirs.total_spent == BudgetGuard(5, ledger).total_spent
+    assert mine.total_spent == Decimal("5.00")
+    with jsonl.JsonlLedger(ledger).transaction() as txn:  # asked for under the lock: folded there
+        txn.append(entries.new_entry("actual", "lab02-a", estimated=None, actual=Decimal("0")))
+        assert txn.snapshot.lines == len(ledger.read_bytes().splitlines())
+    assert folds["lab02-a"] is False
