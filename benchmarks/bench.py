@@ -60,6 +60,31 @@ with open(sys.argv[1], "rb") as f:
         zlib.crc32(line)
 """
 
+# A floor for the dry run: what any `preflight run --dry-run` must do at the least, and nothing
+# more (no check, no ledger, no walk): parse its arguments, load the checklist and the answers
+# (with libyaml where PyYAML has it), read the manifest, write a record and fsync it.
+FLOOR_DRY_RUN = """
+import json, decimal, fcntl, os, re, sys, yaml, argparse
+parser = argparse.ArgumentParser(prog="preflight")
+run = parser.add_subparsers().add_parser("run")
+for option in ("--label", "--estimate", "--answers", "--records"):
+    run.add_argument(option)
+run.add_argument("--dry-run", action="store_true")
+args = parser.parse_args(sys.argv[1:])
+loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+with open("checklists/pre-flight.yaml", "rb") as f:
+    checklist = yaml.load(f, loader)
+with open(args.answers, "rb") as f:
+    answers = yaml.load(f, loader)
+with open("experiments/35-cloud-budget/manifest.json", "rb") as f:
+    manifest = json.load(f)
+os.makedirs(args.records, exist_ok=True)
+fd = os.open(os.path.join(args.records, "record.json"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+os.write(fd, json.dumps({"checklist": checklist, "answers": answers}).encode())
+os.fsync(fd)
+os.close(fd)
+"""
+
 
 def encoder() -> tuple[Callable[..., Any], Callable[..., bytes]]:
     """``(new_entry, encode)``: the ledger's line encoder, the one private name used here.
@@ -204,9 +229,13 @@ def startup(folder: Path, runs: int) -> None:
         *("--answers", "checklists/answers/ci.yaml", "--dry-run", "--records", str(folder / "r")),
     ]
     imports = "import json,decimal,fcntl,os,re,yaml"
-    preflight, floor, stdlib = paired(dry, [bare, [PY, "-I", "-c", imports]], runs, lab)
+    least = [PY, "-I", "-c", FLOOR_DRY_RUN, *dry[1:-2], "--records", str(folder / "least")]
+    preflight, floor, stdlib, stand_in = paired(
+        dry, [bare, [PY, "-I", "-c", imports], least], runs, lab
+    )
     show("floor: python -c pass", walls(floor))
     show(f"python -I -c '{imports}'", walls(stdlib), walls(floor))
+    show("the least a dry run does (FLOOR_DRY_RUN)", walls(stand_in), walls(floor))
     show("preflight run --dry-run --answers", walls(preflight), walls(floor))
     judge("preflight --dry-run start-up", walls(preflight), walls(floor), at_most=4)
 
