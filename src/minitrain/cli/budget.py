@@ -107,6 +107,8 @@ def _report_arguments(report: argparse.ArgumentParser) -> None:
 
 
 def _launch_arguments(go: argparse.ArgumentParser) -> None:
+    import argparse
+
     go.add_argument("--label", required=True)
     go.add_argument("--estimate", required=True, metavar="USD")
     go.add_argument("--vendor", help="whose CLI lists instances (default: the manifest's)")
@@ -115,8 +117,6 @@ def _launch_arguments(go: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start `budget watch` for the new instance in the background",
     )
-    import argparse
-
     go.add_argument("command", nargs=argparse.REMAINDER, help="-- the vendor command and its args")
 
 
@@ -412,7 +412,7 @@ _COMMANDS: dict[str, Command] = {
 }
 # The commands that take only options, and theirs (values, flags): a command line of one of them
 # with every option written out in full is read without argparse (see cli._args), so they start
-# fast. test_args checks each against the parser argparse builds for it.
+# fast. tests/minitrain/cli/test_args.py checks that argparse reads each such line alike.
 _PLAIN: dict[str, Options] = {
     "status": ((), ("--all",)),
     "verify": ((), ()),
