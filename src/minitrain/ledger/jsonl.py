@@ -412,10 +412,9 @@ class _FileTransaction:
         self._snapshot = self._ledger._folded(line)
 
     def settle(self) -> None:
-        """After the unlock: fold the line appended, if any, and let go of the totals."""
+        """After the unlock: fold the line appended, if any."""
         if self._line:
             self._fold()
-        del self._snapshot
 
     def full(self) -> Snapshot:
         return self._ledger._read(full=True)

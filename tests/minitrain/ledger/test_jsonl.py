@@ -165,3 +165,7 @@ def test_a_writer_folds_its_own_line_with_the_lock_free_and_its_totals_stay_true
         txn.append(entries.new_entry("actual", "lab02-a", estimated=None, actual=Decimal("0")))
         assert txn.snapshot.lines == len(ledger.read_bytes().splitlines())
     assert folds["lab02-a"] is False
+    with jsonl.JsonlLedger(ledger).transaction() as txn:
+        txn.append(entries.new_entry("authorize", "lab02-z", estimated=Decimal("0")))
+    assert folds["lab02-z"] is True
+    assert txn.snapshot.lines == len(ledger.read_bytes().splitlines())  # the turn's last totals
