@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from minitrain.ledger import jsonl
 from tests.pgserver import NoPostgres, PgServer
@@ -48,6 +50,16 @@ def _no_real_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def file_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     """For tests about the bytes on disk: the guard must really write, whatever the env says."""
     monkeypatch.delenv("BUDGET_GUARD_TEST_MODE", raising=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hypothesis keeps what it learns (failing examples, constants read from the source) in
+    `.hypothesis/` under the current folder, from the moment the test modules are imported:
+    in a temporary folder of this run instead, as everything the suite writes. A failing
+    property prints the example that reproduces it."""
+    home = tempfile.mkdtemp(prefix="minitrain-hypothesis-")
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+    set_hypothesis_home_dir(home)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
