@@ -71,13 +71,7 @@ def test_ctrl_c_mid_run_authorizes_nothing_and_records_where(lab: Path) -> None:
     answer(child, "Type the figure you set", "2.40")
     child.expect_exact("Type the hours configured")
     time.sleep(0.2)  # the prompt is drawn; let it take the keyboard before the key arrives
-    child.sendcontrol("c")
-    child.expect_exact("preflight: stopped: stopped at the prompt")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 130
-    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
-    [data] = records(lab)
+    data = stopped_with_nothing_spent(child, lab)
     assert (data["status"], data["stopped_at_step"]) == ("aborted", "auto-termination")
 
 
@@ -98,8 +92,10 @@ def records(lab: Path) -> list[dict[str, object]]:
 
 
 def stopped_with_nothing_spent(child: pexpect.spawn, lab: Path) -> dict[str, object]:
-    """Ctrl-C at the prompt on screen: exit 130, no ledger, and the run's one record."""
+    """Ctrl-C at the prompt on screen: one plain line, exit 130, no ledger, and the run's one
+    record."""
     child.sendcontrol("c")
+    child.expect_exact("preflight: stopped: stopped at the prompt")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 130
