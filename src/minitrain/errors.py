@@ -86,6 +86,21 @@ class AlreadyRecorded(InputError):
     """``record_actual`` was asked to close an authorization that already has its actual."""
 
 
+class AlreadyOpen(InputError):
+    """``authorize`` was asked to open a second reservation of a label that has one open (labels
+    compared without regard to case): one label, one open reservation. The message names the
+    open one (amount, time, op id) and the way to close it."""
+
+    def __init__(self, message: str, *, op_label: str, op_id: str) -> None:
+        super().__init__(message)
+        self.op_label, self.op_id = op_label, op_id
+
+
+class NoReservation(InputError):
+    """An actual was given for a label with no open reservation (a typo, or money spent without
+    one): refused before anything is written, unless it is said to be unplanned."""
+
+
 class LedgerError(PreflightError):
     """The ledger cannot be trusted as it is; a person must look (``budget verify``)."""
 
