@@ -7,7 +7,7 @@ The machines are shared and noisy, so every figure is paired with a floor taken 
 of minimums. A goal is met when the ratio of medians meets it; the exit status is 1 when any goal
 is missed. Goals (see the issue's table):
 
-* ``budget status`` start-up <= 2.5x ``python -c pass``;
+* ``budget status`` start-up <= 3x (issue 20 retired the 2.5x goal of issue 13) ``python -c pass``;
 * ``preflight run --dry-run --answers checklists/answers/ci.yaml`` <= 4x ``python -c pass``;
 * the cold first read of the big ledger (no checkpoint) <= 1.5x the CPU of one process doing
   ``json.loads`` + ``zlib.crc32`` per line, and <= 250 MiB peak RSS;
@@ -222,7 +222,7 @@ def startup(folder: Path, runs: int) -> None:
     show("floor: python -c pass", walls(floor))
     show("python -I -c 'import json,decimal,fcntl,os'", walls(stdlib), walls(floor))
     show("budget status", walls(status), walls(floor))
-    judge("budget status start-up", walls(status), walls(floor), at_most=2.5)
+    judge("budget status start-up", walls(status), walls(floor), at_most=3)
     print("preflight run --dry-run --answers checklists/answers/ci.yaml (8 steps)")
     dry = [
         *(str(BIN / "preflight"), "run", "--label", "lab02-tp-spinup", "--estimate", "3.00"),

@@ -5,21 +5,30 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from minitrain.errors import ExitCode, Interrupted, PreflightError, Stopped
 
 DEBUG_ENV = "MINITRAIN_DEBUG"
 
 
-def run(prog: str, command: Callable[[], int]) -> int:
-    """Run ``command``; a known error is one plain line, an unknown one a line and a hint."""
+def wants_json(argv: Sequence[str]) -> bool:
+    """Whether errors should be JSON: ``--json`` among the program's own words (not after
+    ``--``, where a vendor's command line starts). Read before parsing, so that a command line
+    argparse refuses is answered as JSON too; argparse alone reads what the words mean."""
+    words = list(argv)
+    return "--json" in words[: words.index("--")] if "--" in words else "--json" in words
+
+
+def run(prog: str, command: Callable[[], int], *, json: bool = False) -> int:
+    """Run ``command``; a known error is one plain line (with ``json``, one JSON object), an
+    unknown one a line and a hint."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             code = command()
         except PreflightError as exc:
-            code = _say(prog, _kind(exc), str(exc), exc.exit_code)
+            code = _say(prog, _kind(exc), str(exc), exc.exit_code, json=json)
         except KeyboardInterrupt:
             code = _say(
                 prog,
@@ -52,6 +61,12 @@ def _kind(exc: PreflightError) -> str:
     return "stopped" if isinstance(exc, (Interrupted, Stopped)) else "error"
 
 
-def _say(prog: str, kind: str, message: str, code: ExitCode) -> ExitCode:
-    print(f"{prog}: {kind}: {message}", file=sys.stderr)
+def _say(prog: str, kind: str, message: str, code: ExitCode, *, json: bool = False) -> ExitCode:
+    if json:
+        import json as json_module
+
+        error = {"error": kind, "message": message, "exit_code": int(code)}
+        print(json_module.dumps(error), file=sys.stderr)
+    else:
+        print(f"{prog}: {kind}: {message}", file=sys.stderr)
     return code

@@ -5,36 +5,44 @@ It must start fast and never imports the prompt library.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-from minitrain.cli._args import Args, parse_args
-from minitrain.cli._handler import run
+from minitrain.cli._args import Args, Command, build
+from minitrain.cli._handler import run, wants_json
 from minitrain.errors import ExitCode, InputError
 from minitrain.money import format_usd, parse_usd, usd_text
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
 if TYPE_CHECKING:
-    import argparse
     from decimal import Decimal
 
     from minitrain import settings
     from minitrain.budget_guard import BudgetGuard
-    from minitrain.cli._args import Command, Options
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv, _parser, _COMMANDS, common=_COMMON, plain=_PLAIN)
-    return run("budget", lambda: args.func(args))
+    argv = sys.argv[1:] if argv is None else list(argv)
+
+    def command() -> int:
+        parser = build(
+            "budget",
+            "Keep cloud GPU spend under a hard ceiling.",
+            _COMMANDS,
+            common=_add_common,
+            examples=_EXAMPLES,
+        )
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+
+    return run("budget", command, json=wants_json(argv))
 
 
-def _add_common(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+def _add_common(parser: argparse.ArgumentParser, after_command: bool) -> None:
     """The options of every command, taken before the command (`budget --ledger X status`, as
-    git and docker do) or after it; after it, an option left out keeps the one given before.
-    Added to each parser, not as a parent parser: each parser built is start-up time."""
-    import argparse
-
+    git and docker do) or after it; after it, an option left out keeps the one given before."""
     unset: object = argparse.SUPPRESS if after_command else None
     parser.add_argument("--ledger", metavar="PATH", default=unset, help="the spend ledger")
     parser.add_argument("--ceiling", metavar="USD", default=unset, help="the ceiling")
@@ -45,33 +53,6 @@ def _add_common(parser: argparse.ArgumentParser, *, after_command: bool) -> None
         default=argparse.SUPPRESS if after_command else False,
         help="print JSON instead of text",
     )
-
-
-# The options of every command (see _add_common): those that take a value, and the flags.
-_COMMON = (("--ledger", "--ceiling", "--manifest"), ("--json",))
-
-
-def _parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser of ``command`` alone, or of every command when ``command`` is None."""
-    import argparse
-
-    from minitrain.cli._help import Formatter, Version
-
-    parser = argparse.ArgumentParser(
-        prog="budget",
-        description="Keep cloud GPU spend under a hard ceiling.",
-        formatter_class=Formatter,
-    )
-    _add_common(parser, after_command=False)
-    parser.add_argument("--version", action=Version)
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    for name, (help_text, add_arguments, func) in _COMMANDS.items():
-        if command in (None, name):
-            one = sub.add_parser(name, help=help_text, formatter_class=Formatter)
-            _add_common(one, after_command=True)
-            add_arguments(one)
-            one.set_defaults(func=func)
-    return parser
 
 
 def _status_arguments(status: argparse.ArgumentParser) -> None:
@@ -85,7 +66,7 @@ def _authorize_arguments(authorize: argparse.ArgumentParser) -> None:
 
 
 def _record_arguments(record: argparse.ArgumentParser) -> None:
-    record.add_argument("label")
+    record.add_argument("label", help="the operation whose reservation it closes")
     record.add_argument("usd", nargs="?", help="what it actually cost (the vendor's bill)")
     record.add_argument(
         "--from-record",
@@ -107,10 +88,8 @@ def _report_arguments(report: argparse.ArgumentParser) -> None:
 
 
 def _launch_arguments(go: argparse.ArgumentParser) -> None:
-    import argparse
-
-    go.add_argument("--label", required=True)
-    go.add_argument("--estimate", required=True, metavar="USD")
+    go.add_argument("--label", required=True, help="the operation the pre-flight authorized")
+    go.add_argument("--estimate", required=True, metavar="USD", help="its estimate, in dollars")
     go.add_argument("--vendor", help="whose CLI lists instances (default: the manifest's)")
     go.add_argument(
         "--watch",
@@ -121,12 +100,14 @@ def _launch_arguments(go: argparse.ArgumentParser) -> None:
 
 
 def _watch_arguments(watch: argparse.ArgumentParser) -> None:
-    watch.add_argument("--label", required=True)
+    watch.add_argument("--label", required=True, help="the operation the instance belongs to")
     watch.add_argument("--instance", required=True, help="the one instance it may terminate")
     watch.add_argument("--vendor", help="default: the manifest's")
     watch.add_argument("--hours", help="the cap (default: what the estimate buys, at most 4)")
     watch.add_argument("--start", help="when billing started (default: from the launch record)")
-    watch.add_argument("--poll-s", type=float, default=30.0)
+    watch.add_argument(
+        "--poll-s", type=float, default=30.0, help="seconds between looks (default 30)"
+    )
     watch.add_argument("--once", action="store_true", help="look once and exit (for cron)")
 
 
@@ -410,12 +391,17 @@ _COMMANDS: dict[str, Command] = {
     "verify": ("check every line of the ledger", _only_common, _verify),
     "repair": ("void a torn last line (or --line N) by appending", _repair_arguments, _repair),
 }
-# The commands that take only options, and theirs (values, flags): a command line of one of them
-# with every option written out in full is read without argparse (see cli._args), so they start
-# fast. tests/minitrain/cli/test_args.py checks that argparse reads each such line alike.
-_PLAIN: dict[str, Options] = {
-    "status": ((), ("--all",)),
-    "verify": ((), ()),
-    "export": (("--out",), ()),
-    "report": (("--png",), ()),
+# Each command's help ends with one of these.
+_EXAMPLES = {
+    "status": "budget status --all",
+    "authorize": "budget authorize lab02-tp-spinup 3.00",
+    "record": "budget record lab02-tp-spinup 2.47",
+    "report": "budget report --png spend.png",
+    "launch": "budget launch --label lab02-tp-spinup --estimate 3.00 -- runpodctl pod create ...",
+    "watch": "budget watch --label lab02-tp-spinup --instance 9408",
+    "db": "budget db init  (with LYNX_LEDGER_URL=postgresql://lab@db/books)",
+    "export": "budget export --out spend-copy.jsonl",
+    "import": "budget import spend.jsonl",
+    "verify": "budget verify",
+    "repair": "budget repair",
 }

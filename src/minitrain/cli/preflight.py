@@ -8,36 +8,25 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from minitrain.cli._args import Args, parse_args
-from minitrain.cli._handler import run
-from minitrain.cli._help import Formatter, Version
+from minitrain.cli._args import Args, Command, build
+from minitrain.cli._handler import run, wants_json
 from minitrain.errors import ExitCode, InputError, NotPassed
-
-TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
-if TYPE_CHECKING:
-    from minitrain.cli._args import Command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv, _parser, _COMMANDS)
-    return run("preflight", lambda: args.func(args))
+    argv = sys.argv[1:] if argv is None else list(argv)
 
+    def command() -> int:
+        parser = build(
+            "preflight",
+            "Run the pre-flight checklist before renting GPUs.",
+            _COMMANDS,
+            examples=_EXAMPLES,
+        )
+        args = parser.parse_args(argv)
+        return int(args.func(args))
 
-def _parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser of ``command`` alone, or of every command when ``command`` is None."""
-    parser = argparse.ArgumentParser(
-        prog="preflight",
-        description="Run the pre-flight checklist before renting GPUs.",
-        formatter_class=Formatter,
-    )
-    parser.add_argument("--version", action=Version)
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    for name, (help_text, add_arguments, func) in _COMMANDS.items():
-        if command in (None, name):
-            one = sub.add_parser(name, help=help_text, formatter_class=Formatter)
-            add_arguments(one)
-            one.set_defaults(func=func)
-    return parser
+    return run("preflight", command, json=wants_json(argv))
 
 
 def _run_arguments(go: argparse.ArgumentParser) -> None:
@@ -48,17 +37,17 @@ def _run_arguments(go: argparse.ArgumentParser) -> None:
     go.add_argument("--answers", type=Path, metavar="FILE", help="scripted answers (YAML)")
     go.add_argument("--dry-run", action="store_true", help="never write the ledger")
     go.add_argument("--records", type=Path, metavar="DIR", help="where the record goes")
-    go.add_argument("--ledger", metavar="PATH")
-    go.add_argument("--ceiling", metavar="USD")
-    go.add_argument("--manifest", metavar="PATH")
+    go.add_argument("--ledger", metavar="PATH", help="the spend ledger (default: the lab's)")
+    go.add_argument("--ceiling", metavar="USD", help="the ceiling (default: the manifest's)")
+    go.add_argument("--manifest", metavar="PATH", help="the lab manifest")
 
 
 def _lint_arguments(lint: argparse.ArgumentParser) -> None:
-    lint.add_argument("checklist", type=Path)
+    lint.add_argument("checklist", type=Path, help="a checklist YAML file")
 
 
 def _render_arguments(render: argparse.ArgumentParser) -> None:
-    render.add_argument("checklist", type=Path, nargs="+")
+    render.add_argument("checklist", type=Path, nargs="+", help="checklist YAML files")
 
 
 def _hardware_arguments(hw: argparse.ArgumentParser) -> None:
@@ -70,8 +59,8 @@ def _hardware_arguments(hw: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         help="require NVLink between GPU0 and GPU1 (or not)",
     )
-    hw.add_argument("--manifest", metavar="PATH")
-    hw.add_argument("--json", action="store_true")
+    hw.add_argument("--manifest", metavar="PATH", help="the lab manifest (for its target)")
+    hw.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def _run(args: Args) -> int:
@@ -165,4 +154,12 @@ _COMMANDS: dict[str, Command] = {
     "render": ("print checklists as Markdown", _render_arguments, _render),
     "hardware": ("on the instance: are these the GPUs paid for?", _hardware_arguments, _hardware),
     "schema": ("print the checklist JSON Schema", _no_arguments, _schema),
+}
+# Each command's help ends with one of these.
+_EXAMPLES = {
+    "run": "preflight run --label lab02-tp-spinup --estimate 3.00",
+    "lint": "preflight lint checklists/pre-flight.yaml",
+    "render": "preflight render checklists/pre-flight.yaml",
+    "hardware": "preflight hardware --gpu 'RTX 4090' --count 2",
+    "schema": "preflight schema > checklist.schema.json",
 }
