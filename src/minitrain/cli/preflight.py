@@ -135,9 +135,9 @@ def _hardware(args: Args) -> int:
 
 
 def _schema(args: Args) -> int:
-    from minitrain.preflight import checklist
+    from minitrain.preflight import fields
 
-    print(json.dumps(checklist.schema(), indent=2))
+    print(json.dumps(fields.schema(), indent=2))
     return ExitCode.OK
 
 

@@ -1,8 +1,7 @@
 """A checklist: YAML validated once, at the boundary, into frozen :class:`Checklist` types.
 
-The fields each step kind takes are declared once, in ``_FIELDS``; both the loader's checks and
-the published JSON Schema (``schema()``, committed as ``checklists/checklist.schema.json``) are
-derived from that table, so they cannot disagree.
+Which keys exist and their types are declared in ``preflight.fields``; this module checks what
+they say (ids, templates, patterns, conditions, the one gate) and freezes the result.
 """
 
 from __future__ import annotations
@@ -13,98 +12,23 @@ import string
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
 
 from minitrain._struct import Struct
 from minitrain.errors import FileFormatError, InputError
 from minitrain.money import parse_rate
 from minitrain.preflight import _yaml
 from minitrain.preflight.facts import FACT_NAMES
+from minitrain.preflight.fields import (
+    ASKABLE_SENSES,
+    FIELDS,
+    ID,
+    REQUIRED_BY_KIND,
+    TOP,
+    Kind,
+    check_fields,
+)
 
-Kind = Literal["confirm", "value", "choice", "sensed", "gate"]
-KINDS: tuple[Kind, ...] = ("confirm", "value", "choice", "sensed", "gate")
-VALUE_TYPES = ("number", "money", "text")
-SENSES = ("headroom", "clock", "command", "file", "hardware", "instances")
-# a sensed step the runner asks as a count (it must be 0) when it cannot sense it (no vendor CLI)
-ASKABLE_SENSES = ("instances",)
-ACTIONS = ("authorize", "record_actual", "confirm")
-_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-
-
-class _Field(Struct, frozen=True):
-    json_type: str
-    doc: str
-    kinds: tuple[Kind, ...] = KINDS
-    enum: tuple[str, ...] = ()
-    items: str = ""  # the JSON type of an array's items
-    required: bool = False
-
-
-_FIELDS: dict[str, _Field] = {
-    "id": _Field("string", "Unique step id: lower-case letters, digits and '-'.", required=True),
-    "kind": _Field("string", "What sort of step this is.", enum=KINDS, required=True),
-    "say": _Field(
-        "string", "What the person reads: the fact or the question. May use {facts}.", required=True
-    ),
-    "why": _Field("string", "Why the step exists, shown under it. May use {facts}."),
-    "if_failed": _Field("string", "What to do when the step fails. May use {facts}."),
-    "critical": _Field("boolean", "A critical step has no default and needs a typed answer."),
-    "scripted": _Field("boolean", "May a live run take this answer from an answers file?"),
-    "when": _Field(
-        "object", "Ask only if an earlier step's answer equals a value: {step: ID, equals: VALUE}."
-    ),
-    "default": _Field(
-        "string",
-        "The answer a bare Enter gives (never on critical steps).",
-        kinds=("confirm", "value", "choice"),
-    ),
-    "type": _Field("string", "The value's type.", kinds=("value",), enum=VALUE_TYPES),
-    "unit": _Field(
-        "string", "The value's unit, shown with the prompt (USD, hours, ...).", kinds=("value",)
-    ),
-    "min": _Field("number", "The smallest passing value.", kinds=("value",)),
-    "max": _Field("number", "The largest passing value.", kinds=("value",)),
-    "pattern": _Field(
-        "string", "A regular expression the whole text must match.", kinds=("value",)
-    ),
-    "equals": _Field(
-        "string", "The value that passes, e.g. '{alert}'; any other fails.", kinds=("value",)
-    ),
-    "choices": _Field("array", "The options, typed by name.", kinds=("choice",), items="string"),
-    "passing": _Field(
-        "array", "The options that pass (default: all).", kinds=("choice",), items="string"
-    ),
-    "sense": _Field("string", "What the runner checks itself.", kinds=("sensed",), enum=SENSES),
-    "command": _Field(
-        "array", "command: the argument list to run (no shell).", kinds=("sensed",), items="string"
-    ),
-    "timeout": _Field("number", "command: seconds before it counts as failed.", kinds=("sensed",)),
-    "expect_stdout": _Field(
-        "string", "command: a regular expression its output must match.", kinds=("sensed",)
-    ),
-    "path": _Field(
-        "string", "file: a path (from the repository root) that must exist.", kinds=("sensed",)
-    ),
-    "action": _Field("string", "gate: what passing it does.", kinds=("gate",), enum=ACTIONS),
-    "amount_from": _Field(
-        "string", "gate record_actual: the step whose answer is the cost.", kinds=("gate",)
-    ),
-}
-_REQUIRED_BY_KIND: dict[Kind, tuple[str, ...]] = {
-    "confirm": (),
-    "value": ("type",),
-    "choice": ("choices",),
-    "sensed": ("sense",),
-    "gate": ("action",),
-}
-_TOP: dict[str, _Field] = {
-    "$schema": _Field("string", "The JSON Schema this file follows (for editors)."),
-    "id": _Field("string", "The checklist's id.", required=True),
-    "version": _Field("integer", "Bump it when the steps change.", required=True),
-    "title": _Field("string", "What the checklist is for, in a line.", required=True),
-    "pause_point": _Field("string", "When it is run (e.g. 'before every spin-up')."),
-    "steps": _Field("array", "The steps, in order; the gate last.", items="object", required=True),
-}
+__all__ = ["ASKABLE_SENSES", "Checklist", "Condition", "Kind", "Step", "load"]
 
 
 class Condition(Struct, frozen=True):
@@ -164,7 +88,7 @@ def load(path: Path) -> Checklist:
         raise FileFormatError(
             "a checklist is a mapping with id, version, title and steps", path=path, line=1
         )
-    _check_fields(path, data, _TOP, where="the checklist")
+    check_fields(path, data, TOP, where="the checklist")
     if not isinstance(data["steps"], list) or not data["steps"]:
         raise FileFormatError(
             "steps must be a non-empty list", path=path, line=data.key_lines["steps"]
@@ -197,7 +121,7 @@ def _step(path: Path, raw: object, earlier: list[Step]) -> Step:
         line = raw.key_lines.get(key, raw.line) if key else raw.line
         return FileFormatError(f"{where}: {message}", path=path, line=line)
 
-    _check_fields(path, raw, _FIELDS, where=where)
+    check_fields(path, raw, FIELDS, where=where)
     _check_shape(raw, earlier, fail)
     _check_content(raw, earlier, fail)
     numbers = {}
@@ -223,13 +147,13 @@ def _check_shape(raw: _yaml.LineDict, earlier: list[Step], fail: _Fail) -> None:
     """The fields fit the step's kind, and the id is well-formed and new."""
     kind: Kind = raw["kind"]
     for name in raw:
-        if kind not in _FIELDS[name].kinds:
+        if kind not in FIELDS[name].kinds:
             raise fail(f"{name!r} does not apply to a {kind} step", name)
-    for name in _REQUIRED_BY_KIND[kind]:
+    for name in REQUIRED_BY_KIND[kind]:
         if name not in raw:
             raise fail(f"a {kind} step needs {name!r}")
     step_id = raw["id"]
-    if not _ID.match(step_id):
+    if not ID.match(step_id):
         raise fail(f"id {step_id!r}: use lower-case letters, digits and '-'", "id")
     if any(s.id == step_id for s in earlier):
         raise fail(f"the id {step_id!r} is used twice", "id")
@@ -281,70 +205,6 @@ def _check_gate(path: Path, steps: list[Step]) -> None:
         )
 
 
-def _check_fields(
-    path: Path, raw: _yaml.LineDict, fields: dict[str, _Field], *, where: str
-) -> None:
-    for name in raw:
-        if name not in fields:
-            known = ", ".join(sorted(fields))
-            raise FileFormatError(
-                f"{where}: unknown key {name!r}; the keys are {known}",
-                path=path,
-                line=raw.key_lines[name],
-            )
-    for name, spec in fields.items():
-        if spec.required and name not in raw:
-            raise FileFormatError(
-                f"{where}: missing {name!r} ({spec.doc})", path=path, line=raw.line
-            )
-        if name in raw and not _is(raw[name], spec):
-            raise FileFormatError(
-                f"{where}: {name!r} must be {_describe(spec)}, not {_short(raw[name])}",
-                path=path,
-                line=raw.key_lines[name],
-            )
-
-
-_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str,
-    "boolean": bool,
-    "integer": int,
-    "number": (int, float),
-    "array": list,
-    "object": dict,
-}
-
-
-def _is(value: Any, spec: _Field) -> bool:
-    if isinstance(value, bool) and spec.json_type != "boolean":
-        return False  # YAML's `yes` is a bool; it is no number or string here
-    if not isinstance(value, _PYTHON_TYPES[spec.json_type]):
-        return False
-    if spec.json_type == "string" and not value:
-        return False
-    if (
-        isinstance(value, list)
-        and spec.items == "string"
-        and not all(isinstance(v, str) and v for v in value)
-    ):
-        return False
-    return not spec.enum or value in spec.enum
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _describe(spec: _Field) -> str:
-    if spec.enum:
-        return "one of " + ", ".join(spec.enum)
-    if spec.items:
-        return f"a list of {spec.items}s"
-    article = "an" if spec.json_type[0] in "aeiou" else "a"
-    return f"{article} {'non-empty string' if spec.json_type == 'string' else spec.json_type}"
-
-
 def _check_template(text: str, fail: _Fail, key: str) -> None:
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
@@ -357,61 +217,3 @@ def _check_template(text: str, fail: _Fail, key: str) -> None:
             + ", ".join(sorted(FACT_NAMES)),
             key,
         )
-
-
-def schema() -> dict[str, Any]:
-    """The JSON Schema of a checklist, derived from the same table the loader checks."""
-
-    def prop(spec: _Field) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": spec.json_type, "description": spec.doc}
-        if spec.enum:
-            out["enum"] = list(spec.enum)
-        if spec.items:
-            out["items"] = {"type": spec.items, "minLength": 1}
-        if spec.json_type == "string" and not spec.enum:
-            out["minLength"] = 1
-        return out
-
-    step_props = {name: prop(spec) for name, spec in _FIELDS.items()}
-    step_props["id"]["pattern"] = _ID.pattern
-    step_props["when"].update(
-        properties={
-            "step": {"type": "string"},
-            "equals": {"type": ["string", "number", "boolean"]},
-        },
-        required=["step", "equals"],
-        additionalProperties=False,
-    )
-    variants = [
-        {
-            "if": {"properties": {"kind": {"const": kind}}},
-            "then": {
-                "required": list(_REQUIRED_BY_KIND[kind]),
-                "properties": {n: False for n, s in _FIELDS.items() if kind not in s.kinds},
-            },
-        }
-        for kind in KINDS
-    ]
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://github.com/minitrain/preflight/checklist.schema.json",
-        "title": "minitrain pre-flight checklist",
-        "type": "object",
-        "additionalProperties": False,
-        "required": [n for n, s in _TOP.items() if s.required],
-        "properties": {
-            **{n: prop(s) for n, s in _TOP.items() if n != "steps"},
-            "steps": {
-                "type": "array",
-                "minItems": 1,
-                "description": _TOP["steps"].doc,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": [n for n, s in _FIELDS.items() if s.required],
-                    "properties": step_props,
-                    "allOf": variants,
-                },
-            },
-        },
-    }

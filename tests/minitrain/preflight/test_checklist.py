@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from minitrain.errors import FileFormatError
-from minitrain.preflight import checklist
+from minitrain.preflight import checklist, fields
 from tests.conftest import REPO
 
 CHECKLISTS = REPO / "checklists"
@@ -62,7 +62,7 @@ def test_each_invalid_checklist_gets_its_message(path: Path) -> None:
 
 
 def test_the_published_schema_is_the_loaders() -> None:
-    assert checklist.schema() == SCHEMA, "run: preflight schema > checklists/checklist.schema.json"
+    assert fields.schema() == SCHEMA, "run: preflight schema > checklists/checklist.schema.json"
 
 
 @pytest.mark.parametrize("path", [*CHECKLISTS.glob("*.yaml"), *INVALID], ids=lambda p: p.stem)
