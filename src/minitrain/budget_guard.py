@@ -9,11 +9,15 @@ Its rules:
 * **authorize** refuses when ``spent + estimate > limit`` (equal is allowed), for the ceiling and,
   when per-lab caps are given, for the operation's lab (or the ``buffer``, for an operation
   outside any capped lab). A refusal writes nothing.
-* **record_actual** closes the most recent open authorization of the same label (or the one
-  named by ``op_id``). If the label's authorizations are all closed already it raises
-  :class:`AlreadyRecorded` naming the first recording; if the label was never authorized it
-  records and counts the actual and warns with :class:`UnmatchedActualWarning` (once: a second
-  actual for that label is refused like any other).
+* **One label, one open reservation**: authorize refuses a label (compared without regard to
+  case) that has an open reservation (:class:`AlreadyOpen`, naming it), in the same locked
+  transaction that would write it, so two racing processes get exactly one.
+* **record_actual** closes the open authorization of the same label (or the one named by
+  ``op_id``). If the label's authorizations are all closed already it raises
+  :class:`AlreadyRecorded` naming the first recording; if the label has no reservation at all
+  it raises :class:`NoReservation` (a typo must not count the money twice), suggesting the open
+  labels. Money truly spent without a reservation is recorded with ``unplanned=True``, under a
+  label the ledger has never seen.
 * The ledger is read and decided on under one exclusive lock, and any bad line makes the guard
   refuse to decide (fail closed) until a person repairs it (``budget repair``).
 """
@@ -21,16 +25,16 @@ Its rules:
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping
 from decimal import Decimal
 
 from minitrain import labs
-from minitrain.errors import AlreadyRecorded, BudgetGuardExceeded, InputError
+from minitrain.errors import BudgetGuardExceeded, InputError
 from minitrain.ledger import open_ledger
-from minitrain.ledger.entries import Entry, new_entry
+from minitrain.ledger.entries import new_entry
 from minitrain.ledger.totals import Operation, Totals, as_operation, fold_operations
 from minitrain.money import Amount, format_usd, parse_usd
+from minitrain.reservations import closed_by, refuse_if_open
 
 __all__ = [
     "BudgetGuard",
@@ -53,7 +57,8 @@ BUFFER = labs.BUFFER
 
 
 class UnmatchedActualWarning(UserWarning):
-    """An actual was recorded for a label with no authorization: counted, but worth a look."""
+    """Kept in the public API for callers that filter it. Since an actual with no reservation
+    is refused unless it is said to be unplanned (issue 21), the guard no longer warns with it."""
 
 
 class Status:
@@ -129,8 +134,9 @@ class BudgetGuard:
         *,
         lab: str | None = None,
         op_id: str | None = None,
-    ) -> None:
-        """Raises BudgetGuardExceeded if estimated total > ceiling. Logs intent.
+    ) -> str:
+        """Raises BudgetGuardExceeded if estimated total > ceiling. Logs intent, and returns
+        the reservation's op id (what `budget record --op-id` and the records name).
 
         ``op_id`` (chosen and saved by the caller beforehand) makes it idempotent: if an
         authorization with that id is already in the ledger, nothing more is written, so a
@@ -140,9 +146,12 @@ class BudgetGuard:
         with self._ledger.transaction() as txn:
             txn.snapshot.require_clean()
             if op_id is not None and _holds(txn, op_id):
-                return
+                return op_id
+            refuse_if_open(txn.snapshot.totals, label)
             self._refuse_if_over(txn.snapshot.totals, label, estimate, lab)
-            txn.append(new_entry("authorize", label, estimated=estimate, lab=lab, entry_id=op_id))
+            entry = new_entry("authorize", label, estimated=estimate, lab=lab, entry_id=op_id)
+            txn.append(entry)
+            return entry.id
 
     def operation(self, op_id: str) -> Operation | None:
         """The operation whose authorization (or unmatched actual) has this id, if any."""
@@ -160,41 +169,59 @@ class BudgetGuard:
         label, estimate = check_label(op_label), parse_usd(estimated_usd, what="estimate")
         snapshot = self._ledger.read()
         snapshot.require_clean()
+        refuse_if_open(snapshot.totals, label)
         self._refuse_if_over(snapshot.totals, label, estimate, lab_of(label, lab))
 
-    def would_record_actual(self, op_label: str, *, op_id: str | None = None) -> None:
-        """Raise what :meth:`record_actual` would (AlreadyRecorded), writing nothing."""
+    def would_open(self, op_label: str) -> None:
+        """Raise AlreadyOpen if ``op_label`` has an open reservation, writing nothing."""
+        snapshot = self._ledger.read()
+        snapshot.require_clean()
+        refuse_if_open(snapshot.totals, check_label(op_label))
+
+    def would_record_actual(
+        self, op_label: str, *, op_id: str | None = None, unplanned: bool = False
+    ) -> None:
+        """Raise what :meth:`record_actual` would (AlreadyRecorded, NoReservation), writing
+        nothing."""
         label = check_label(op_label)
         snapshot = self._ledger.read()
         snapshot.require_clean()
-        if _open_authorization(snapshot.totals, label, op_id) is None:
-            _refuse_second_actual(self.operations(), label, op_id)
+        closed_by(snapshot.totals, self.operations, label, op_id, unplanned)
 
-    def record_actual(self, op_label: str, actual_usd: Amount, *, op_id: str | None = None) -> None:
-        """Append actual spend after the operation finishes."""
+    def record_actual(
+        self,
+        op_label: str,
+        actual_usd: Amount,
+        *,
+        op_id: str | None = None,
+        unplanned: bool = False,
+    ) -> None:
+        """Append actual spend after the operation finishes: it closes the label's open
+        reservation. ``unplanned``: money spent without a reservation, under a new label."""
         label, actual = check_label(op_label), parse_usd(actual_usd, what="actual")
         with self._ledger.transaction() as txn:
             txn.snapshot.require_clean()
-            target = _open_authorization(txn.snapshot.totals, label, op_id)
-            if target is None:  # nothing open: look through everything (rare, so slow is fine)
-                _refuse_second_actual(fold_operations(txn.full().entries or ()), label, op_id)
-                warnings.warn(
-                    UnmatchedActualWarning(
-                        f"no authorization of {label!r} was open; the actual {format_usd(actual)}"
-                        " is recorded and counted anyway (the money was spent)"
-                    ),
-                    stacklevel=2,
-                )
-            txn.append(
-                new_entry(
-                    "actual",
-                    label,
-                    estimated=None if target is None else target.estimated,
-                    actual=actual,
-                    op_id=None if target is None else target.id,
-                    lab=lab_of(label, None) if target is None else target.lab,
-                )
+            target = closed_by(
+                txn.snapshot.totals,
+                lambda: fold_operations(txn.full().entries or ()),
+                label,
+                op_id,
+                unplanned,
             )
+            if target is None:  # unplanned: charged to the label's lab
+                entry = new_entry(
+                    "actual", label, estimated=None, actual=actual, lab=lab_of(label, None)
+                )
+            else:  # under the reservation's own label, however this one was cased
+                entry = new_entry(
+                    "actual",
+                    target.op_label,
+                    estimated=target.estimated,
+                    actual=actual,
+                    op_id=target.id,
+                    lab=target.lab,
+                )
+            txn.append(entry)
 
     def status(self) -> Status:
         """The numbers, from the totals alone: fast whatever the size of the ledger."""
@@ -254,31 +281,6 @@ def _holds(txn: Transaction, op_id: str) -> bool:
     if op_id in txn.snapshot.totals.open_ops:
         return True
     return any(entry.id == op_id for entry in txn.full().entries or ())
-
-
-def _open_authorization(totals: Totals, label: str, op_id: str | None) -> Entry | None:
-    """The authorization an actual closes: the one named, else the label's latest open one."""
-    if op_id is not None:
-        named = totals.open_ops.get(op_id)
-        return named if named is not None and named.op_label == label else None
-    open_ones = [r for r in totals.open_ops.values() if r.op_label == label]
-    return max(open_ones, key=lambda r: r.line) if open_ones else None
-
-
-def _refuse_second_actual(operations: list[Operation], label: str, op_id: str | None) -> None:
-    """Nothing open for this actual: fine if the label is new, an error if it was recorded."""
-    if op_id is not None and not any(op.id == op_id and op.label == label for op in operations):
-        raise InputError(f"no authorization {op_id} of {label!r} in the ledger")
-    done = [op for op in operations if op.label == label and (op_id is None or op.id == op_id)]
-    if done:
-        first = done[0]
-        assert first.actual is not None and first.recorded_at is not None
-        raise AlreadyRecorded(
-            f"the actual of {label!r} was already recorded: {format_usd(first.actual)} at"
-            f" {first.recorded_at:%Y-%m-%d %H:%M:%S} UTC (ledger line {first.actual_line});"
-            " an actual is recorded once per authorization. If this is another spend,"
-            " entry it under a new label"
-        )
 
 
 def pool_spent(

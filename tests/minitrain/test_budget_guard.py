@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import warnings
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,9 +21,9 @@ from minitrain import (
     BudgetGuardExceeded,
     InputError,
 )
-from minitrain.budget_guard import UnmatchedActualWarning
+from minitrain.errors import AlreadyOpen, NoReservation
 from minitrain.ledger import entries
-from tests.racing import race
+from tests.racing import race, race_one_label
 
 # --- the seed's stop conditions -------------------------------------------------------------
 
@@ -88,30 +87,84 @@ def test_actual_above_estimate_counts_in_full_even_past_the_ceiling(guard: Budge
         guard.authorize("anything", "0.00")  # 5.50 + 0 > 5.00
 
 
-def test_actual_closes_the_most_recent_open_authorization_of_its_label(guard: BudgetGuard) -> None:
-    guard.authorize("retry", "1.00")
-    guard.authorize("retry", "2.00")
-    guard.record_actual("retry", "0.50")
-    ops = guard.operations()
-    assert [(op.estimated, op.actual) for op in ops] == [
-        (Decimal("1.00"), None),
-        (Decimal("2.00"), Decimal("0.50")),
-    ]
-    assert guard.total_spent == Decimal("1.50")
+def test_a_second_open_reservation_of_a_label_is_refused_naming_the_first(
+    guard: BudgetGuard,
+) -> None:
+    """Issue 21: `budget authorize same 1.00` twice reserved twice. Labels are one whatever
+    their case; the refusal names the open one and the way to close it, and writes nothing."""
+    guard.authorize("same", "1.00")
+    first = guard.status().open_operations[0]
+    for again in ("same", "SAME", "Same"):
+        with pytest.raises(
+            AlreadyOpen, match=r"same already has an open reservation: \$1\.00"
+        ) as e:
+            guard.authorize(again, "1.00")
+        assert e.value.op_id == first.id
+        assert f"op id {first.id}" in str(e.value)
+        assert "`budget record same USD`" in str(e.value)
+    assert guard.total_spent == Decimal("1.00")
+    guard.record_actual("same", "0.80")
+    guard.authorize("same", "1.00")  # closed: the label may name a new reservation
+    assert guard.total_spent == Decimal("1.80")
+
+
+def test_racing_processes_open_one_reservation_of_a_label(ledger: Path) -> None:
+    """Two terminals running the same pre-flight at once: exactly one reservation."""
+    granted = race_one_label(ledger, procs=8)
+    assert granted == 1
+    assert [op.label for op in BudgetGuard("5.00", ledger).operations()] == ["twin"]
+
+
+def test_an_actual_closes_the_label_s_open_reservation_whatever_its_case(
+    guard: BudgetGuard,
+) -> None:
+    guard.authorize("lab02-x", "1.00")
+    guard.record_actual("LAB02-X", "0.50")
+    assert guard.total_spent == Decimal("0.50")
+    assert guard.status().open_operations == ()
 
 
 def test_actual_by_op_id_closes_that_one(guard: BudgetGuard) -> None:
     guard.authorize("retry", "1.00")
-    guard.authorize("retry", "2.00")
     first = guard.operations()[0]
+    with pytest.raises(InputError, match="no authorization nope of 'retry'"):
+        guard.record_actual("retry", "0.75", op_id="nope")
     guard.record_actual("retry", "0.75", op_id=first.id)
     assert guard.operations()[0].actual == Decimal("0.75")
 
 
-def test_actual_without_authorization_is_counted_and_warned(guard: BudgetGuard) -> None:
-    with pytest.warns(UnmatchedActualWarning, match="no authorization of 'forgot' was open"):
-        guard.record_actual("forgot", "0.40")
+def test_an_actual_with_no_reservation_is_refused_naming_the_nearest_open_label(
+    guard: BudgetGuard, ledger: Path
+) -> None:
+    """Issue 21: a typo (`lab02-tp-spinpu`) was recorded as an unmatched actual and the money
+    counted twice. Now it is refused, nothing is written, and the open labels are suggested,
+    the nearest first."""
+    guard.authorize("lab02-tp-spinup", "1.00")
+    guard.authorize("lab03-train", "0.50")
+    before = ledger.read_bytes() if ledger.exists() else b""
+    with pytest.raises(NoReservation) as caught:
+        guard.record_actual("lab02-tp-spinpu", "0.80")
+    assert "no open reservation of 'lab02-tp-spinpu' (the open ones are: lab02-tp-spinup," in (
+        str(caught.value)
+    )
+    assert "budget record --unplanned lab02-tp-spinpu USD" in str(caught.value)
+    assert (ledger.read_bytes() if ledger.exists() else b"") == before
+    assert guard.total_spent == Decimal("1.50")
+    with pytest.raises(NoReservation):
+        guard.would_record_actual("lab02-tp-spinpu")
+
+
+def test_an_unplanned_actual_is_recorded_when_said_so(guard: BudgetGuard) -> None:
+    guard.record_actual("forgot", "0.40", unplanned=True)
     assert guard.total_spent == Decimal("0.40")
+    [op] = guard.operations()
+    assert (op.label, op.estimated, op.actual) == ("forgot", None, Decimal("0.40"))
+    with pytest.raises(AlreadyRecorded):  # a second unplanned actual takes a new label
+        guard.record_actual("forgot", "0.40", unplanned=True)
+    guard.authorize("planned", "1.00")
+    with pytest.raises(InputError, match="planned has an open reservation; its actual closes"):
+        guard.record_actual("planned", "0.40", unplanned=True)
+    assert guard.total_spent == Decimal("1.40")
 
 
 def test_second_actual_for_the_same_authorization_is_refused(guard: BudgetGuard) -> None:
@@ -131,7 +184,9 @@ def test_would_record_actual_decides_as_record_actual_and_writes_nothing(
     before = guard.operations()
     with pytest.raises(AlreadyRecorded, match=r"already recorded: \$2\.47 .*ledger line 2"):
         guard.would_record_actual("lab02-tp-spinup")
-    guard.would_record_actual("never-authorized")  # recorded anyway, with a warning, when real
+    with pytest.raises(NoReservation):
+        guard.would_record_actual("never-authorized")
+    guard.would_record_actual("never-authorized", unplanned=True)
     assert guard.operations() == before
 
 
@@ -356,15 +411,22 @@ class ReferenceModel(RuleBasedStateMachine):
     def make_guard(self) -> BudgetGuard:
         raise NotImplementedError
 
-    @rule(label=st.sampled_from(["a", "b", "c"]), cents=st.integers(min_value=0, max_value=300))
+    @rule(
+        label=st.sampled_from(["a", "b", "c", "A"]), cents=st.integers(min_value=0, max_value=300)
+    )
     def authorize(self, label: str, cents: int) -> None:
         amount = Decimal(cents) / 100
+        if self.open.get(label.lower()):
+            with pytest.raises(AlreadyOpen):
+                self.guard.authorize(label, amount)
+            return
         if self.spent + amount > 5:
             with pytest.raises(BudgetGuardExceeded):
                 self.guard.authorize(label, amount)
             return
         self.guard.authorize(label, amount)
-        self.open.setdefault(label, []).append(amount)
+        self.open.setdefault(label.lower(), []).append(amount)
+        self.closed.discard(label.lower())
         self.spent += amount
 
     @rule(
@@ -380,11 +442,12 @@ class ReferenceModel(RuleBasedStateMachine):
             with pytest.raises(AlreadyRecorded):
                 self.guard.record_actual(label, amount)
         else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UnmatchedActualWarning)
+            with pytest.raises(NoReservation):
                 self.guard.record_actual(label, amount)
-            self.spent += amount
-            self.closed.add(label)
+            if label == "d":  # said to be unplanned: recorded and counted
+                self.guard.record_actual(label, amount, unplanned=True)
+                self.spent += amount
+                self.closed.add(label)
 
     @invariant()
     def totals_match(self) -> None:

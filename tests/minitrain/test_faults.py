@@ -401,6 +401,24 @@ def test_verify_does_not_blame_a_merge_for_actuals_above_estimates(
     assert "merge=union" not in err
 
 
+def test_verify_names_unplanned_actuals_not_a_merge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 21: an actual without a reservation took lab 02 over and verify blamed a merge."""
+    ledger = tmp_path / "spend.jsonl"
+    guard = BudgetGuard(5, ledger, lab_caps=CAPS)
+    guard.authorize("lab02-a", "2.50")
+    guard.record_actual("lab02-b", "1.00", unplanned=True)
+    code, err = verify(ledger, capsys)
+    assert code == 3
+    assert (
+        "OVER THE LAB 02 CAP: spent $3.50 of $3.00; the reservations fit; unplanned actuals"
+        " (recorded without a reservation, with --unplanned) took it over: lab02-b (line 2,"
+        " $1.00). Nothing was merged wrongly"
+    ) in err
+    assert "merge=union" not in err
+
+
 def test_verify_names_caps_that_add_up_past_a_lowered_ceiling(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -81,6 +81,11 @@ def _record_arguments(record: argparse.ArgumentParser) -> None:
         help="with --from-record: the vendor's billing step (default 60 s)",
     )
     record.add_argument("--op-id", help="the authorization to close (default: latest open)")
+    record.add_argument(
+        "--unplanned",
+        action="store_true",
+        help="money spent without a reservation, under a label never used before",
+    )
 
 
 def _report_arguments(report: argparse.ArgumentParser) -> None:
@@ -166,13 +171,13 @@ def _report(args: Args) -> int:
 def _authorize(args: Args) -> int:
     guard = _settings(args).guard()
     estimate = parse_usd(args.usd, what="estimate")
-    guard.authorize(args.label, estimate, lab=args.lab)
+    op_id = guard.authorize(args.label, estimate, lab=args.lab)
     status = guard.status()
     _say(
         args,
         f"authorized {args.label} {format_usd(estimate)};"
         f" remaining {format_usd(status.remaining)} of {format_usd(status.ceiling)}",
-        {"authorized": args.label, "remaining": usd_text(status.remaining)},
+        {"authorized": args.label, "op_id": op_id, "remaining": usd_text(status.remaining)},
     )
     return ExitCode.OK
 
@@ -183,7 +188,7 @@ def _record(args: Args) -> int:
     if (args.usd is None) == (not args.from_record):
         raise InputError("give the actual in dollars, or --from-record to compute it (not both)")
     actual = _computed(args, resolved) if args.from_record else parse_usd(args.usd, what="actual")
-    guard.record_actual(args.label, actual, op_id=args.op_id)
+    guard.record_actual(args.label, actual, op_id=args.op_id, unplanned=args.unplanned)
     status = guard.status()
     _say(
         args,

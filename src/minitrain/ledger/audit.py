@@ -2,9 +2,10 @@
 whether the books are over it, which operations took them over, and why.
 
 A single clone cannot go over a limit by authorizing (authorize refuses first), so being over
-has two causes, told apart here because their fixes differ: actuals above their estimates
-(the work cost more than reserved: nothing was merged wrongly), or authorizations that together
-pass the limit (two clones merged with ``merge=union``, or writers using different ceilings).
+has three causes, told apart here because their fixes differ: actuals above their estimates
+(the work cost more than reserved: nothing was merged wrongly), unplanned actuals (recorded
+without a reservation, said so with ``--unplanned``), or authorizations that together pass the
+limit (two clones merged with ``merge=union``, or writers using different ceilings).
 """
 
 from __future__ import annotations
@@ -25,9 +26,19 @@ class Breach:
     spent: Decimal
     culprits: tuple[Operation, ...]
     actuals_above_estimates: bool
+    unplanned: bool = False  # actuals recorded without a reservation took it over
 
     def message(self) -> str:
-        if self.actuals_above_estimates:
+        if self.unplanned:
+            named = ", ".join(
+                f"{op.label} (line {op.line}, {format_usd(op.charged)})" for op in self.culprits
+            )
+            cause = (
+                f"the reservations fit; unplanned actuals (recorded without a reservation, with"
+                f" --unplanned) took it over: {named}. Nothing was merged wrongly: the money was"
+                " spent; reserve before spending next time"
+            )
+        elif self.actuals_above_estimates:
             named = ", ".join(
                 f"{op.label} (line {op.line}: estimate {format_usd(op.estimated or Decimal(0))},"
                 f" actual {format_usd(op.actual or Decimal(0))})"
@@ -92,6 +103,10 @@ def _judge(name: str, limit: Decimal, members: list[Operation]) -> Breach | None
             op for op in members if op.estimated is not None and op.charged > op.estimated
         )
         return Breach(name, limit, spent, above, actuals_above_estimates=True)
+    planned = _sum(op.estimated for op in members if op.estimated is not None)
+    if planned <= limit:
+        unplanned = tuple(op for op in members if op.estimated is None)
+        return Breach(name, limit, spent, unplanned, False, unplanned=True)
     running = Decimal(0)
     for index, op in enumerate(members):
         running += op.estimated if op.estimated is not None else op.charged

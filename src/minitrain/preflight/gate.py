@@ -20,6 +20,7 @@ from minitrain.money import format_usd, parse_usd
 from minitrain.preflight.answers import STOP
 from minitrain.preflight.checklist import Checklist
 from minitrain.preflight.facts import Facts
+from minitrain.reservations import same_label
 from minitrain.runs import RunRecord, StepResult
 
 Status = Literal["authorized", "would-authorize", "recorded", "would-record", "confirmed"]
@@ -82,7 +83,7 @@ def _record_actual(
         message = f"dry run: would record {label} actual {format_usd(actual)}"
         status = "would-record"
     else:
-        mine = [op for op in guard.status().open_operations if op.label == label]
+        mine = [op for op in guard.status().open_operations if same_label(op.label, label)]
         op_id = max(mine, key=lambda op: op.line).id if mine else None
         record.before_ledger("record_actual", op_id, str(actual))
         guard.record_actual(label, actual, op_id=op_id)
@@ -98,12 +99,15 @@ def _authorize(facts: Facts, guard: BudgetGuard, record: RunRecord, *, dry_run: 
     if dry_run:
         guard.would_authorize(label, estimate, lab=lab)
         status, verb = "would-authorize", "dry run: would authorize"
+        after = guard.status().remaining - estimate
     else:
         op_id = new_id()  # saved before the line is written: a rerun can look it up
         record.before_ledger("authorize", op_id, str(estimate))
         guard.authorize(label, estimate, lab=lab, op_id=op_id)
         status, verb = "authorized", "authorized"
-    after = facts.remaining - estimate
+        # read again: another writer may have spent since the run began (issue 21's twin
+        # runs both said "remaining $1.70" while the books said $1.20)
+        after = guard.status().remaining
     message = (
         f"{verb} {label} {format_usd(estimate)}; remaining {format_usd(after)}"
         f" of {format_usd(facts.ceiling)}"

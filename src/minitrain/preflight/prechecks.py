@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from minitrain.budget_guard import BudgetGuard, Status
-from minitrain.errors import AlreadyRecorded, InputError, NotPassed
+from minitrain.errors import AlreadyOpen, AlreadyRecorded, InputError, NoReservation, NotPassed
 from minitrain.money import format_usd
 from minitrain.preflight import senses
 from minitrain.preflight.checklist import Checklist
@@ -29,7 +29,7 @@ def check(
     return what was sensed, so the steps show it instead of asking the vendor again."""
     text = facts.as_text()
     if checklist.gate.action == "authorize":
-        _estimate_and_open(facts, status)
+        _estimate_and_open(facts, guard)
     if checklist.gate.action == "record_actual":
         _something_to_record(facts.label, guard)
     sensed: dict[str, senses.Sensed] = {}
@@ -52,29 +52,21 @@ def check(
     return sensed
 
 
-def _estimate_and_open(facts: Facts, status: Status) -> None:
+def _estimate_and_open(facts: Facts, guard: BudgetGuard) -> None:
     if facts.estimate <= 0:
         raise NotPassed(
             f"the estimate is {format_usd(facts.estimate)}: a reservation of nothing lets an"
             " instance run unaccounted; give what the run will cost, e.g. --estimate 3.00"
         )
-    mine = [op for op in status.open_operations if op.label == facts.label]
-    if not mine:
-        return
-    op = max(mine, key=lambda o: o.line)
-    when = f"{op.authorized_at:%Y-%m-%d %H:%M} UTC" if op.authorized_at else "(unknown time)"
-    assert op.estimated is not None
-    raise NotPassed(
-        f"{facts.label} already has an open reservation: {format_usd(op.estimated)} authorized"
-        f" {when} (op id {op.id}); a second one would reserve twice for one operation."
-        f" If that run is over, record what it cost: `budget record {facts.label} USD --op-id"
-        f" {op.id}` (0.00 if nothing was started); for another operation use another --label"
-    )
+    try:
+        guard.would_open(facts.label)
+    except AlreadyOpen as exc:
+        raise NotPassed(str(exc)) from None
 
 
 def _something_to_record(label: str, guard: BudgetGuard) -> None:
-    """An actual is recorded once: with nothing open and one already there, asking is futile."""
+    """An actual closes an open reservation: with none open, asking is futile."""
     try:
         guard.would_record_actual(label)
-    except AlreadyRecorded as exc:
+    except (AlreadyRecorded, NoReservation) as exc:
         raise NotPassed(f"nothing to record: {exc}") from None

@@ -91,11 +91,31 @@ def test_env_ceiling_wins_and_status_names_it(
     assert "ceiling    $1.00  (from LYNX_CLOUD_BUDGET_USD)" in capsys.readouterr().out
 
 
-def test_record_warns_when_nothing_was_authorized(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["record", "forgot", "0.40", *LEDGER]) == 0
+def test_a_record_with_no_reservation_is_refused_unless_unplanned(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 21: a typo in the label must not count the money twice."""
+    assert main(["authorize", "lab02-tp-spinup", "1.00", *LEDGER]) == 0
+    capsys.readouterr()
+    assert main(["record", "lab02-tp-spinpu", "0.80", *LEDGER]) == 2
     out, err = capsys.readouterr()
-    assert out == "recorded forgot actual $0.40; spent $0.40, remaining $4.60\n"
-    assert err.startswith("budget: warning: no authorization of 'forgot' was open")
+    assert out == ""
+    assert err.startswith(
+        "budget: error: no open reservation of 'lab02-tp-spinpu'"
+        " (the open ones are: lab02-tp-spinup);"
+    )
+    assert main(["record", "--unplanned", "forgot", "0.40", *LEDGER]) == 0
+    out, err = capsys.readouterr()
+    assert out == "recorded forgot actual $0.40; spent $1.40, remaining $3.60\n"
+    assert err == ""
+
+
+def test_authorize_json_names_the_op_id(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--json", "authorize", "lab02-x", "1.00", *LEDGER]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["authorized"] == "lab02-x"
+    assert len(said["op_id"]) == 32
+    assert main(["record", "lab02-x", "0.50", "--op-id", said["op_id"], *LEDGER]) == 0
 
 
 def test_torn_ledger_verify_repair_verify(capsys: pytest.CaptureFixture[str]) -> None:

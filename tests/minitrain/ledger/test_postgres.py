@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from minitrain import AlreadyRecorded, BudgetGuard, BudgetGuardExceeded, LedgerError
-from minitrain.budget_guard import UnmatchedActualWarning
 from minitrain.cli.budget import main as budget
+from minitrain.errors import AlreadyOpen, NoReservation
 from minitrain.ledger import Ledger, jsonl
 from minitrain.ledger.entries import new_entry
 from minitrain.ledger.postgres import PostgresLedger
@@ -53,14 +53,17 @@ def test_cents_are_exact(make_guard: Guard) -> None:
 def test_actuals_replace_reservations_once(make_guard: Guard) -> None:
     guard = make_guard()
     guard.authorize("retry", "1.00")
-    guard.authorize("retry", "2.00")
-    guard.record_actual("retry", "0.50")  # closes the latest open one
+    with pytest.raises(AlreadyOpen):  # one label, one open reservation
+        guard.authorize("RETRY", "2.00")
+    guard.authorize("again", "2.00")
+    guard.record_actual("again", "0.50")
     assert (guard.total_spent, guard.status().reserved) == (Decimal("1.50"), Decimal("1.00"))
     guard.record_actual("retry", "0.25")
     with pytest.raises(AlreadyRecorded):
         guard.record_actual("retry", "0.25")
-    with pytest.warns(UnmatchedActualWarning):
+    with pytest.raises(NoReservation):
         guard.record_actual("forgot", "0.10")
+    guard.record_actual("forgot", "0.10", unplanned=True)
     assert guard.total_spent == Decimal("0.85")
     assert [(op.estimated, op.actual) for op in guard.operations()] == [
         (Decimal("1.00"), Decimal("0.25")),
@@ -158,7 +161,7 @@ def test_cli_init_export_verify_import(
     assert budget(["record", "lab02-tp-spinup", "2.47", "--ceiling", "5"]) == 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert budget(["record", "forgot", "0.10", "--ceiling", "5"]) == 0
+        assert budget(["record", "--unplanned", "forgot", "0.10", "--ceiling", "5"]) == 0
     out = tmp_path / "export.jsonl"
     assert budget(["export", "--out", str(out), "--ceiling", "5"]) == 0
     monkeypatch.delenv("LYNX_LEDGER_URL")
@@ -269,8 +272,7 @@ def test_the_database_totals_are_the_one_spent_rule(pg_url: str) -> None:
     guard.authorize("lab03-b", "0.75")  # still open
     guard.authorize("c", "0.50")  # no lab
     guard.record_actual("c", "0.10")
-    with pytest.warns(UnmatchedActualWarning):
-        guard.record_actual("lab04-d", "0.20")  # nothing was open: counts in full
+    guard.record_actual("lab04-d", "0.20", unplanned=True)  # nothing was open: counts in full
     ledger = PostgresLedger(url)
     summed, folded = ledger.read().totals, ledger.read(full=True).totals
     assert summed.charged_by_lab == folded.charged_by_lab
