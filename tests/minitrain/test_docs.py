@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -221,3 +222,14 @@ def test_the_readme_picture_is_a_recorded_rehearsal(tmp_path: Path) -> None:
     assert fresh[-1] == "dry run: would authorize lab02-tp-spinup $3.00; remaining $2.00 of $5.00"
     assert fresh == committed
     assert "docs/demo.svg" in links(README)
+
+
+def test_the_package_says_its_license_and_that_it_is_posix_only() -> None:
+    """An SPDX license with its file (the deprecated table form warns at every build), and the
+    platform said in the metadata and in the README: the ledger locks with fcntl."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
+    assert project["license-files"] == ["LICENSE"]
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
+    assert "Operating System :: POSIX" in project["classifiers"]
+    assert "POSIX-only" in README.read_text()
