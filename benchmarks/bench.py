@@ -281,7 +281,7 @@ def budget(command: str, ledger: Path) -> list[str]:
 
 
 def drop_checkpoint(ledger: Path) -> None:
-    # The checkpoint's name is documented in the README's file table.
+    # The checkpoint's name is documented in docs/layout.md's file table.
     ledger.with_name(ledger.name + ".checkpoint").unlink(missing_ok=True)
 
 

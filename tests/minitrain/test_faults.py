@@ -1,6 +1,6 @@
 """Faults: racing writers, writers killed mid-write. Short in CI; `pytest --stress` runs long.
 
-Every test here asserts the promise it is named after in the README's Guarantees.
+Every test here asserts the promise it is named after in docs/guarantees.md.
 """
 
 from __future__ import annotations
