@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from minitrain import BudgetGuard
-from minitrain.ledger import entries, jsonl
+from minitrain.ledger import entries, jsonl, line_format
 from tests.conftest import REPO
 from tests.racing import race
 
@@ -135,7 +135,7 @@ def test_a_writer_killed_after_append_and_unlock_before_fsync_never_returned_and
 def test_a_torn_line_of_any_length_is_found_and_repaired_by_appending(tmp_path: Path) -> None:
     ledger = tmp_path / "spend.jsonl"
     BudgetGuard(5, ledger).authorize("a", "1.00")
-    line = entries.encode(entries.new_entry("authorize", "b", estimated=Decimal("1.00")))
+    line = line_format.encode(entries.new_entry("authorize", "b", estimated=Decimal("1.00")))
     for cut in range(1, len(line)):
         path = tmp_path / f"cut-{cut}.jsonl"
         path.write_bytes(ledger.read_bytes() + line[:cut])

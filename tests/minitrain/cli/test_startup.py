@@ -32,7 +32,7 @@ NOT_FOR_STATUS = [
     "bz2",  # with lzma: what `shutil` imports, which argparse's formatter would pull in
     "contextlib",
     "dataclasses",
-    "datetime",  # its pure-Python twin of `_datetime` (see ledger.entries._datetime_types)
+    "datetime",  # its pure-Python twin of `_datetime` (see ledger.entries.datetime_types)
     "dis",
     "email",
     "gettext",

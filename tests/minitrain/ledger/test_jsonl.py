@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from minitrain import BudgetGuard, BudgetGuardExceeded, LedgerError
-from minitrain.ledger import entries, jsonl
+from minitrain.ledger import entries, jsonl, line_format
 
 
 @pytest.mark.usefixtures("file_mode")
@@ -17,7 +17,7 @@ def test_torn_last_line_fails_closed_until_repaired_by_appending(
     guard: BudgetGuard, ledger: Path
 ) -> None:
     guard.authorize("lab02-tp-spinup", "3.00")
-    whole = entries.encode(
+    whole = line_format.encode(
         entries.new_entry("actual", "lab02-tp-spinup", estimated=None, actual=Decimal("1.00"))
     )
     with ledger.open("ab") as f:
@@ -41,7 +41,7 @@ def test_torn_last_line_fails_closed_until_repaired_by_appending(
 @pytest.mark.usefixtures("file_mode")
 def test_torn_line_missing_only_its_newline_is_kept(guard: BudgetGuard, ledger: Path) -> None:
     guard.authorize("a", "1.00")
-    line = entries.encode(entries.new_entry("authorize", "b", estimated=Decimal("2.00")))
+    line = line_format.encode(entries.new_entry("authorize", "b", estimated=Decimal("2.00")))
     with ledger.open("ab") as f:
         f.write(line[:-1])
     with pytest.raises(LedgerError):
