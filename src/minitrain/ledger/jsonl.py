@@ -7,8 +7,10 @@ budget. The rules it keeps (measured, see ``shared/LEDGER-NOTES.md``):
 * One exclusive ``flock`` on a separate ``<ledger>.lock`` file around read -> decide -> append
   (readers take it shared). Not the ledger itself: ``git pull`` replaces the ledger's inode, and
   a lock on the old inode excludes nobody. Not ``lockf``: closing any descriptor of the file
-  drops every POSIX lock of the process. The lock is named from the *resolved* path: two names
-  of one file (a symlink, ``..``) must take one lock, or both sides overspend.
+  drops every POSIX lock of the process. The lock is named from the *resolved* path, and the
+  ledger's own inode is flocked after it (see ``_open``): every name of one file (a symlink,
+  ``..``, a hard link, a bind mount, ``/proc/self/fd/N``) takes one lock, or both sides
+  overspend.
 * Each line goes out in one ``os.write`` of the whole line, then ``fsync`` (a transaction's
   right after its unlock, before it returns: see ``_sync_appended``).
 * Nothing is ever truncated or rewritten. A torn last line (a crash mid-write) is voided by
@@ -63,6 +65,7 @@ class JsonlLedger:
         self._reader = FileReader(self.path, self.location, resolved + ".checkpoint")
         self._unsynced: list[tuple[int, bool]] = []  # appended, fsync after unlocking
         self._opened: list[int] = []  # a transaction's read descriptor, for its append
+        self._held = -1  # that descriptor while it holds the file's own lock (see _open)
 
     def read(self, *, full: bool = False) -> Snapshot:
         """What the ledger holds, read under a shared lock so a line being appended is not torn."""
@@ -73,10 +76,10 @@ class JsonlLedger:
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError:  # a read-only copy (someone else's ledger): nobody writes it here
-            return self._read(full=full)
+            return self._read(full=full, lock=fcntl.LOCK_SH)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
-            return self._read(full=full)
+            return self._read(full=full, lock=fcntl.LOCK_SH)
         finally:
             os.close(fd)
             self._reader.save_checkpoint()
@@ -100,11 +103,11 @@ class JsonlLedger:
 
         Returns the line and whether it was kept instead (complete but for its newline).
         Only a torn tail is voided without naming it: a bad line followed by good ones is not a
-        crash, and a person must say which line and why (``line_format`` and ``reason``).
+        crash, and a person must say which line and why (``line`` and ``reason``).
         """
         fd = self._lock(fcntl.LOCK_EX)
         try:
-            snapshot = self._read(full=True)
+            snapshot = self._read(full=True, appending=True)
             target = self._repair_target(snapshot, line)
             if target.torn and not parse(read_bytes(self.path) + b"\n", location="").problems:
                 # Complete but for its newline: keeping it only adds the reservation or the
@@ -114,6 +117,7 @@ class JsonlLedger:
             self._write((b"\n" if target.torn else b"") + encode(void_of(target, reason)))
             return target, False
         finally:
+            self._sync_appended()  # closes the file (and so unlocks it) if nothing was written
             os.close(fd)
 
     def _repair_target(self, snapshot: Snapshot, line: int | None) -> Problem:
@@ -133,18 +137,20 @@ class JsonlLedger:
             raise InputError(f"{self.path}:{line}: that line is not a bad line")
         return matches[0]
 
-    def _read(self, *, full: bool, appending: bool = False) -> Snapshot:
+    def _read(self, *, full: bool, appending: bool = False, lock: int = 0) -> Snapshot:
         """``appending``: a writer's read, by a descriptor its append then writes through (an
-        open, an fstat and a close fewer under the lock); closed after the unlock either way."""
-        checked = time.time_ns()  # before the stat: see checkpoint.anchor
+        open, an fstat and a close fewer under the lock); closed after the unlock either way.
+        It locks the file itself exclusively (see :meth:`_open`); else ``lock`` says how."""
         flags = os.O_RDWR | os.O_APPEND if appending else os.O_RDONLY
+        how = fcntl.LOCK_EX if appending else lock
         try:
-            fd, stat = open_ledger_file(self.path, flags, "append to" if appending else "read")
+            fd, stat, checked = self._open(flags, "append to" if appending else "read", how)
         except FileNotFoundError:
             self._reader.state = None
             return parse(b"", location=self.location)
         if appending:
             self._opened.append(fd)
+            self._held = fd
         try:
             if full:
                 state = Parser(self.location)
@@ -154,6 +160,45 @@ class JsonlLedger:
         finally:
             if not appending:
                 os.close(fd)
+
+    def _open(self, flags: int, verb: str, lock: int) -> tuple[int, os.stat_result, int]:
+        """The ledger opened (FileNotFoundError if there is none), its ``fstat``, and the time
+        taken just before that stat (see checkpoint.anchor).
+
+        ``lock`` (LOCK_SH or LOCK_EX): the file's own inode is flocked too, through this
+        descriptor, after the lock file (always in that order, and nothing waits while holding
+        this one, so no two writers wait on each other). A hard link or a bind mount of the
+        file has a real path of its own, and so a lock file of its own; its inode is the same
+        (flock locks follow the open file, not the name). The lock file stays: ``git
+        checkout`` replaces the file (a new inode) under the name, and its lock file still
+        serialises writers that opened the old one with those that open the new. A name that
+        no longer holds the file this locked (replaced while this waited) is opened again.
+        """
+        while True:
+            checked = time.time_ns()  # before the stat: see checkpoint.anchor
+            fd, stat = open_ledger_file(self.path, flags, verb)
+            if not lock:
+                return fd, stat, checked
+            try:
+                fcntl.flock(fd, lock)
+                checked = time.time_ns()
+                stat = os.fstat(fd)
+                named = os.stat(self.path)
+            except FileNotFoundError:  # removed while this waited: as if never there
+                os.close(fd)
+                continue
+            except BaseException:
+                os.close(fd)
+                raise
+            if (named.st_dev, named.st_ino) == (stat.st_dev, stat.st_ino):
+                return fd, stat, checked
+            os.close(fd)
+
+    def _unlock_file(self) -> None:
+        """Release the file's own lock (the descriptor stays open for the fsync)."""
+        held, self._held = self._held, -1
+        if held != -1:
+            fcntl.flock(held, fcntl.LOCK_UN)
 
     def _folded(self, line: bytes) -> Snapshot:
         """The totals after this transaction appended ``line`` (see ``FileReader.folded``);
@@ -197,6 +242,8 @@ class JsonlLedger:
         try:
             write_line(self.path, fd, line)
         except BaseException:
+            if fd == self._held:
+                self._held = -1
             os.close(fd)
             raise
         self._unsynced.append((fd, created))
@@ -210,6 +257,7 @@ class JsonlLedger:
         Any later writer's fsync flushes the whole file, this line included."""
         pending, self._unsynced = self._unsynced, []
         unused, self._opened = self._opened, []  # a transaction's that appended nothing
+        self._held = -1  # closing the descriptor releases its lock
         try:
             for fd, created in pending:
                 fsync(self.path, fd)
@@ -247,8 +295,11 @@ class _Turn:
     def __exit__(self, *exc_info: object) -> None:
         txn, self._txn = self._txn, None
         try:
-            if self._lock != -1:
-                os.close(self._lock)  # closing the descriptor releases the flock
+            try:
+                self._ledger._unlock_file()  # the file's own lock first: see JsonlLedger._open
+            finally:
+                if self._lock != -1:
+                    os.close(self._lock)  # closing the descriptor releases the flock
         finally:
             self._ledger._after_turn(txn)
 

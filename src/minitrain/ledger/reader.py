@@ -121,7 +121,7 @@ class FileReader:
         return state.snapshot()
 
     def folded(self, line: bytes) -> Snapshot:
-        """The totals after this transaction appended ``line_format``. The line follows exactly what
+        """The totals after this transaction appended ``line``. The line follows exactly what
         the locked read found (nobody else appends under the lock, and the state ends where
         that read did), so it is folded from memory rather than read back (six system calls and
         a parse fewer); that holds after the unlock too, as long as this process has not read
