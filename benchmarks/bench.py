@@ -89,15 +89,16 @@ os.close(fd)
 def encoder() -> tuple[Callable[..., Any], Callable[..., bytes]]:
     """``(new_entry, encode)``: the ledger's line encoder, the one private name used here.
 
-    It lives in ``minitrain.ledger.entries`` (update this list, not the callers, if it moves).
+    ``new_entry`` lives in ``minitrain.ledger.entries``, ``encode`` in ``line_format`` (before
+    the split of issue 20, both in ``entries``): update this list, not the callers, if they move.
     """
-    for name in ("minitrain.ledger.entries",):
+    for names in (("entries", "line_format"), ("entries", "entries")):
         try:
-            module = importlib.import_module(name)
+            made, sealed = (importlib.import_module(f"minitrain.ledger.{n}") for n in names)
         except ImportError:
             continue
-        if hasattr(module, "new_entry") and hasattr(module, "encode"):
-            return module.new_entry, module.encode
+        if hasattr(made, "new_entry") and hasattr(sealed, "encode"):
+            return made.new_entry, sealed.encode
     raise SystemExit("cannot find the ledger's line encoder (new_entry, encode); update encoder()")
 
 

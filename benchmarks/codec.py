@@ -4,16 +4,16 @@
 
 On the big ledger of ``bench.py`` (authorize/actual pairs written by the project's encoder) it
 times, each in a fresh process (so peak RSS is its own), the parse as a cold ``budget status``
-runs it (``entries.Parser``, totals only, the file fed in 1 MiB blocks):
+runs it (``parser.Parser``, totals only, the file fed in 1 MiB blocks):
 
 * ``floor``: ``json.loads`` + ``zlib.crc32`` per line, checking nothing;
 * ``stdlib``: the production parser with its standard-library decoder only;
 * ``msgspec``: the same parser with msgspec's typed decoder in front (what a feed of at least
-  ``entries.TYPED_READ`` bytes uses).
+  ``parser.TYPED_READ`` bytes uses).
 
 Then it times importing the typed decoder (``minitrain.ledger._typed``, which imports msgspec)
 in fresh processes, and prints the feed size at which the time msgspec saves pays for its import:
-``entries.TYPED_READ`` is set well above it. That both decoders agree, line by line, is a test
+``parser.TYPED_READ`` is set well above it. That both decoders agree, line by line, is a test
 (``tests/minitrain/ledger/test_typed.py``); here their totals on the big ledger must match.
 """
 
@@ -33,7 +33,7 @@ from typing import Any
 
 from bench import big_ledger
 
-from minitrain.ledger import entries
+from minitrain.ledger import file, parser
 
 NEVER = 1 << 62  # a TYPED_READ no feed reaches
 
@@ -48,10 +48,10 @@ def floor(path: Path) -> object:
 
 def _production(typed_read: int) -> Callable[[Path], object]:
     def read(path: Path) -> object:
-        entries.TYPED_READ = typed_read
-        state = entries.Parser(str(path), keep_entries=False)
+        parser.TYPED_READ = typed_read
+        state = parser.Parser(str(path), keep_entries=False)
         with path.open("rb") as f:
-            state.feed(entries.FileSpan(f.fileno(), 0, path.stat().st_size))
+            state.feed(file.FileSpan(f.fileno(), 0, path.stat().st_size))
         totals = state.totals
         charged = {lab: f"{v:.2f}" for lab, v in totals.charged_by_lab.items()}
         return f"{totals.reserved:.2f}", charged, [(p.line, p.reason) for p in state.problems]
@@ -102,7 +102,7 @@ def measure(path: Path, runs: int, lines: int) -> dict[str, list[float]]:
 
 # What a long read adds to the imports every command pays already (the ledger package's).
 IMPORT = (
-    "import time, minitrain.ledger.entries; t = time.perf_counter();"
+    "import time, minitrain.ledger.parser; t = time.perf_counter();"
     " import minitrain.ledger._typed; print(time.perf_counter() - t)"
 )
 
@@ -121,8 +121,8 @@ def break_even(cpu: dict[str, list[float]], size: int, runs: int) -> None:
         return
     print(f"  msgspec saves {saved * 1e9:.2f} ms per MB: the import pays for itself from"
           f" {statistics.median(imports) / saved / 1e6:.1f} MB (worst import:"
-          f" {max(imports) / saved / 1e6:.1f} MB); entries.TYPED_READ is"
-          f" {entries.TYPED_READ / 1e6:.1f} MB")  # fmt: skip
+          f" {max(imports) / saved / 1e6:.1f} MB); parser.TYPED_READ is"
+          f" {parser.TYPED_READ / 1e6:.1f} MB")  # fmt: skip
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from minitrain import InputError, PreflightError, manifest
 from minitrain.cli.budget import main as budget
 from minitrain.cli.preflight import main as preflight
-from minitrain.ledger import entries
+from minitrain.ledger import parser
 from minitrain.preflight import checklist, sources
 from tests.conftest import REPO
 
@@ -125,7 +125,7 @@ FUZZ = settings(
 @FUZZ
 @given(st.binary(max_size=400))
 def test_any_bytes_are_a_ledger_or_a_clean_problem(data: bytes) -> None:
-    snapshot = entries.parse(data, location="fuzz")
+    snapshot = parser.parse(data, location="fuzz")
     if snapshot.problems:
         with pytest.raises(PreflightError):
             snapshot.require_clean()

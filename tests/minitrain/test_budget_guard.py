@@ -22,7 +22,7 @@ from minitrain import (
     InputError,
 )
 from minitrain.errors import AlreadyOpen, NoReservation
-from minitrain.ledger import entries
+from minitrain.ledger import entries, line_format
 from tests.racing import race, race_one_label
 
 # --- the seed's stop conditions -------------------------------------------------------------
@@ -338,7 +338,7 @@ def test_an_explicit_lab_names_the_lab_of_a_label_without_one(ledger: Path) -> N
 def test_a_stored_lab_in_other_digits_still_counts_against_its_cap(ledger: Path) -> None:
     """A line written before labs were checked (Arabic-Indic 03) draws on lab 03, not the buffer."""
     old = entries.new_entry("authorize", "old", estimated=Decimal("0.50"), lab="٠٣")
-    ledger.write_bytes(entries.encode(old))
+    ledger.write_bytes(line_format.encode(old))
     guard = BudgetGuard(5, ledger, lab_caps={"03": "0.50", "buffer": "4.50"})
     with pytest.raises(BudgetGuardExceeded, match="lab 03 cap"):
         guard.authorize("lab03-x", "0.01")

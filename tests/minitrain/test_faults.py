@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from minitrain import BudgetGuard
-from minitrain.ledger import entries, jsonl
+from minitrain import BudgetGuard, BudgetGuardExceeded
+from minitrain.ledger import entries, jsonl, line_format
 from tests.conftest import REPO
 from tests.racing import race
 
@@ -45,7 +45,7 @@ def test_stress_16_writers_200_tries_each_stop_at_exactly_the_ceiling(tmp_path: 
 
 WRITER = """
 import sys
-from minitrain import BudgetGuard
+from minitrain import BudgetGuard, BudgetGuardExceeded
 guard = BudgetGuard("100000", sys.argv[1])
 start = int(sys.argv[2])
 for i in range(start, start + 100000):
@@ -97,7 +97,7 @@ def test_stress_200_kills(tmp_path: Path) -> None:
 
 KILLED_BEFORE_FSYNC = """
 import fcntl, os, sys
-from minitrain import BudgetGuard
+from minitrain import BudgetGuard, BudgetGuardExceeded
 
 def die(fd):  # the fsync of the appended line: say whether the lock is free, then die
     lock = os.open(sys.argv[1] + ".lock", os.O_RDWR)
@@ -135,7 +135,7 @@ def test_a_writer_killed_after_append_and_unlock_before_fsync_never_returned_and
 def test_a_torn_line_of_any_length_is_found_and_repaired_by_appending(tmp_path: Path) -> None:
     ledger = tmp_path / "spend.jsonl"
     BudgetGuard(5, ledger).authorize("a", "1.00")
-    line = entries.encode(entries.new_entry("authorize", "b", estimated=Decimal("1.00")))
+    line = line_format.encode(entries.new_entry("authorize", "b", estimated=Decimal("1.00")))
     for cut in range(1, len(line)):
         path = tmp_path / f"cut-{cut}.jsonl"
         path.write_bytes(ledger.read_bytes() + line[:cut])
@@ -163,6 +163,56 @@ def test_racing_through_a_symlink_and_the_real_path_never_overspends(tmp_path: P
     assert won == 50
     assert BudgetGuard("0.50", real).total_spent == Decimal("0.50")
     assert jsonl.JsonlLedger(link).lock_path == jsonl.JsonlLedger(real).lock_path
+
+
+def hard_link_race(tmp_path: Path, racers: int) -> int:
+    """The issue's reproduction: one ledger padded with 4,000 lines under three hard links (a
+    lock file each, named from three real paths); ``racers`` processes, a third through each
+    name, all at once authorize $3.00 against lab 02's $3.00 cap. Returns how many won."""
+    import multiprocessing
+
+    first = tmp_path / "a" / "spend.jsonl"
+    names = [first, tmp_path / "b" / "spend.jsonl", tmp_path / "c" / "spend.jsonl"]
+    for name in names:
+        name.parent.mkdir(parents=True)
+    pad = (
+        entries.new_entry("authorize", f"pad-{i}", estimated=Decimal("0.00")) for i in range(4000)
+    )
+    first.write_bytes(b"".join(line_format.encode(entry) for entry in pad))
+    for name in names[1:]:
+        os.link(first, name)
+    ctx = multiprocessing.get_context("fork")
+    start, won = ctx.Barrier(racers), ctx.Queue()
+
+    def racer(number: int) -> None:
+        guard = BudgetGuard("5.00", names[number % 3], lab_caps=CAPS)
+        start.wait()
+        try:
+            guard.authorize(f"lab02-race-{number}", "3.00")
+            won.put(1)
+        except BudgetGuardExceeded:
+            won.put(0)
+
+    workers = [ctx.Process(target=racer, args=(n,)) for n in range(racers)]
+    for process in workers:
+        process.start()
+    granted = sum(won.get(timeout=600) for _ in workers)
+    for process in workers:
+        process.join()
+    assert BudgetGuard("5.00", first, lab_caps=CAPS).status().lab_spent("02") == Decimal(
+        "3.00"
+    ) * Decimal(granted)
+    return granted
+
+
+def test_racing_through_three_hard_links_grants_the_cap_once(tmp_path: Path) -> None:
+    assert hard_link_race(tmp_path, racers=12) == 1
+
+
+@pytest.mark.stress
+def test_stress_48_racers_through_three_hard_links_grant_the_cap_once(tmp_path: Path) -> None:
+    for round_ in range(5):
+        assert hard_link_race(tmp_path / str(round_), racers=48) == 1, f"round {round_}"
 
 
 # --- every file problem is one plain line and exit 4, never a traceback or a hang -----------------
@@ -379,7 +429,10 @@ def test_verify_names_a_cap_a_union_merge_broke(
     assert code == 3
     assert (
         "OVER THE LAB 02 CAP: spent $4.50 of $3.00; authorizations that together pass it,"
-        " from lab02-b (line 2, $2.00) on: two clones' ledgers merged (git merge=union)"
+        " from lab02-b (line 2, $2.00) on. The causes this cannot tell apart: two clones'"
+        " ledgers merged (git merge=union), writers with different ceilings, or two names of"
+        " one file (a hard link, a bind mount) written by a version older than its one lock"
+        " per file;"
     ) in err
     assert "CEILING" not in err
 

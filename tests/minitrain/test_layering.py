@@ -91,7 +91,9 @@ def test_the_rules_know_the_ledger_only_through_its_package() -> None:
 
 
 def test_the_cli_imports_no_ledger_backend_or_line_format() -> None:
-    inner = {f"minitrain.ledger.{m}" for m in ("entries", "jsonl", "postgres", "checkpoint")}
+    backends = ("jsonl", "memory", "postgres", "checkpoint", "reader", "file")
+    format_ = ("entries", "line_format", "parser", "snapshot")
+    inner = {f"minitrain.ledger.{m}" for m in (*backends, *format_)}
     for module in (m for m in MODULES if m.startswith("minitrain.cli")):
         assert not GRAPH[module] & inner, module
         assert not any(dep.rsplit(".", 1)[-1].startswith("_ledger") for dep in GRAPH[module])
@@ -111,3 +113,34 @@ def test_launch_watch_and_cost_stand_beside_the_preflight_wing(module: str) -> N
 def test_the_run_folder_is_named_in_one_place() -> None:
     naming = sorted(name for name, path in MODULES.items() if '/ "preflight"' in path.read_text())
     assert naming == ["minitrain.settings"]
+
+
+def _all_imports(name: str) -> set[str]:
+    """Every import of ``name``, the ``TYPE_CHECKING`` ones included (a type-only circle is
+    still two modules that each need the other to be read)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                found.add(full if full in MODULES else node.module)
+    return {m for m in found if m in MODULES and m != name}
+
+
+def test_the_ledger_package_has_no_circle_even_among_its_types() -> None:
+    """Issue 24: ``entries`` <-> ``totals`` was a type-only circle; the shared type (the
+    snapshot) moved, so the arrows between the ledger's modules run one way. The package's
+    ``__init__`` (the protocol, which its backends name for types) is the one exception."""
+    ledger = [m for m in MODULES if m.startswith("minitrain.ledger.")]
+    graph = {m: _all_imports(m) - {"minitrain.ledger"} for m in ledger}
+
+    def reach(start: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [start]
+        while todo:
+            for dep in graph.get(todo.pop(), set()) - seen:
+                seen.add(dep)
+                todo.append(dep)
+        return seen
+
+    assert not sorted(m for m in ledger if m in reach(m))

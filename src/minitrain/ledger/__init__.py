@@ -3,12 +3,15 @@
 The guard's rules (``budget_guard``) see only this protocol; which backend stands behind it is
 decided here, from the environment and the settings:
 
-* ``BUDGET_GUARD_TEST_MODE=1``: in memory (``jsonl.MemoryLedger``), starting from the file;
+* ``BUDGET_GUARD_TEST_MODE=1``: in memory (``memory.MemoryLedger``), starting from the file;
 * a ``postgresql://`` URL (``LYNX_LEDGER_URL``, else the manifest's ``ledger_url``): ``postgres``;
 * otherwise the append-only JSONL file (``jsonl.JsonlLedger``).
 
-Inside: ``entries`` is one line (fields, CRC, encode, parse), ``totals`` what counts as spent,
-``checkpoint`` the derived summary of the file, ``admin`` verify / repair / export / import.
+Inside: ``entries`` the entry types, ``line_format`` one line's bytes (encode, seal, decode),
+``parser`` reading lines into totals, ``snapshot`` what a read found, ``totals`` what counts as
+spent, ``file`` the file's system calls, ``reader`` what a process knows of the file between
+reads, ``jsonl`` and ``memory`` the two file-based ledgers, ``checkpoint`` the derived summary of
+the file, ``admin`` verify / repair / export / import.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ if TYPE_CHECKING:
     import contextlib
     from typing import Protocol
 
-    from minitrain.ledger.entries import Entry, Snapshot
+    from minitrain.ledger.entries import Entry
+    from minitrain.ledger.snapshot import Snapshot
 else:
     # The protocols are for the type checker; at run time each is a plain class of the same
     # name (nothing checks them then), so every command is spared importing ``typing``.
@@ -60,14 +64,14 @@ class Ledger(Protocol):
 def open_ledger(log_path: str, url: str | None) -> Ledger:
     """Test mode: in memory. A database URL (the argument, else LYNX_LEDGER_URL): PostgreSQL.
     Otherwise the JSONL file."""
-    from minitrain.ledger import (
-        jsonl,  # below this module: it imports the protocol back only for typing
-    )
-
     if in_test_mode():
-        return jsonl.MemoryLedger(log_path)
+        from minitrain.ledger import memory  # below this module, as jsonl
+
+        return memory.MemoryLedger(log_path)
     url = os.environ.get(LEDGER_URL_ENV) or url
     if not url:
+        from minitrain.ledger import jsonl  # below this module: imports the protocol for types
+
         return jsonl.JsonlLedger(log_path)
     if not url.startswith(("postgresql://", "postgres://")):
         from minitrain._secrets import redact_url  # only to word the error (start-up time)

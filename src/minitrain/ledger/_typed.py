@@ -1,10 +1,10 @@
-"""msgspec in front of the line codec's stdlib decoder, for long reads (``entries.TYPED_READ``).
+"""msgspec in front of the line codec's stdlib decoder, for long reads (``parser.TYPED_READ``).
 
 An authorize or actual line decodes straight into a typed, tagged ``Struct`` (unknown fields
 refused, every field required), which skips building a dict per line. Whatever it cannot type
 (a void, a number for an amount, a missing or extra field, JSON it rejects) goes to the stdlib
 path, which words every failure as it always has. Either way the fields meet the same checks
-(``entries.Parser._check``): this module only decodes. Imported lazily: msgspec costs ~20-50 ms.
+(``parser.Parser._check``): this module only decodes. Imported lazily: msgspec costs ~20-50 ms.
 """
 
 from __future__ import annotations

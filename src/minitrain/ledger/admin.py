@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 from minitrain.cents import format_usd, usd_text
 from minitrain.errors import InputError, LedgerError
-from minitrain.ledger import Ledger, audit, jsonl
-from minitrain.ledger.entries import Problem, encode, parse
+from minitrain.ledger import Ledger, audit, file, jsonl, memory
+from minitrain.ledger.entries import Problem
+from minitrain.ledger.line_format import encode
+from minitrain.ledger.parser import parse
 from minitrain.ledger.totals import fold_operations
 
 if TYPE_CHECKING:
@@ -106,8 +108,8 @@ def repair(ledger: Ledger, *, line: int | None = None, reason: str | None = None
     """Void one bad line of the JSONL file by appending (by default its torn last line)."""
     if line is not None and not reason:
         raise InputError("--line needs --reason: say why that line is void")
-    if isinstance(ledger, jsonl.MemoryLedger):
-        raise InputError(jsonl.TEST_MODE_REPAIR)
+    if isinstance(ledger, memory.MemoryLedger):
+        raise InputError(memory.TEST_MODE_REPAIR)
     if not isinstance(ledger, jsonl.JsonlLedger):
         raise InputError(
             f"{ledger.location} is not a JSONL file: a database has no torn lines to repair"
@@ -159,7 +161,7 @@ def import_file(ledger: Ledger, path: str) -> Imported:
     """The entries of a sound JSONL file into the database, each once (by id)."""
     database = require_database(ledger)
     try:
-        data = jsonl.read_bytes(path)  # a regular file only: a FIFO would hang the import
+        data = file.read_bytes(path)  # a regular file only: a FIFO would hang the import
     except FileNotFoundError:
         raise InputError(f"{path}: no such file to import") from None
     snapshot = parse(data, location=path)

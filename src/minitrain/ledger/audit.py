@@ -5,7 +5,8 @@ A single clone cannot go over a limit by authorizing (authorize refuses first), 
 has three causes, told apart here because their fixes differ: actuals above their estimates
 (the work cost more than reserved: nothing was merged wrongly), unplanned actuals (recorded
 without a reservation, said so with ``--unplanned``), or authorizations that together pass the
-limit (two clones merged with ``merge=union``, or writers using different ceilings).
+limit (two clones merged with ``merge=union``, writers using different ceilings, or two names
+of one file written by a version that took a lock per name).
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from decimal import Decimal
 from minitrain import labs
 from minitrain.ledger.totals import Operation
 from minitrain.money import format_usd
+
+# Every way authorizations can together pass a limit that one clone's guard would refuse; the
+# lines alone do not say which happened, so all are named (issue 21: blaming one misleads).
+TOGETHER_CAUSES = (
+    "The causes this cannot tell apart: two clones' ledgers merged (git merge=union), writers"
+    " with different ceilings, or two names of one file (a hard link, a bind mount) written by"
+    " a version older than its one lock per file"
+)
 
 
 @dataclass(frozen=True)
@@ -54,9 +63,9 @@ class Breach:
                 f"{op.label} (line {op.line}, {format_usd(op.charged)})" for op in self.culprits
             )
             cause = (
-                f"authorizations that together pass it, from {named} on: two clones' ledgers"
-                " merged (git merge=union) or writers with different ceilings; void or settle"
-                " them with a person, and share one ledger (PostgreSQL) when several machines spend"
+                f"authorizations that together pass it, from {named} on. {TOGETHER_CAUSES};"
+                " void or settle them with a person, and share one ledger (PostgreSQL) when"
+                " several machines spend"
             )
         return (
             f"OVER THE {self.limit_name.upper()}: spent {format_usd(self.spent)} of"

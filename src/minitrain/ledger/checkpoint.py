@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import os
 
-from minitrain.ledger.entries import Parser
+from minitrain.ledger.parser import Parser
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class Digest:
     bytes wait: a ledger too small to be checkpointed (the lab's own, tens of lines) is never
     hashed, and `budget status` on it never imports ``hashlib`` (OpenSSL: ~3 ms of start-up);
     of many writers on a ledger under ``UNHASHED``, only those that save a checkpoint do (one
-    saves per ``EVERY`` bytes between them: see ``JsonlLedger._saved_by_another``).
+    saves per ``EVERY`` bytes between them: see ``FileReader._saved_by_another``).
     """
 
     __slots__ = ("_fed", "_hasher", "_waiting", "segments", "start")

@@ -1,24 +1,16 @@
-"""The ledger's lines: what an entry is, how it is written as one line, and how lines are read.
+"""The ledger's entries: what one line says (an authorization, an actual, a void), as values.
 
-Reading folds every line into :class:`Totals` (what the guard decides on) and, when asked, keeps
-the entries themselves (what ``budget status --all`` and ``budget report`` list). A bad line is a
-:class:`Problem` with its line number, never a guess.
+The line's bytes are ``line_format``'s (encode, seal, decode); reading a file of them is
+``parser``'s; what a read found is ``snapshot``'s. A bad line is a :class:`Problem` with its
+line number, never a guess.
 """
 
 from __future__ import annotations
 
-import json
-import json.scanner
 import os
-import re
-from _weakref import ref as weak  # weakref.ref itself: the weakref module costs start-up time
-from collections.abc import Callable, Iterator
 from decimal import Decimal
 
-from minitrain.errors import InputError, LedgerError
 from minitrain.ledger._fields import Fields
-from minitrain.ledger.totals import Totals
-from minitrain.money import parse_usd
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
 if TYPE_CHECKING:
@@ -26,23 +18,30 @@ if TYPE_CHECKING:
     from typing import Any, Literal
 
     Kind = Literal["authorize", "actual", "void"]
-else:
-
-    class _Datetime:
-        """``datetime.datetime``, imported when a line's time is first parsed or made: `budget
-        status` over a checkpoint or an empty ledger parses none, and the import is start-up
-        time. The first use puts the class itself in this name, so each line then costs what
-        it did with the import at the top."""
-
-        def __getattr__(self, name: str) -> object:
-            global datetime  # noqa: PLW0603 - replaced once, by the class it stands for
-            datetime = _datetime_types().datetime
-            return getattr(datetime, name)
-
-    datetime = _Datetime()
 
 
-def _datetime_types() -> Any:
+class LazyDatetime:
+    """``datetime.datetime`` for the module whose globals it stands in, imported when a line's
+    time is first parsed or made: `budget status` over a checkpoint or an empty ledger parses
+    none, and the import is start-up time. The first use puts the class itself in that module's
+    name ``datetime``, so each line then costs what it did with the import at the top."""
+
+    __slots__ = ("_namespace",)
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self._namespace = namespace
+
+    def __getattr__(self, name: str) -> Any:
+        real = datetime_types().datetime
+        self._namespace["datetime"] = real  # replaced once, by the class it stands for
+        return getattr(real, name)
+
+
+if not TYPE_CHECKING:
+    datetime = LazyDatetime(globals())
+
+
+def datetime_types() -> Any:
     """Where ``datetime.datetime`` and ``timezone`` are defined: CPython's C module
     ``_datetime``, the very types the ``datetime`` module hands out. That module first runs a
     pure-Python twin of them (~1.5 ms, every writer process and every `budget status` that
@@ -54,7 +53,8 @@ def _datetime_types() -> Any:
 
 
 CURRENCY = "USD"
-_FIELDS = {
+# The fields of each kind of line (``line_format`` adds the crc32 that seals them).
+FIELDS = {
     "authorize": {"id", "ts", "kind", "op_label", "lab", "estimated", "currency"},
     "actual": {"id", "ts", "kind", "op_label", "lab", "op_id", "estimated", "actual", "currency"},
     "void": {"id", "ts", "kind", "op_label", "voids", "reason", "currency"},
@@ -126,39 +126,6 @@ class Problem(Fields):
         self.torn, self.crc32, self.looks_like = torn, crc32, looks_like
 
 
-REPAIR_HINT = "run `budget repair` to void it by appending (nothing is deleted)"
-
-
-class Snapshot(Fields):
-    """What the ledger held at one moment: always its totals, and its entries if asked for."""
-
-    __slots__ = ("entries", "lines", "location", "problems", "repair_hint", "totals")
-
-    def __init__(  # noqa: PLR0917
-        self,
-        totals: Totals,
-        problems: tuple[Problem, ...],
-        location: str,
-        lines: int = 0,  # lines in the file, a torn tail included
-        entries: tuple[Entry, ...] | None = None,  # None: read from a checkpoint, totals only
-        repair_hint: str = REPAIR_HINT,
-    ) -> None:
-        self.totals, self.problems, self.location = totals, problems, location
-        self.lines, self.entries, self.repair_hint = lines, entries, repair_hint
-
-    def require_clean(self) -> None:
-        """Fail closed: the guard may not decide anything over a ledger with bad lines."""
-        if not self.problems:
-            return
-        first = self.problems[0]
-        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-        if first.torn and len(self.problems) == 1:
-            hint = self.repair_hint
-        else:
-            hint = "run `budget verify` to list every bad line, then see the README's Repair"
-        raise LedgerError(f"{self.location}:{first.line}: {first.reason}{more}; {hint}")
-
-
 def new_entry(
     kind: Kind,
     op_label: str,
@@ -173,7 +140,7 @@ def new_entry(
 ) -> Entry:
     return Entry(
         id=entry_id or new_id(),
-        ts=datetime.now(_datetime_types().timezone.utc),
+        ts=datetime.now(datetime_types().timezone.utc),
         kind=kind,
         op_label=op_label,
         estimated=estimated,
@@ -194,497 +161,3 @@ def void_of(bad: Problem, reason: str) -> Entry:
 def new_id() -> str:
     """A line's id: 128 random bits, as uuid4 (whose import costs start-up)."""
     return os.urandom(16).hex()
-
-
-def encode(entry: Entry) -> bytes:
-    """The entry as one complete ledger line (with its CRC and newline)."""
-    fields: dict[str, object] = {
-        "id": entry.id,
-        "ts": entry.ts.isoformat(timespec="microseconds"),
-        "kind": entry.kind,
-        "op_label": entry.op_label,
-    }
-    if entry.kind == "void":
-        assert entry.voids is not None and entry.reason is not None
-        v = entry.voids
-        fields["voids"] = {"offset": v.offset, "length": v.length, "crc32": v.crc32}
-        fields["reason"] = entry.reason
-        fields["currency"] = CURRENCY
-        return seal(fields)
-    fields["lab"] = entry.lab
-    if entry.kind == "actual":
-        fields["op_id"] = entry.op_id
-    fields["estimated"] = _amount(entry.estimated)
-    if entry.kind == "actual":
-        fields["actual"] = _amount(entry.actual)
-    fields["currency"] = CURRENCY
-    return seal(fields)
-
-
-# json.dumps with these options makes an encoder per call: a third of the time of a line
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
-
-
-def seal(fields: dict[str, object]) -> bytes:
-    """A line from its fields: compact JSON, then a CRC-32 of those bytes as the last field."""
-    from zlib import crc32  # here and where a line is checked: an empty status checks none
-
-    body = _ENCODER.encode(fields).encode()
-    return body[:-1] + b',"crc32":"%08x"}\n' % crc32(body)
-
-
-def _amount(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-# --- reading ---------------------------------------------------------------------------------
-#
-# The reader is tuned (benchmarks/codec.py measured each step): one shared JSON scanner, the CRC
-# checked by slicing the sealed suffix, each distinct amount text parsed once and summed as whole
-# cents, closed operations kept as a line number (not a record), the file taken in blocks.
-
-# `seal` ends every line with ,"crc32":"<8 lowercase hex>"} : a fixed 20-byte suffix.
-_SUFFIX = b',"crc32":"%08x"}'
-_SEALED = len(_SUFFIX % 0)
-_SEALED_KEYS = {kind: frozenset(keys | {"crc32"}) for kind, keys in _FIELDS.items()}
-_TORN = "torn last line: no newline at its end (a crash mid-write?)"
-
-
-# A feed of this many bytes or more is decoded by msgspec first (``_typed``). It saves ~1-2 µs a
-# line (~5-9 ms a MB) but costs ~20-50 ms to import (msgspec pulls typing_extensions, inspect,
-# uuid), so it pays from ~3 MB on (`benchmarks/codec.py` prints the break-even): a cold read or
-# a stale rebuild of a real ledger takes it; a small ledger, and `budget status`'s start-up,
-# never import it.
-TYPED_READ = 4 << 20
-
-
-class _BadLine(Exception):
-    pass
-
-
-def _no_constants(name: str) -> object:
-    raise ValueError(f"{name} is not an amount")
-
-
-# One decoder for every line (json.loads(..., parse_float=...) builds a new one per call), and
-# its scanner called directly: a sealed line starts with "{" and ends with "}", so the
-# whitespace skipping of JSONDecoder.decode finds nothing; anything else takes json.loads.
-_SCAN: Any = json.scanner.make_scanner(
-    json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constants)  # type: ignore[arg-type]
-)
-
-
-class FileSpan:
-    """Bytes of an open file still to be read, handed out in blocks (memory stays flat)."""
-
-    __slots__ = ("end", "fd", "start")
-    BLOCK = 1 << 20
-
-    def __init__(self, fd: int, start: int, end: int) -> None:
-        self.fd, self.start, self.end = fd, start, end
-
-    def __len__(self) -> int:
-        return self.end - self.start
-
-    def blocks(self) -> Iterator[bytes]:
-        offset = self.start
-        while offset < self.end:
-            block = os.pread(self.fd, min(self.BLOCK, self.end - offset), offset)
-            if not block:
-                raise OSError(f"the ledger ended at byte {offset} while being read")
-            offset += len(block)
-            yield block
-
-
-class Parser:
-    """Parse state that can continue where it stopped, so a growing file is read once.
-
-    ``keep_entries`` keeps every entry (for listings); without it only the totals grow, in whole
-    cents. A parser may start from a checkpoint (:meth:`resume`); ids and closed operations are
-    then known only from there on.
-    """
-
-    __slots__ = (
-        "charged",
-        "digest",
-        "entries",
-        "ids",
-        "keep_entries",
-        "lent",
-        "lines",
-        "location",
-        "open",
-        "problems",
-        "reserved",
-        "size",
-        "voids",
-    )
-
-    def __init__(self, location: str, keep_entries: bool = True, digest: Any = None) -> None:
-        self.location = location
-        self.keep_entries = keep_entries
-        self.size = 0  # bytes consumed
-        self.lines = 0
-        self.reserved = 0  # cents
-        self.charged: dict[str, int] = {}  # lab ("" = none) -> cents
-        # authorization id -> [ts, label, lab, cents, line, its Entry once asked for]
-        self.open: dict[str, list[Any]] = {}
-        # every id seen -> 0, or for a closed authorization the line that closed it
-        self.ids: dict[str, int] = {}
-        self.entries: list[Entry] = []
-        self.problems: list[Problem] = []
-        self.voids: list[tuple[int, object]] = []
-        self.digest = digest  # a running hash of every byte fed (for the checkpoint), if kept
-        self.lent: weak[_Lent] | None = None  # ``open`` as the Totals made since it changed see it
-
-    @classmethod
-    def resume(
-        cls,
-        location: str,
-        *,
-        size: int,
-        lines: int,
-        charged: dict[str, int],
-        open_ops: list[tuple[str, str, str, str | None, int, int]],
-        digest: Any,
-    ) -> Parser:
-        """A totals-only parser positioned where a checkpoint ends."""
-        state = cls(location, keep_entries=False, digest=digest)
-        state.size, state.lines, state.charged = size, lines, charged
-        for op_id, ts, label, lab, cents, line in open_ops:
-            state.open[op_id] = [ts, label, lab, cents, line, None]
-            state.reserved += cents
-        return state
-
-    @property
-    def totals(self) -> Totals:
-        """The sums now; the open authorizations as entries only when asked for (a writer's
-        check needs the sums alone, and it holds the lock meanwhile). They are this parser's
-        own table, not a copy, until it changes (see :meth:`_unshare`)."""
-        lent = None if self.lent is None else self.lent()
-        if lent is None:
-            lent = _Lent(self.open)
-            self.lent = weak(lent)
-        return Totals(
-            _dollars(self.reserved),
-            {lab: _dollars(c) for lab, c in self.charged.items()},
-            lent.entries,
-        )
-
-    def _unshare(self) -> None:
-        """Before the open authorizations change: Totals made earlier and still held get a copy
-        of the table as it was. Usually nobody holds them any more (a writer's check is done
-        with its Totals before it appends), and then nothing is copied: with thousands of
-        authorizations open, a copy per read and per append was a tenth of a writer's turn."""
-        lent = None if self.lent is None else self.lent()
-        if lent is not None:
-            lent.rows = dict(lent.rows)
-        self.lent = None
-
-    def feed(self, data: bytes | FileSpan) -> None:
-        """Take the bytes that follow the ones already fed (the file from ``self.size`` on)."""
-        self._unshare()
-        take = self._typed_take() if len(data) >= TYPED_READ else self._take
-        rest = b""
-        for block in (data,) if type(data) is bytes else data.blocks():  # type: ignore[union-attr]
-            if self.digest is not None:
-                self.digest.update(block)
-            *whole, rest = (rest + block if rest else block).split(b"\n")
-            if whole:
-                self._take_lines(whole, take)
-        if rest:  # a last line without its newline: a crash mid-write
-            self.lines += 1
-            self._problem(rest, _TORN, torn=True)
-            self.size += len(rest)
-        self._apply_voids()
-
-    def append(self, entry: Entry) -> Entry:
-        """Fold an entry the caller checked itself (test mode's in-memory ledger)."""
-        self._unshare()
-        self.lines += 1
-        written = entry.replace(line=self.lines)
-        estimate, spent = (
-            None if amount is None else int(amount.scaleb(2))
-            for amount in (entry.estimated, entry.actual)
-        )
-        self._apply(
-            entry.kind, entry.id, entry.ts, entry.op_label, entry.lab, entry.op_id,
-            estimate, spent, self.lines, written,
-        )  # fmt: skip
-        return written
-
-    def snapshot(self) -> Snapshot:
-        return Snapshot(
-            self.totals,
-            tuple(self.problems),
-            self.location,
-            self.lines,
-            tuple(self.entries) if self.keep_entries else None,
-        )
-
-    def _typed_take(self) -> Callable[[bytes, int], None]:
-        """:meth:`_take` with msgspec's typed decoder in front, when it is installed."""
-        try:
-            from minitrain.ledger import _typed  # msgspec: its import costs, see TYPED_READ
-        except ImportError:
-            return self._take
-        return _typed.taker(self._check, self._take)
-
-    def _take_lines(self, lines: list[bytes], take: Callable[[bytes, int], None]) -> None:
-        from zlib import crc32
-
-        suffix, sealed = _SUFFIX, _SEALED
-        number, offset = self.lines, self.size
-        for raw in lines:
-            number += 1
-            try:
-                if raw[-sealed:] != suffix % crc32(b"}", crc32(raw[:-sealed])):
-                    _crc_failure(raw)
-                take(raw, number)
-            except _BadLine as exc:
-                self.lines, self.size = number, offset
-                self._problem(raw, str(exc), torn=False)
-            offset += len(raw) + 1
-        self.lines, self.size = number, offset
-
-    def _problem(self, raw: bytes, reason: str, *, torn: bool) -> None:
-        from zlib import crc32
-
-        crc = f"{crc32(raw):08x}"
-        looks_like = _describe_torn(raw) if torn else ""
-        where = (self.lines, self.size, len(raw))
-        self.problems.append(Problem(*where, reason, torn, crc, looks_like))
-
-    def _take(self, raw: bytes, number: int) -> None:
-        """One line through the standard library's decoder (it words every failure)."""
-        fields = _decode(raw)
-        get = fields.get  # the keys were checked: a key this kind lacks gives None
-        self._check(
-            fields["kind"], get("id"), get("ts"), get("currency"), get("op_label"), get("lab"),
-            get("op_id"), get("estimated"), get("actual"), number, get("voids"),
-        )  # fmt: skip
-
-    def _check(  # noqa: PLR0917 - one decoded line, field by field
-        self, kind: Kind, entry_id: Any, ts: Any, currency: Any, label: Any, lab: Any,
-        op_id: Any, estimated: Any, actual: Any, number: int, voids: Any = None,
-    ) -> None:  # fmt: skip
-        """Every check of a line's fields, whichever decoder read it; then fold it in.
-
-        The hot path of a cold read: checks inline, no record made unless entries are kept.
-        """
-        if type(entry_id) is not str or not entry_id:
-            raise _BadLine("id must be a non-empty string")
-        if entry_id in self.ids:
-            raise _BadLine(f"duplicate id {entry_id}")
-        if currency != CURRENCY:
-            raise _BadLine(f"currency {currency!r}; this ledger is in {CURRENCY}")
-        ts = _timestamp(ts)
-        if kind == "void":
-            if type(voids) is not dict:
-                raise _BadLine("void line without an {offset, length, crc32} object")
-            self.ids[entry_id] = 0
-            self.voids.append((number, voids))
-            return
-        if lab is not None and type(lab) is not str:
-            raise _BadLine("lab must be a string or null")
-        if op_id is not None and type(op_id) is not str:
-            raise _BadLine("op_id must be a string or null")
-        if type(label) is not str or not label:
-            raise _BadLine("op_label must be a non-empty string")
-        estimate = None if estimated is None else _cents(estimated, "estimated")
-        spent = None if kind == "authorize" else _cents(actual, "actual")
-        entry = None
-        if self.keep_entries:
-            entry = Entry(
-                entry_id, datetime.fromisoformat(ts), kind, label, _maybe_dollars(estimate),
-                actual=_maybe_dollars(spent), op_id=op_id, lab=lab, line=number,
-            )  # fmt: skip
-        self._apply(kind, entry_id, ts, label, lab, op_id, estimate, spent, number, entry)
-
-    def _apply(  # noqa: PLR0917 - one checked line, field by field
-        self, kind: str, entry_id: str, ts: object, label: str, lab: str | None,
-        op_id: str | None, estimate: int | None, spent: int | None, number: int,
-        entry: Entry | None,
-    ) -> None:  # fmt: skip
-        """Link one authorize or actual line, then fold it into the totals (see totals.added_by:
-        an authorization reserves its estimate; an actual replaces the reservation it closes)."""
-        charged = self.charged  # _charge inlined: this runs once per line of a cold read
-        if kind == "authorize":
-            if estimate is None:
-                raise _BadLine("an authorize line needs an estimated amount")
-            self.open[entry_id] = [ts, label, lab, estimate, number, entry]
-            self.reserved += estimate
-            key = lab or ""
-            charged[key] = charged.get(key, 0) + estimate
-        elif op_id is None:
-            assert spent is not None
-            self._charge(lab, spent)
-        else:
-            assert spent is not None
-            opened = self.open.get(op_id)
-            if opened is None or opened[1] != label:
-                self._close(op_id, label, number)  # says why
-            assert opened is not None
-            self.ids[op_id] = number
-            del self.open[op_id]
-            self.reserved -= opened[3]
-            key = opened[2] or ""
-            charged[key] = charged.get(key, 0) + spent - opened[3]
-        self.ids[entry_id] = 0
-        if entry is not None:
-            self.entries.append(entry)
-
-    def _close(self, op_id: str, label: str, number: int) -> None:
-        closed_on = self.ids.get(op_id)
-        if closed_on:
-            raise _BadLine(f"authorization {op_id} already closed on line {closed_on}")
-        opened = self.open.get(op_id)
-        if opened is None:
-            raise _BadLine(f"closes authorization {op_id}, which is not open on an earlier line")
-        if opened[1] != label:
-            raise _BadLine(f"closes authorization {op_id} of another label")
-        self.ids[op_id] = number
-
-    def _charge(self, lab: str | None, amount: int) -> None:
-        key = lab or ""
-        self.charged[key] = self.charged.get(key, 0) + amount
-
-    def _apply_voids(self) -> None:
-        for line, voids in self.voids:
-            assert isinstance(voids, dict)
-            names = (voids.get("offset"), voids.get("length"), voids.get("crc32"))
-            match = next((p for p in self.problems if (p.offset, p.length, p.crc32) == names), None)
-            if match is None:
-                self.problems.append(
-                    Problem(line, 0, 0, "void line names no bad line (offset, length and crc32)")
-                )
-            else:
-                self.problems.remove(match)
-        self.voids.clear()
-        self.problems.sort(key=lambda p: p.line)
-
-
-def parse(data: bytes, *, location: str) -> Snapshot:
-    """Every line of a ledger file, checked; bad lines become :class:`Problem` s, never guesses."""
-    state = Parser(location)
-    state.feed(data)
-    return state.snapshot()
-
-
-def _crc_failure(raw: bytes) -> None:
-    """Word why the sealed suffix did not match (the fast check only compares)."""
-    if re.search(rb',"crc32":"[0-9a-f]{8}"}$', raw) is None:
-        raise _BadLine("no crc32 field at the end of the line; not written by this tool")
-    raise _BadLine("crc32 does not match the line's bytes: the line was changed")
-
-
-def _decode(raw: bytes) -> dict[str, Any]:
-    try:
-        line = raw.decode()
-        fields, end = _SCAN(line, 0)
-    except (StopIteration, ValueError):
-        return _decode_slowly(raw)
-    if end != len(line) or type(fields) is not dict:
-        return _decode_slowly(raw)
-    kind = fields.get("kind")
-    if type(kind) is not str or fields.keys() != _SEALED_KEYS.get(kind):
-        _fields_failure(fields)
-    return fields
-
-
-def _decode_slowly(raw: bytes) -> dict[str, Any]:
-    """Whatever json.loads on the bytes makes of it, worded as it words it."""
-    try:
-        fields = json.loads(raw, parse_float=Decimal, parse_constant=_no_constants)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _BadLine(f"not valid JSON ({exc})") from None
-    if type(fields) is not dict:
-        raise _BadLine("not a JSON object")
-    kind = fields.get("kind")
-    if type(kind) is not str or fields.keys() != _SEALED_KEYS.get(kind):
-        _fields_failure(fields)
-    return fields
-
-
-def _fields_failure(fields: dict[str, Any]) -> None:
-    kind = fields.get("kind")
-    expected = _FIELDS.get(kind) if type(kind) is str else None
-    if expected is None:
-        raise _BadLine(f"unknown kind {kind!r}; expected authorize, actual or void")
-    keys = set(fields) - {"crc32"}  # the CRC check guarantees a crc32 key
-    missing, extra = sorted(expected - keys), sorted(keys - expected)
-    raise _BadLine(f"fields do not match a {kind} line (missing {missing}, unknown {extra})")
-
-
-class _Lent:
-    """The open authorizations a parser's Totals see: its own table while it stays as it was."""
-
-    __slots__ = ("__weakref__", "rows")
-
-    def __init__(self, rows: dict[str, list[Any]]) -> None:
-        self.rows = rows
-
-    def entries(self) -> dict[str, Entry]:
-        return {op_id: _open_entry(op_id, row) for op_id, row in self.rows.items()}
-
-
-def _open_entry(op_id: str, row: list[Any]) -> Entry:
-    """An open authorization (``Parser.open``'s row) as an entry, made once and kept in it."""
-    if row[5] is None:
-        ts, label, lab, cents, line, _ = row
-        when = datetime.fromisoformat(ts) if type(ts) is str else ts
-        row[5] = Entry(op_id, when, "authorize", label, _dollars(cents), lab=lab, line=line)
-    return row[5]  # type: ignore[no-any-return]
-
-
-def _timestamp(ts: object) -> str:
-    if type(ts) is not str or not ts:
-        raise _BadLine("ts must be a non-empty string")
-    try:
-        parsed = datetime.fromisoformat(ts)
-    except ValueError:
-        raise _BadLine(f"ts {ts!r} is not an ISO-8601 timestamp") from None
-    # a parsed text ending in "+00:00" has that offset: only other texts need the call
-    if not ts.endswith("+00:00") and parsed.utcoffset() is None:
-        raise _BadLine(f"ts {ts!r} has no UTC offset")
-    return ts
-
-
-_CENTS: dict[str, int] = {}  # an amount's text -> whole cents: a ledger repeats a few amounts
-
-
-def _cents(value: object, what: str) -> int:
-    """``parse_usd`` (every check), once per distinct text; as exact integer cents."""
-    if type(value) is str:  # a dict or list is not hashable: only a text is looked up
-        hit = _CENTS.get(value)
-        if hit is not None:
-            return hit
-    try:
-        number = int(parse_usd(value, what=what).scaleb(2))
-    except InputError as exc:
-        raise _BadLine(str(exc)) from None
-    if type(value) is str and len(_CENTS) < 4096:
-        _CENTS[value] = number
-    return number
-
-
-def _dollars(cents: int) -> Decimal:
-    """Whole cents as the Decimal ``parse_usd`` gives (two places: 1 -> 0.01)."""
-    return Decimal(cents).scaleb(-2)
-
-
-def _maybe_dollars(cents: int | None) -> Decimal | None:
-    return None if cents is None else _dollars(cents)
-
-
-def _describe_torn(data: bytes) -> str:
-    """What a torn tail looked like, for the repair message (best effort, never trusted)."""
-    kind = re.search(rb'"kind":"(\w+)"', data)
-    label = re.search(rb'"op_label":"([^"]*)"', data)
-    actual = re.search(rb'"actual":"([0-9.]+)"', data)
-    parts = [
-        f"kind {kind.group(1).decode()}" if kind else "",
-        f"label {label.group(1).decode(errors='replace')!r}" if label else "",
-        f"actual ${actual.group(1).decode()}" if actual else "",
-    ]
-    return ", ".join(p for p in parts if p) or "nothing readable"

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 from minitrain._secrets import redact_url
 from minitrain.errors import LedgerError
-from minitrain.ledger.entries import Entry, Snapshot
+from minitrain.ledger.entries import Entry
+from minitrain.ledger.snapshot import Snapshot
 from minitrain.ledger.totals import Totals
 
 SCHEMA_VERSION = 1

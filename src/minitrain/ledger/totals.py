@@ -15,7 +15,7 @@ from decimal import Decimal
 from minitrain.ledger._fields import Fields
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
-if TYPE_CHECKING:  # entries' parser folds into Totals: the types only, no import back
+if TYPE_CHECKING:  # the arrow runs one way: totals reads entries; entries knows no Totals
     from collections.abc import Callable
     from datetime import datetime
 

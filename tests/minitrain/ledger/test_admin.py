@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from minitrain import BudgetGuard, InputError, LedgerError
-from minitrain.ledger import admin, jsonl
+from minitrain.ledger import admin, jsonl, memory
 
 pytestmark = pytest.mark.usefixtures("file_mode")
 
@@ -43,7 +43,7 @@ def test_repair_needs_a_reason_for_a_named_line_and_a_file(ledger: Path) -> None
     with pytest.raises(InputError, match="--line needs --reason"):
         admin.repair(jsonl.JsonlLedger(ledger), line=1)
     with pytest.raises(InputError, match="test mode"):
-        admin.repair(jsonl.MemoryLedger(ledger))
+        admin.repair(memory.MemoryLedger(ledger))
 
 
 def test_export_returns_the_lines_and_import_needs_a_database(ledger: Path) -> None:

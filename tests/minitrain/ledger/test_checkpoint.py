@@ -10,7 +10,7 @@ import pytest
 
 from minitrain import BudgetGuard, LedgerError
 from minitrain.ledger import checkpoint as checkpoint_module
-from minitrain.ledger import entries, jsonl
+from minitrain.ledger import entries, line_format, parser, reader
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.usefixtures("file_mode")
@@ -37,13 +37,13 @@ def ledger(tmp_path: Path) -> Path:
 def fed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many bytes each parse was given: 0 means the checkpoint stood in for every line."""
     sizes: list[int] = []
-    real = entries.Parser.feed
+    real = parser.Parser.feed
 
-    def spy(self: entries.Parser, data: bytes) -> None:
+    def spy(self: parser.Parser, data: bytes) -> None:
         sizes.append(len(data))
         real(self, data)
 
-    monkeypatch.setattr(entries.Parser, "feed", spy)
+    monkeypatch.setattr(parser.Parser, "feed", spy)
     return sizes
 
 
@@ -62,7 +62,7 @@ def test_a_fresh_reader_starts_from_the_checkpoint(ledger: Path, fed: list[int])
 
 
 def test_lines_appended_after_the_checkpoint_are_read(ledger: Path, fed: list[int]) -> None:
-    line = entries.encode(entries.new_entry("authorize", "c", estimated=Decimal("0.50")))
+    line = line_format.encode(entries.new_entry("authorize", "c", estimated=Decimal("0.50")))
     with ledger.open("ab") as f:  # an append the checkpoint did not see
         f.write(line)
     assert fresh_total(ledger) == Decimal("2.90")
@@ -147,7 +147,7 @@ def reseal(line: bytes, **changes: object) -> bytes:
     fields = json.loads(line)
     del fields["crc32"]
     fields.update(changes)
-    return entries.seal(fields)
+    return line_format.seal(fields)
 
 
 def test_a_forged_checkpoint_saying_nothing_spent_cannot_authorize(
@@ -195,7 +195,7 @@ def test_an_early_edit_followed_by_appends_is_not_hidden(ledger: Path) -> None:
     lines[2] = reseal(lines[2], estimated="3.00")
     with ledger.open("r+b") as f:
         f.write(b"".join(lines))
-    line = entries.encode(entries.new_entry("authorize", "c", estimated=Decimal("0.50")))
+    line = line_format.encode(entries.new_entry("authorize", "c", estimated=Decimal("0.50")))
     with ledger.open("ab") as f:  # longer now: the old check only looked at the last 4 KiB
         f.write(line)
     assert fresh_total(ledger) == Decimal("3.90")
@@ -285,17 +285,16 @@ def test_a_stale_checkpoint_is_rebuilt_without_the_lock_and_caught_up_under_it(
 ) -> None:
     """A new inode (``git pull``, ``cp``): the lines are parsed before the lock is taken; only a
     line another writer appended meanwhile is read under it, and the checkpoint is saved after."""
-    from minitrain.ledger import jsonl
 
-    monkeypatch.setattr(jsonl, "UNLOCKED_READ", 1)
+    monkeypatch.setattr(reader, "UNLOCKED_READ", 1)
     copy = tmp_path / "copy.jsonl"
     copy.write_bytes(ledger.read_bytes())
     copy.replace(ledger)  # the checkpoint is stale now
     fed: list[tuple[int, bool]] = []
-    real_feed, real_save = entries.Parser.feed, checkpoint_module.save
+    real_feed, real_save = parser.Parser.feed, checkpoint_module.save
     saved: list[bool] = []
 
-    def feed(self: entries.Parser, data: bytes) -> None:
+    def feed(self: parser.Parser, data: bytes) -> None:
         fed.append((len(data), lock_is_free(ledger)))
         if len(fed) == 1:  # another writer appends while this one parses
             BudgetGuard(5, ledger).authorize("meanwhile", "0.25")
@@ -305,7 +304,7 @@ def test_a_stale_checkpoint_is_rebuilt_without_the_lock_and_caught_up_under_it(
         saved.append(lock_is_free(ledger))
         real_save(path, body)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(entries.Parser, "feed", feed)
+    monkeypatch.setattr(parser.Parser, "feed", feed)
     monkeypatch.setattr(checkpoint_module, "save", save)
     guard = BudgetGuard(5, ledger)
     size = ledger.stat().st_size
@@ -333,7 +332,7 @@ def test_writers_that_fold_their_own_lines_agree_with_a_fresh_read(
     behind): its numbers, line numbers included, and the checkpoints it saves must be what
     reading the file says."""
     if behind == "far":
-        monkeypatch.setattr(jsonl, "UNLOCKED_READ", 300)  # a line or two is "far" here
+        monkeypatch.setattr(reader, "UNLOCKED_READ", 300)  # a line or two is "far" here
     path = tmp_path / "spend.jsonl"
     writers = [BudgetGuard(100, path, lab_caps={"02": 60, "03": 30}) for _ in range(3)]
     for i in range(12):
@@ -369,7 +368,7 @@ def test_many_writers_save_one_checkpoint_between_them(
     assert len(saved) <= 2 * boundaries  # 16 per boundary before
     assert fresh_total(path) == Decimal("14.40")
     # and a writer that never saved never hashed (under UNHASHED: no OpenSSL to load for it)
-    hashed = [w for w in writers if w._ledger._state.digest._hasher is not None]  # type: ignore[attr-defined]
+    hashed = [w for w in writers if w._ledger._reader.state.digest._hasher is not None]  # type: ignore[attr-defined]
     assert len(hashed) <= len(saved) < len(writers)
 
 
@@ -405,7 +404,7 @@ def test_a_checkpoint_is_made_and_written_with_the_lock_free(
     made: list[tuple[int, bool]] = []
     real = checkpoint_module.body_of
 
-    def body_of(parser: entries.Parser, **kwargs: object) -> dict[str, object] | None:
+    def body_of(state: parser.Parser, **kwargs: object) -> dict[str, object] | None:
         probe = open(f"{path}.lock", "a")  # noqa: PTH123, SIM115 - a second open file description
         try:
             fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -414,8 +413,8 @@ def test_a_checkpoint_is_made_and_written_with_the_lock_free(
             free = False
         finally:
             probe.close()
-        made.append((parser.size, free))
-        return real(parser, **kwargs)  # type: ignore[arg-type]
+        made.append((state.size, free))
+        return real(state, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(checkpoint_module, "body_of", body_of)
     guard = BudgetGuard(5, path)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from minitrain import BudgetGuard, LedgerError
-from minitrain.ledger import entries
+from minitrain.ledger import entries, line_format, parser
 
 
 @pytest.mark.usefixtures("file_mode")
@@ -19,7 +19,7 @@ def test_every_byte_prefix_loads_or_is_refused_cleanly(guard: BudgetGuard, ledge
     data = ledger.read_bytes()
     line_ends = {i + 1 for i, byte in enumerate(data) if byte == ord("\n")}
     for cut in range(len(data) + 1):
-        snapshot = entries.parse(data[:cut], location="prefix")
+        snapshot = parser.parse(data[:cut], location="prefix")
         if cut == 0 or cut in line_ends:
             assert not snapshot.problems, cut
         else:
@@ -36,21 +36,21 @@ def test_union_merged_ledgers_verify_and_duplicates_are_caught(tmp_path: Path) -
     BudgetGuard(5, a).authorize("mine", "1.00")
     BudgetGuard(5, b).authorize("yours", "1.00")
     merged = a.read_bytes() + b.read_bytes().splitlines(keepends=True)[1]
-    snapshot = entries.parse(merged, location="merged")
+    snapshot = parser.parse(merged, location="merged")
     assert not snapshot.problems
-    duplicated = entries.parse(merged + a.read_bytes().splitlines(keepends=True)[0], location="d")
+    duplicated = parser.parse(merged + a.read_bytes().splitlines(keepends=True)[0], location="d")
     assert "duplicate id" in duplicated.problems[0].reason
 
 
 def test_a_void_entry_takes_its_bad_line_out_of_the_books(tmp_path: Path) -> None:
     """``void`` is a kind of entry: encoded like any other, it names the bad line by its bytes."""
-    good = entries.encode(entries.new_entry("authorize", "a", estimated=Decimal("1.00")))
-    torn = entries.encode(entries.new_entry("authorize", "b", estimated=Decimal("2.00")))[:20]
-    [bad] = entries.parse(good + torn, location="t").problems
-    void = entries.encode(entries.void_of(bad, "torn"))
+    good = line_format.encode(entries.new_entry("authorize", "a", estimated=Decimal("1.00")))
+    torn = line_format.encode(entries.new_entry("authorize", "b", estimated=Decimal("2.00")))[:20]
+    [bad] = parser.parse(good + torn, location="t").problems
+    void = line_format.encode(entries.void_of(bad, "torn"))
     assert b'"kind":"void"' in void
     assert b'"voids":{"offset":' in void
-    healed = entries.parse(good + torn + b"\n" + void, location="t")
+    healed = parser.parse(good + torn + b"\n" + void, location="t")
     assert not healed.problems
     assert healed.totals.spent == Decimal("1.00")
 
@@ -61,22 +61,22 @@ def test_totals_show_the_open_authorizations_as_they_were_when_taken(asked: str)
     copies nothing per read: the table must still read as it was when those Totals were taken,
     whether they list it before or after more lines (an actual closing one, a new one) are fed."""
     first = entries.new_entry("authorize", "a", estimated=Decimal("1.00"))
-    parser = entries.Parser("x", keep_entries=False)
-    parser.feed(entries.encode(first))
-    early = parser.totals
-    also_early = parser.totals  # two Totals of one moment: one table, one copy at most
+    state = parser.Parser("x", keep_entries=False)
+    state.feed(line_format.encode(first))
+    early = state.totals
+    also_early = state.totals  # two Totals of one moment: one table, one copy at most
     listed = dict(early.open_ops) if asked == "before" else None
     closing = entries.new_entry("actual", "a", estimated=None, actual=Decimal("0.50"))
-    parser.feed(entries.encode(closing.replace(op_id=first.id)))
-    parser.feed(entries.encode(entries.new_entry("authorize", "b", estimated=Decimal("2.00"))))
+    state.feed(line_format.encode(closing.replace(op_id=first.id)))
+    state.feed(line_format.encode(entries.new_entry("authorize", "b", estimated=Decimal("2.00"))))
     assert list(early.open_ops) == [first.id]
     assert list(also_early.open_ops) == [first.id]
     assert early.reserved == Decimal("1.00")
     if listed is not None:
         assert early.open_ops == listed
-    later = parser.totals
+    later = state.totals
     assert [e.op_label for e in later.open_ops.values()] == ["b"]
     assert later.reserved == Decimal("2.00")
-    parser.append(entries.new_entry("authorize", "c", estimated=Decimal("1.00")))
+    state.append(entries.new_entry("authorize", "c", estimated=Decimal("1.00")))
     assert [e.op_label for e in later.open_ops.values()] == ["b"]
-    assert sorted(e.op_label for e in parser.totals.open_ops.values()) == ["b", "c"]
+    assert sorted(e.op_label for e in state.totals.open_ops.values()) == ["b", "c"]

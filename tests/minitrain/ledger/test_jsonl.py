@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from minitrain import BudgetGuard, BudgetGuardExceeded, LedgerError
-from minitrain.ledger import entries, jsonl
+from minitrain.ledger import entries, jsonl, line_format
 
 
 @pytest.mark.usefixtures("file_mode")
@@ -17,7 +21,7 @@ def test_torn_last_line_fails_closed_until_repaired_by_appending(
     guard: BudgetGuard, ledger: Path
 ) -> None:
     guard.authorize("lab02-tp-spinup", "3.00")
-    whole = entries.encode(
+    whole = line_format.encode(
         entries.new_entry("actual", "lab02-tp-spinup", estimated=None, actual=Decimal("1.00"))
     )
     with ledger.open("ab") as f:
@@ -41,7 +45,7 @@ def test_torn_last_line_fails_closed_until_repaired_by_appending(
 @pytest.mark.usefixtures("file_mode")
 def test_torn_line_missing_only_its_newline_is_kept(guard: BudgetGuard, ledger: Path) -> None:
     guard.authorize("a", "1.00")
-    line = entries.encode(entries.new_entry("authorize", "b", estimated=Decimal("2.00")))
+    line = line_format.encode(entries.new_entry("authorize", "b", estimated=Decimal("2.00")))
     with ledger.open("ab") as f:
         f.write(line[:-1])
     with pytest.raises(LedgerError):
@@ -169,3 +173,89 @@ def test_a_writer_folds_its_own_line_with_the_lock_free_and_its_totals_stay_true
         txn.append(entries.new_entry("authorize", "lab02-z", estimated=Decimal("0")))
     assert folds["lab02-z"] is True
     assert txn.snapshot.lines == len(ledger.read_bytes().splitlines())  # the turn's last totals
+
+
+# --- one file, however it is named, takes one lock (issue 21) ---------------------------------
+
+PROBE = """
+import sys
+from minitrain.ledger.jsonl import JsonlLedger
+print("ready", flush=True)
+with JsonlLedger(sys.argv[1]).transaction():
+    print("locked", flush=True)
+"""
+
+
+def waits_for_the_holder(holder: str, prefix: list[str], name: str) -> bool:
+    """Hold a writer's turn through ``holder``; start a process (``prefix``, then Python) that
+    takes a turn through ``name`` and say whether it had to wait until the turn ended. A probe
+    that got its turn meanwhile would have appended beside this writer: two locks, one file."""
+    with jsonl.JsonlLedger(holder).transaction():
+        child = subprocess.Popen(
+            [*prefix, sys.executable, "-c", PROBE, name], stdout=subprocess.PIPE, text=True
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline() == "ready\n"
+        time.sleep(1.0)  # a probe that can lock has done so by now (a hang check, not a timing)
+        waited = child.poll() is None
+    out, _ = child.communicate(timeout=120)
+    assert out == "locked\n", "the probe never got its turn after the holder's ended"
+    return waited
+
+
+# unshare -r maps this user to root in a new user namespace, where -m may mount: no privilege
+BIND = ["unshare", "-rm", "sh", "-c", 'mount --bind "$0" "$1" && shift && exec "$@"']
+
+
+@pytest.mark.usefixtures("file_mode")
+@pytest.mark.parametrize("form", ["symlink", "hard link", "bind mount", "/proc/self/fd"])
+def test_one_file_however_it_is_named_takes_one_lock(tmp_path: Path, form: str) -> None:
+    """The issue's forms: a writer holding its turn through one name holds it for every name
+    of the file (the lock follows the file's inode, not the name)."""
+    real = tmp_path / "real" / "spend.jsonl"
+    real.parent.mkdir()
+    BudgetGuard("5.00", real).authorize("a", "0.10")
+    other = tmp_path / "other" / "spend.jsonl"
+    other.parent.mkdir()
+    holder, prefix = str(real), []
+    if form == "symlink":
+        other.symlink_to(real)
+    elif form == "hard link":
+        os.link(real, other)
+    elif form == "bind mount":
+        other.touch()
+        made = subprocess.run([*BIND, real, other, "true"], capture_output=True, check=False)
+        if made.returncode != 0:
+            pytest.skip(f"no bind mount without privilege here: {made.stderr.decode().strip()}")
+        prefix = [*BIND, str(real), str(other)]
+    else:  # the holder names it through its own descriptor; the probe by its path
+        fd = os.open(real, os.O_RDONLY)
+        holder, other = f"/proc/self/fd/{fd}", real
+    try:
+        assert waits_for_the_holder(holder, prefix, str(other))
+    finally:
+        if form == "/proc/self/fd":
+            os.close(fd)
+
+
+@pytest.mark.usefixtures("file_mode")
+def test_a_ledger_git_replaced_still_serialises_with_a_writer_of_the_old_one(
+    tmp_path: Path,
+) -> None:
+    """``git checkout`` writes a new file and renames it over the name (a new inode): a writer
+    that opened the old one still holds the turn for everyone who names the path."""
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard("5.00", ledger).authorize("a", "0.10")
+    with jsonl.JsonlLedger(ledger).transaction():
+        fresh = tmp_path / "checkout.tmp"
+        fresh.write_bytes(ledger.read_bytes())
+        fresh.replace(ledger)
+        child = subprocess.Popen(
+            [sys.executable, "-c", PROBE, str(ledger)], stdout=subprocess.PIPE, text=True
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline() == "ready\n"
+        time.sleep(1.0)
+        waited = child.poll() is None
+    assert child.communicate(timeout=120)[0] == "locked\n"
+    assert waited

@@ -14,7 +14,7 @@ import pytest
 from minitrain import AlreadyRecorded, BudgetGuard, BudgetGuardExceeded, LedgerError
 from minitrain.cli.budget import main as budget
 from minitrain.errors import AlreadyOpen, NoReservation
-from minitrain.ledger import Ledger, jsonl
+from minitrain.ledger import Ledger, jsonl, memory
 from minitrain.ledger.entries import new_entry
 from minitrain.ledger.postgres import PostgresLedger
 from tests.racing import race
@@ -239,7 +239,7 @@ def any_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Ledger:
     if request.param == "postgres":
         return PostgresLedger(request.getfixturevalue("pg_url"))
     if request.param == "memory":
-        return jsonl.MemoryLedger(tmp_path / "spend.jsonl")
+        return memory.MemoryLedger(tmp_path / "spend.jsonl")
     return jsonl.JsonlLedger(tmp_path / "spend.jsonl")
 
 

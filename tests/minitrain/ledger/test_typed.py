@@ -18,26 +18,35 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minitrain import BudgetGuard
-from minitrain.ledger import _typed, checkpoint, entries, jsonl
+from minitrain.ledger import (
+    _typed,
+    checkpoint,
+    entries,
+    jsonl,
+    line_format,
+    parser,
+    reader,
+    snapshot,
+)
 from tests.conftest import REPO
 
 CORPUS = sorted((REPO / "tests/data/ledgers").rglob("*.jsonl"))
 NEVER = 1 << 62  # a TYPED_READ no feed reaches: the stdlib decoder only
 
 
-def read(data: bytes, *, typed: bool, keep_entries: bool) -> entries.Snapshot:
+def read(data: bytes, *, typed: bool, keep_entries: bool) -> snapshot.Snapshot:
     """``data`` through one decoder, as the ledger feeds a file (one feed, every check)."""
-    saved = entries.TYPED_READ
-    entries.TYPED_READ = 0 if typed else NEVER
+    saved = parser.TYPED_READ
+    parser.TYPED_READ = 0 if typed else NEVER
     try:
-        state = entries.Parser("ledger", keep_entries=keep_entries)
+        state = parser.Parser("ledger", keep_entries=keep_entries)
         state.feed(data)
         return state.snapshot()
     finally:
-        entries.TYPED_READ = saved
+        parser.TYPED_READ = saved
 
 
-def assert_agree(data: bytes) -> entries.Snapshot:
+def assert_agree(data: bytes) -> snapshot.Snapshot:
     for keep_entries in (False, True):
         stdlib = read(data, typed=False, keep_entries=keep_entries)
         typed = read(data, typed=True, keep_entries=keep_entries)
@@ -55,7 +64,7 @@ def mutated_ledgers() -> list[bytes]:
     """One refused (or accepted) line each, among lines whose links go wrong in every way: an
     actual of another label, a second close, an actual of nothing, a void, a torn tail."""
     auth = entries.new_entry("authorize", "lab02-a", estimated=Decimal("1.00"), lab="02")
-    base = json.loads(entries.encode(auth))
+    base = json.loads(line_format.encode(auth))
     del base["crc32"]
     actual = {**base, "id": "b" * 32, "kind": "actual", "op_id": auth.id, "actual": "0.50"}
     actual = {k: actual[k] for k in [*[*base][:5], "op_id", "estimated", "actual", "currency"]}
@@ -67,14 +76,21 @@ def mutated_ledgers() -> list[bytes]:
     ]  # fmt: skip
     ledgers = []
     for i, change in enumerate(changes):
-        first, second = entries.encode(auth), entries.seal({**base, "id": f"{i:032x}", **change})
+        first, second = (
+            line_format.encode(auth),
+            line_format.seal({**base, "id": f"{i:032x}", **change}),
+        )
         crc = f"{zlib.crc32(second[:-1]):08x}"
         bad = {"offset": len(first), "length": len(second) - 1, "crc32": crc}
         void = {**base, "kind": "void", "id": "e", "voids": bad, "reason": "test"}
         del void["lab"], void["estimated"]
-        lines = [first, second, entries.seal({**actual, "id": "d", "op_label": "other"})]
-        lines += [entries.seal(actual), entries.seal(actual), entries.seal({**actual, "id": "c"})]
-        lines += [entries.seal({**actual, "id": "f", "op_id": None}), entries.seal(void)]
+        lines = [first, second, line_format.seal({**actual, "id": "d", "op_label": "other"})]
+        lines += [
+            line_format.seal(actual),
+            line_format.seal(actual),
+            line_format.seal({**actual, "id": "c"}),
+        ]
+        lines += [line_format.seal({**actual, "id": "f", "op_id": None}), line_format.seal(void)]
         ledgers.append(b"".join(lines) + b'{"torn')
     return ledgers
 
@@ -128,7 +144,7 @@ def ledgers(draw: st.DrawFn) -> bytes:
         else:
             entry = entries.new_entry("authorize", label, estimated=Decimal("1.00"), lab=lab)
             opened.append((entry.id, label))
-        fields = json.loads(entries.encode(entry))
+        fields = json.loads(line_format.encode(entry))
         del fields["crc32"]
         fields["id"] = draw(st.sampled_from([fields["id"], f"id{i}", "id0"]))
         for key, value in draw(st.dictionaries(KEYS, VALUES, max_size=2)).items():
@@ -159,13 +175,13 @@ def test_the_typed_decoder_reads_every_sound_line_itself(monkeypatch: pytest.Mon
         "actual", "a", estimated=Decimal("1.00"), actual=Decimal("0.25"), op_id=auth.id, lab="02"
     )
     other = entries.new_entry("authorize", "b", estimated=Decimal("2.00"))
-    data = b"".join(entries.encode(e) for e in (auth, actual, other))
+    data = b"".join(line_format.encode(e) for e in (auth, actual, other))
     expected = read(data, typed=False, keep_entries=True)
 
-    def out_of_order(self: entries.Parser, raw: bytes, number: int) -> None:
+    def out_of_order(self: parser.Parser, raw: bytes, number: int) -> None:
         raise AssertionError("the stdlib decoder was asked")
 
-    monkeypatch.setattr(entries.Parser, "_take", out_of_order)
+    monkeypatch.setattr(parser.Parser, "_take", out_of_order)
     assert read(data, typed=True, keep_entries=True) == expected
     assert expected.totals.spent == Decimal("2.25")
 
@@ -173,9 +189,9 @@ def test_the_typed_decoder_reads_every_sound_line_itself(monkeypatch: pytest.Mon
 LOADED = """
 import sys
 from pathlib import Path
-from minitrain.ledger import entries
+from minitrain.ledger import parser
 from minitrain.ledger.jsonl import JsonlLedger
-entries.TYPED_READ = int(sys.argv[2])
+parser.TYPED_READ = int(sys.argv[2])
 snapshot = JsonlLedger(Path(sys.argv[1])).read()
 print(snapshot.totals.spent, snapshot.lines, "msgspec" in sys.modules)
 """
@@ -190,9 +206,9 @@ def test_msgspec_is_imported_only_for_a_long_read(
     least ``TYPED_READ`` bytes does, and gives the same totals."""
     ledger = tmp_path / "spend.jsonl"
     auth = entries.new_entry("authorize", "a", estimated=Decimal("1.50"))
-    ledger.write_bytes(entries.encode(auth))
-    limit = entries.TYPED_READ if threshold is None else threshold
-    assert ledger.stat().st_size < entries.TYPED_READ
+    ledger.write_bytes(line_format.encode(auth))
+    limit = parser.TYPED_READ if threshold is None else threshold
+    assert ledger.stat().st_size < parser.TYPED_READ
     done = subprocess.run(
         [sys.executable, "-c", LOADED, str(ledger), str(limit)],
         capture_output=True, text=True, check=True, timeout=60,
@@ -226,8 +242,8 @@ def test_a_stale_checkpoint_is_rebuilt_by_the_typed_decoder(
         return real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(_typed, "taker", taker)
-    monkeypatch.setattr(jsonl, "UNLOCKED_READ", 1)
-    monkeypatch.setattr(entries, "TYPED_READ", ledger.stat().st_size)
+    monkeypatch.setattr(reader, "UNLOCKED_READ", 1)
+    monkeypatch.setattr(parser, "TYPED_READ", ledger.stat().st_size)
     guard = BudgetGuard(5, ledger)
     guard.authorize("d", "0.10")
     assert typed == [True]
