@@ -285,6 +285,13 @@ class _PgTransaction:
     def full(self) -> Snapshot:
         return self._ledger._full(self._conn)
 
+    def holds(self, entry_id: str) -> bool:
+        """Whether a row with this id is in the ledger: one read of its unique index, where
+        ``full()`` reads the whole budget (for an idempotent authorize's op id)."""
+        return bool(
+            self._conn.execute("SELECT 1 FROM ledger WHERE id = %s", (entry_id,)).fetchone()
+        )
+
     def append(self, entry: Entry) -> Entry:
         if entry.kind == "authorize":
             _refuse_second_open(self.snapshot.totals, entry.op_label)

@@ -276,3 +276,14 @@ def test_a_migration_keeps_the_rows_written_around_it(v1_url: str) -> None:
     ledger = PostgresLedger(v1_url)
     assert ledger.audit()[1] == ()
     assert (ledger.read().lines, ledger.read().totals.reserved) == (granted, granted / Decimal(100))
+
+
+def test_a_transaction_says_whether_it_holds_an_id_without_reading_the_budget(
+    pg_url: str,
+) -> None:
+    guard = BudgetGuard("5.00", ledger=PostgresLedger(pg_url))
+    guard.authorize("lab02-a", "1.00", op_id="op-1")
+    guard.record_actual("lab02-a", "0.50")
+    with PostgresLedger(pg_url).transaction() as txn:
+        assert txn.holds("op-1")  # closed: no longer among the open reservations
+        assert not txn.holds("op-2")
