@@ -48,7 +48,7 @@ TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as
 if TYPE_CHECKING:
     from os import PathLike
 
-    from minitrain.ledger import Ledger, Transaction
+    from minitrain.ledger import Ledger
 
 # An ``os.path`` string, as every path on the way to the ledger: ``pathlib`` is start-up time.
 DEFAULT_LOG_PATH = "experiments/35-cloud-budget/spend.jsonl"
@@ -145,7 +145,7 @@ class BudgetGuard:
         lab = lab_of(label, lab)
         with self._ledger.transaction() as txn:
             txn.snapshot.require_clean()
-            if op_id is not None and _holds(txn, op_id):
+            if op_id is not None and txn.holds(op_id):
                 return op_id
             refuse_if_open(txn.snapshot.totals, label)
             self._refuse_if_over(txn.snapshot.totals, label, estimate, lab)
@@ -274,13 +274,6 @@ class BudgetGuard:
                 limit=self.lab_caps[pool],
                 limit_name=labs.cap_name(pool),
             )
-
-
-def _holds(txn: Transaction, op_id: str) -> bool:
-    """Whether a line with this id is in the ledger (read under the writer's lock)."""
-    if op_id in txn.snapshot.totals.open_ops:
-        return True
-    return any(entry.id == op_id for entry in txn.full().entries or ())
 
 
 def pool_spent(

@@ -12,6 +12,7 @@ from minitrain.cents import format_usd
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
 if TYPE_CHECKING:
+    from datetime import datetime
     from decimal import Decimal
     from pathlib import Path
 
@@ -89,10 +90,18 @@ class AlreadyRecorded(InputError):
 class AlreadyOpen(InputError):
     """``authorize`` was asked to open a second reservation of a label that has one open (labels
     compared without regard to case): one label, one open reservation. The message names the
-    open one (amount, time, op id) and the way to close it."""
+    open one (amount, time, op id) and the way to close it; every backend raises this one."""
 
-    def __init__(self, message: str, *, op_label: str, op_id: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self, *, op_label: str, op_id: str, estimated: Decimal, at: datetime | None
+    ) -> None:
+        when = f"{at:%Y-%m-%d %H:%M} UTC" if at else "(unknown time)"
+        super().__init__(
+            f"{op_label} already has an open reservation: {format_usd(estimated)} authorized"
+            f" {when} (op id {op_id}); a second one would reserve twice for one operation."
+            f" If that run is over, record what it cost: `budget record {op_label} USD`"
+            " (0.00 if nothing was started); for another operation use another label"
+        )
         self.op_label, self.op_id = op_label, op_id
 
 

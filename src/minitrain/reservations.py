@@ -35,16 +35,8 @@ def refuse_if_open(totals: Totals, label: str) -> None:
     if not mine:
         return
     op = mine[-1]
-    when = f"{op.ts:%Y-%m-%d %H:%M} UTC" if op.ts else "(unknown time)"
     assert op.estimated is not None
-    raise AlreadyOpen(
-        f"{op.op_label} already has an open reservation: {format_usd(op.estimated)} authorized"
-        f" {when} (op id {op.id}); a second one would reserve twice for one operation."
-        f" If that run is over, record what it cost: `budget record {op.op_label} USD`"
-        " (0.00 if nothing was started); for another operation use another label",
-        op_label=op.op_label,
-        op_id=op.id,
-    )
+    raise AlreadyOpen(op_label=op.op_label, op_id=op.id, estimated=op.estimated, at=op.ts)
 
 
 def closed_by(

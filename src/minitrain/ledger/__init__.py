@@ -48,6 +48,10 @@ class Transaction(Protocol):
         """Every entry, read under the same lock (slow on a large ledger; rarely needed)."""
         ...
 
+    def holds(self, entry_id: str) -> bool:
+        """Whether a line with this id is in the ledger (an idempotent authorize's op id)."""
+        ...
+
     def append(self, entry: Entry) -> Entry: ...
 
 

@@ -40,14 +40,24 @@ class Verified:
     ceiling: Decimal = Decimal(0)
     findings: tuple[str, ...] = ()  # a note on the caps, then each breach, one line each
     over: bool = False  # some limit is breached
+    differences: tuple[str, ...] = ()  # a database's stored balances against its rows
 
     def problem_lines(self) -> list[str]:
-        return [f"{self.location}:{p.line}: {p.reason}" for p in self.problems]
+        return [f"{self.location}:{p.line}: {p.reason}" for p in self.problems] + [
+            f"{self.location}: {d}" for d in self.differences
+        ]
 
     def require_sound(self) -> None:
         if self.problems:
             raise LedgerError(
                 f"{len(self.problems)} bad line(s) in {self.location}; see the README's Repair"
+            )
+        if self.differences:
+            raise LedgerError(
+                f"{self.location}: its stored balances differ from its rows"
+                f" ({len(self.differences)} difference(s), above); the rows are the truth, and"
+                " the guard decides on the balances: stop writing to it and have its owner"
+                " check that the trigger ledger_balances is enabled"
             )
 
     def summary(self) -> str:
@@ -63,9 +73,17 @@ class Verified:
 def verify(ledger: Ledger, limits: Callable[[], Limits]) -> Verified:
     """Every line sound, then the ceiling and every cap (``limits`` is asked only once every
     line is sound: a bad ledger is the answer whatever the limits)."""
-    snapshot = ledger.read(full=True)
-    if snapshot.problems:
-        return Verified(snapshot.location, snapshot.lines, snapshot.problems)
+    from minitrain.ledger.postgres import PostgresLedger  # not psycopg: that waits for a URL
+
+    differences: tuple[str, ...] = ()
+    if isinstance(ledger, PostgresLedger):
+        snapshot, differences = ledger.audit()
+    else:
+        snapshot = ledger.read(full=True)
+    if snapshot.problems or differences:
+        return Verified(
+            snapshot.location, snapshot.lines, snapshot.problems, differences=differences
+        )
     ceiling, caps = limits()
     note = audit.caps_over_ceiling(ceiling, caps)
     found = audit.breaches(fold_operations(snapshot.entries or ()), ceiling=ceiling, caps=caps)
@@ -166,7 +184,10 @@ def import_file(ledger: Ledger, path: str) -> Imported:
         raise InputError(f"{path}: no such file to import") from None
     snapshot = parse(data, location=path)
     snapshot.require_clean()
-    added = database.insert_many(list(snapshot.entries or ()))
+    # A void names a bad line of that file by its bytes: the bad line is not in the entries,
+    # and the void itself means nothing in a database, so neither is imported.
+    kept = [entry for entry in snapshot.entries or () if entry.kind != "void"]
+    added = database.insert_many(kept)
     return Imported(added, snapshot.lines, database.location)
 
 

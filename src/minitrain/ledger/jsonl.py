@@ -336,6 +336,11 @@ class _FileTransaction:
     def full(self) -> Snapshot:
         return self._ledger._read(full=True)
 
+    def holds(self, entry_id: str) -> bool:
+        if entry_id in self.snapshot.totals.open_ops:
+            return True
+        return any(entry.id == entry_id for entry in self.full().entries or ())
+
     def append(self, entry: Entry) -> Entry:
         snapshot = self.snapshot
         snapshot.require_clean()  # appending after a torn tail would glue onto it

@@ -53,6 +53,11 @@ class _MemoryTransaction:
     def full(self) -> Snapshot:
         return _in_memory(self._state.snapshot())
 
+    def holds(self, entry_id: str) -> bool:
+        if entry_id in self.snapshot.totals.open_ops:
+            return True
+        return any(entry.id == entry_id for entry in self.full().entries or ())
+
     def append(self, entry: Entry) -> Entry:
         self.snapshot.require_clean()
         written = self._state.append(entry)

@@ -2,6 +2,9 @@
 
 Same seam as ``jsonl.JsonlLedger`` (read / transaction / append), same meaning: a reservation
 counts until its actual replaces it; amounts are ``numeric(12,2)``; rows are only inserted.
+The schema (``pg_schema``) keeps the balances beside the rows, moved by a trigger in the
+transaction that inserts: a decision reads one budget row, its labs and its open reservations,
+never the history, so it costs the same at a million rows as at none.
 
 Why an advisory lock and not SERIALIZABLE: the decision reads the budget's totals and inserts
 one row; ``pg_advisory_xact_lock`` on the budget's name makes exactly those transactions of the
@@ -20,48 +23,31 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from minitrain._secrets import redact_url
-from minitrain.errors import LedgerError
+from minitrain.cents import format_usd
+from minitrain.errors import AlreadyOpen, InputError, LedgerError
+from minitrain.ledger import pg_schema
 from minitrain.ledger.entries import Entry
 from minitrain.ledger.snapshot import Snapshot
 from minitrain.ledger.totals import Totals
 
-SCHEMA_VERSION = 1
-MIGRATIONS = {
-    1: """
-CREATE TABLE ledger (
-    seq       bigserial PRIMARY KEY,
-    budget    text NOT NULL,
-    id        text NOT NULL UNIQUE,
-    ts        timestamptz NOT NULL,
-    kind      text NOT NULL CHECK (kind IN ('authorize', 'actual')),
-    op_label  text NOT NULL CHECK (op_label <> ''),
-    lab       text,
-    op_id     text REFERENCES ledger (id),
-    estimated numeric(12, 2) CHECK (estimated >= 0),
-    actual    numeric(12, 2) CHECK (actual >= 0),
-    currency  text NOT NULL CHECK (currency = 'USD'),
-    CHECK (kind = 'actual' OR (estimated IS NOT NULL AND actual IS NULL AND op_id IS NULL)),
-    CHECK (kind = 'authorize' OR actual IS NOT NULL)
-);
--- one actual per authorization
-CREATE UNIQUE INDEX ledger_one_actual ON ledger (op_id) WHERE kind = 'actual';
-CREATE INDEX ledger_budget ON ledger (budget, seq);
-CREATE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'the ledger is append-only: % is refused', TG_OP;
-END $$;
-CREATE TRIGGER ledger_no_update_delete BEFORE UPDATE OR DELETE ON ledger
-    FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
-CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger
-    FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only();
-""",
-}
-_COLUMNS = "id, ts, kind, op_label, lab, op_id, estimated, actual"
+SCHEMA_VERSION = pg_schema.SCHEMA_VERSION
+_COLUMNS = "id, ts, kind, op_label, lab, op_id, estimated, actual, reason, op_ids"
 _INSERT = (
     f"INSERT INTO ledger (budget, {_COLUMNS}, currency) VALUES"
-    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'USD')"
+    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'USD')"
 )
-_IF_NEW = " ON CONFLICT (id) DO NOTHING"
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"  # the key version 1's writers take too
+# The budget's balances and open reservations, in one statement: one round trip, one snapshot.
+_BALANCES = """
+SELECT 'budget', NULL::text, spent, reserved, lines, NULL::text, NULL::timestamptz, NULL::text
+  FROM ledger_balance WHERE budget = %(budget)s
+UNION ALL
+SELECT 'lab', lab, spent, reserved, NULL, NULL, NULL, NULL
+  FROM ledger_lab_balance WHERE budget = %(budget)s
+UNION ALL
+SELECT 'open', lab, estimated, NULL, line, id, ts, op_label
+  FROM ledger_open WHERE budget = %(budget)s
+"""
 
 
 def _psycopg() -> Any:
@@ -97,6 +83,14 @@ def check_url(url: str) -> None:
         ) from None
 
 
+class _Clash(Exception):
+    """The database refused a second open reservation of a label (the backstop index)."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(label)
+        self.label = label
+
+
 class PostgresLedger:
     def __init__(self, url: str, *, budget: str = "default") -> None:
         check_url(url)
@@ -107,115 +101,149 @@ class PostgresLedger:
 
     # --- the schema -----------------------------------------------------------------------
 
-    def init(self) -> int:
+    def init(self, *, upto: int = SCHEMA_VERSION) -> int:
         """Create or upgrade the schema; returns the version now in force."""
-        with self._session() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('minitrain ledger schema'))")
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS ledger_schema (version int PRIMARY KEY,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            done = {row[0] for row in conn.execute("SELECT version FROM ledger_schema")}
-            for version in sorted(MIGRATIONS):
-                if version not in done:
-                    conn.execute(MIGRATIONS[version])
-                    conn.execute("INSERT INTO ledger_schema (version) VALUES (%s)", (version,))
-        return max(MIGRATIONS)
+        with self._session() as conn:
+            return pg_schema.migrate(conn, upto=upto)
 
     # --- the Ledger seam ------------------------------------------------------------------
 
     def read(self, *, full: bool = False) -> Snapshot:
-        with self._session() as conn, conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return self._snapshot(conn, full=full)
+        with self._session() as conn:
+            if not full:
+                return self._snapshot(conn)
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                return self._full(conn)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_PgTransaction]:
         with self._session() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.budget,))
-            yield _PgTransaction(self, conn, self._snapshot(conn, full=False))
+            conn.execute(_LOCK, (self.budget,))
+            yield _PgTransaction(self, conn, self._snapshot(conn))
+
+    def audit(self) -> tuple[Snapshot, tuple[str, ...]]:
+        """``budget verify``: every row folded by the one rule, and each way the stored balances
+        differ from that fold (none: they agree), read in one snapshot."""
+        with self._session() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            folded = self._full(conn)
+            stored = self._snapshot(conn)
+            spent = conn.execute(
+                "SELECT spent FROM ledger_balance WHERE budget = %s", (self.budget,)
+            ).fetchone()
+        return folded, _differences(folded, stored, spent[0] if spent else Decimal(0))
 
     def insert_many(self, entries: list[Entry]) -> int:
-        """Import: insert the entries not already present (by id), in order. Returns how many."""
-        added = 0
+        """Import: the entries not already present (by id), in order, in one transaction:
+        COPY into a staging table, then one INSERT of what is new. Returns how many."""
+        psycopg = _psycopg()
         with self._session() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.budget,))
-            for entry in entries:
-                added += _insert(conn, self.budget, entry, _IF_NEW).rowcount
-        return added
+            conn.execute(_LOCK, (self.budget,))
+            conn.execute("SELECT 1 FROM ledger_balance LIMIT 0")  # version 2, or its advice
+            conn.execute(
+                "CREATE TEMP TABLE ledger_import (n bigint, id text, ts timestamptz, kind text,"
+                " op_label text, lab text, op_id text, estimated numeric, actual numeric,"
+                " reason text, op_ids text[]) ON COMMIT DROP"
+            )
+            with conn.cursor().copy("COPY ledger_import FROM STDIN") as copy:
+                for n, entry in enumerate(entries):
+                    copy.write_row((n, *_values(entry)))
+            try:
+                return int(
+                    conn.execute(
+                        f"INSERT INTO ledger (budget, {_COLUMNS}, currency)"
+                        f" SELECT %s, {_COLUMNS}, 'USD' FROM ledger_import s"
+                        " WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.id = s.id)"
+                        " ORDER BY n ON CONFLICT (id) DO NOTHING",
+                        (self.budget,),
+                    ).rowcount
+                )
+            except psycopg.errors.UniqueViolation as exc:
+                if exc.diag.constraint_name != pg_schema.ONE_PER_LABEL:
+                    raise
+                raise InputError(
+                    f"{self.location}: the import would leave two open reservations of one"
+                    f" label ({exc.diag.message_detail}); record the actual of one of them in"
+                    " the file (`budget --ledger FILE record LABEL USD`) and import again;"
+                    " nothing was imported"
+                ) from None
 
     # --- inside ----------------------------------------------------------------------------
 
-    def _snapshot(self, conn: Any, *, full: bool) -> Snapshot:
-        if full:
-            entries = [
-                _entry(row, n)
-                for n, row in enumerate(
-                    conn.execute(
-                        f"SELECT {_COLUMNS} FROM ledger WHERE budget = %s ORDER BY seq",
-                        (self.budget,),
-                    ),
-                    1,
-                )
-            ]
-            totals = Totals()
-            for entry in entries:
-                totals.fold(entry)
-            return Snapshot(totals, (), self.location, len(entries), tuple(entries))
-        return Snapshot(self._totals(conn), (), self.location, self._count(conn))
-
-    def _totals(self, conn: Any) -> Totals:
-        """The sums ``ledger.totals`` folds (an authorization counts its actual once closed,
-        else its estimate; an unmatched actual in full), computed by the database; a test
-        holds them to the Python fold of the same rows."""
+    def _snapshot(self, conn: Any) -> Snapshot:
+        reserved, lines = Decimal(0), 0
         charged: dict[str, Decimal] = {}
-        for lab, amount in conn.execute(
-            """SELECT coalesce(a.lab, ''), sum(coalesce(c.actual, a.estimated))
-                 FROM ledger a LEFT JOIN ledger c ON c.op_id = a.id AND c.kind = 'actual'
-                WHERE a.budget = %s AND a.kind = 'authorize' GROUP BY 1
-               UNION ALL
-               SELECT coalesce(lab, ''), sum(actual) FROM ledger
-                WHERE budget = %s AND kind = 'actual' AND op_id IS NULL GROUP BY 1""",
-            (self.budget, self.budget),
+        opened: list[Entry] = []
+        for what, lab, amount, held, line, id_, ts, label in conn.execute(
+            _BALANCES, {"budget": self.budget}
         ):
-            charged[lab] = charged.get(lab, Decimal(0)) + amount
-        open_ops = {
-            row[0]: _entry(row[:8], row[8])  # line: the row's place in this budget's ledger
-            for row in conn.execute(
-                f"""SELECT {_COLUMNS}, line FROM (
-                        SELECT *, row_number() OVER (ORDER BY seq) AS line
-                          FROM ledger WHERE budget = %s) a
-                     WHERE a.kind = 'authorize'
-                       AND NOT EXISTS (SELECT 1 FROM ledger c  -- uses ledger_one_actual
-                                        WHERE c.op_id = a.id AND c.kind = 'actual')
-                     ORDER BY a.seq""",
-                (self.budget,),
-            )
-        }
-        reserved = sum((r.estimated or Decimal(0) for r in open_ops.values()), Decimal(0))
-        return Totals(reserved, charged, open_ops)
+            if what == "budget":
+                reserved, lines = held, line
+            elif what == "lab":
+                charged[lab] = amount
+            else:
+                opened.append(Entry(id_, ts, "authorize", label, amount, None, None, lab, line))
+        opened.sort(key=lambda entry: entry.line)
+        totals = Totals(reserved, charged, {entry.id: entry for entry in opened})
+        return Snapshot(totals, (), self.location, lines)
 
-    def _count(self, conn: Any) -> int:
-        return int(
-            conn.execute(
-                "SELECT count(*) FROM ledger WHERE budget = %s", (self.budget,)
-            ).fetchone()[0]
+    def _full(self, conn: Any) -> Snapshot:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM ledger WHERE budget = %s ORDER BY seq", (self.budget,)
         )
+        entries = [_entry(row, n) for n, row in enumerate(rows, 1)]
+        totals = Totals()
+        for entry in entries:
+            totals.fold(entry)
+        return Snapshot(totals, (), self.location, len(entries), tuple(entries))
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[Any]:
         """The connection for one unit of work; any database error becomes a LedgerError (a
         transaction that did not commit wrote nothing)."""
         psycopg = _psycopg()
+        conn = None
         try:
-            yield self._connection(psycopg)
-        except psycopg.errors.UndefinedTable:
-            raise LedgerError(
-                f"{self.location} has no ledger table yet: run `budget db init`"
-            ) from None
+            conn = self._connection(psycopg)
+            yield conn
+        except _Clash as clash:
+            raise self._already_open(conn, clash.label) from None
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):
+            raise LedgerError(self._schema_advice(conn)) from None
         except psycopg.Error as exc:
             self._drop()
             raise self._error(exc) from None
+
+    def _schema_advice(self, conn: Any) -> str:
+        """What to do about a table or column this version needs and the database lacks."""
+        try:
+            found = pg_schema.version_in(conn)
+        except _psycopg().Error:
+            found = None
+        if found is None:
+            return f"{self.location} has no ledger table yet: run `budget db init`"
+        if found < SCHEMA_VERSION:
+            return (
+                f"{self.location} holds schema version {found}; this minitrain needs version"
+                f" {SCHEMA_VERSION}: run `budget db init` to migrate it (every row is kept)"
+            )
+        return (
+            f"{self.location} holds schema version {found}, which lacks what version"
+            f" {SCHEMA_VERSION} needs; check it with `budget verify`"
+        )
+
+    def _already_open(self, conn: Any, label: str) -> LedgerError | AlreadyOpen:
+        """The backstop refused a second open reservation: name the open one."""
+        row = conn.execute(
+            "SELECT id, ts, op_label, lab, estimated FROM ledger_open"
+            " WHERE budget = %s AND lower(op_label) = lower(%s) ORDER BY seq DESC LIMIT 1",
+            (self.budget, label),
+        ).fetchone()
+        if row is None:  # closed in between: nothing was written, trying again will do
+            return LedgerError(f"{self.location}: {label!r} was open a moment ago; try again")
+        id_, ts, op_label, lab, estimated = row
+        return already_open(label, Entry(id_, ts, "authorize", op_label, estimated, lab=lab))
 
     def _connection(self, psycopg: Any) -> Any:
         """One connection per ledger object, kept between operations (connecting costs more
@@ -256,10 +284,24 @@ class _PgTransaction:
         self.snapshot = snapshot
 
     def full(self) -> Snapshot:
-        return self._ledger._snapshot(self._conn, full=True)
+        return self._ledger._full(self._conn)
+
+    def holds(self, entry_id: str) -> bool:
+        """Whether a row with this id is in the ledger: one read of its unique index, where
+        ``full()`` reads the whole budget (for an idempotent authorize's op id)."""
+        return bool(
+            self._conn.execute("SELECT 1 FROM ledger WHERE id = %s", (entry_id,)).fetchone()
+        )
 
     def append(self, entry: Entry) -> Entry:
-        _insert(self._conn, self._ledger.budget, entry)
+        if entry.kind == "authorize":
+            _refuse_second_open(self.snapshot.totals, entry.op_label)
+        try:
+            self._conn.execute(_INSERT, (self._ledger.budget, *_values(entry)))
+        except _psycopg().errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == pg_schema.ONE_PER_LABEL:
+                raise _Clash(entry.op_label) from None
+            raise
         # Fold what was written into this transaction's totals, as the file and memory
         # backends do (they re-read): a caller deciding again must see its own entry.
         written = entry.replace(line=self.snapshot.lines + 1)
@@ -269,12 +311,55 @@ class _PgTransaction:
         return written
 
 
-def _insert(conn: Any, budget: str, entry: Entry, then: str = "") -> Any:
-    """The one INSERT of an entry (``then``: what to do on a conflict, for import)."""
-    return conn.execute(_INSERT + then, (budget, *_values(entry)))
+def _refuse_second_open(totals: Totals, label: str) -> None:
+    """One label, one open reservation (labels compared as ``lower()`` compares them), checked
+    under the budget's lock from the open reservations the snapshot holds."""
+    key = label.lower()
+    for opened in totals.open_ops.values():
+        if opened.op_label.lower() == key:
+            raise already_open(label, opened)
+
+
+def already_open(label: str, opened: Entry) -> AlreadyOpen:
+    """The refusal of a second open reservation, naming the open one and how to close it."""
+    assert opened.estimated is not None
+    return AlreadyOpen(
+        op_label=opened.op_label, op_id=opened.id, estimated=opened.estimated, at=opened.ts
+    )
+
+
+def _differences(folded: Snapshot, stored: Snapshot, spent: Decimal) -> tuple[str, ...]:
+    """Each way the stored balances differ from the rows' fold, one line each."""
+    rows, kept = folded.totals, stored.totals
+    found = []
+    if (stored.lines, spent, kept.reserved) != (folded.lines, rows.spent, rows.reserved):
+        found.append(
+            f"the budget's balance row says {stored.lines} lines, spent {format_usd(spent)},"
+            f" reserved {format_usd(kept.reserved)}; its rows say {folded.lines} lines,"
+            f" spent {format_usd(rows.spent)}, reserved {format_usd(rows.reserved)}"
+        )
+    for lab in sorted(rows.charged_by_lab.keys() | kept.charged_by_lab.keys()):
+        said, truth = kept.charged_by_lab.get(lab), rows.charged_by_lab.get(lab)
+        if said != truth:
+            name = f"lab {lab}" if lab else "no lab (the buffer)"
+            found.append(
+                f"the balance of {name} says spent {_usd(said)}; its rows say {_usd(truth)}"
+            )
+    for id_ in sorted(rows.open_ops.keys() ^ kept.open_ops.keys()):
+        opened = id_ in rows.open_ops
+        found.append(
+            f"reservation {id_} is {'open' if opened else 'closed'} by its rows but"
+            f" {'missing from' if opened else 'still in'} the open reservations"
+        )
+    return tuple(found)
+
+
+def _usd(amount: Decimal | None) -> str:
+    return "nothing" if amount is None else format_usd(amount)
 
 
 def _values(entry: Entry) -> tuple[object, ...]:
+    lost = getattr(entry, "op_ids", None)  # a loss's op ids (the JSONL format's, once it has)
     return (
         entry.id,
         entry.ts,
@@ -284,9 +369,14 @@ def _values(entry: Entry) -> tuple[object, ...]:
         entry.op_id,
         entry.estimated,
         entry.actual,
+        entry.reason,
+        None if lost is None else list(lost),
     )
 
 
 def _entry(row: tuple[Any, ...], line: int) -> Entry:
-    id_, ts, kind, label, lab, op_id, estimated, actual = row
-    return Entry(id_, ts, kind, label, estimated, actual, op_id, lab, line)
+    id_, ts, kind, label, lab, op_id, estimated, actual, reason, op_ids = row
+    entry = Entry(id_, ts, kind, label, estimated, actual, op_id, lab, line, reason=reason)
+    if op_ids is not None and "op_ids" in Entry.__slots__:
+        return entry.replace(op_ids=tuple(op_ids))
+    return entry
