@@ -70,6 +70,21 @@ def find_secret(text: str, environ: Mapping[str, str] | None = None) -> str | No
     return None
 
 
+SHOWN_MAX = 40  # the most of a refused value a message echoes
+
+
+def shown(text: str, limit: int = SHOWN_MAX) -> str:
+    """``text`` as a message may echo it: ASCII-escaped (a hidden joiner or a Cyrillic letter is
+    seen for what it is), at most ``limit`` characters of it, and not at all when it holds a
+    known secret (a prefix of a key is still part of the key)."""
+    what = find_secret(text)
+    if what is not None:
+        return f"(not shown: it holds {what})"
+    if len(text) <= limit:
+        return ascii(text)
+    return f"{text[:limit]!a}... ({len(text):,} characters)"
+
+
 def redact_url(text: str) -> str:
     """``text`` with the password of every ``scheme://user:password@host`` in it replaced; works
     on URLs too broken to parse (a bad port, ``[::1``), which is when they reach a message."""

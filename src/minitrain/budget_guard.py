@@ -136,7 +136,7 @@ class BudgetGuard:
         authorization with that id is already in the ledger, nothing more is written, so a
         caller killed after this call and run again never reserves twice."""
         label, estimate = check_label(op_label), parse_usd(estimated_usd, what="estimate")
-        lab = lab_of(label, lab)
+        lab = lab_of(label, lab, self.lab_caps)
         with self._ledger.transaction() as txn:
             txn.snapshot.require_clean()
             if op_id is not None and _holds(txn, op_id):
@@ -160,7 +160,7 @@ class BudgetGuard:
         label, estimate = check_label(op_label), parse_usd(estimated_usd, what="estimate")
         snapshot = self._ledger.read()
         snapshot.require_clean()
-        self._refuse_if_over(snapshot.totals, label, estimate, lab_of(label, lab))
+        self._refuse_if_over(snapshot.totals, label, estimate, lab_of(label, lab, self.lab_caps))
 
     def would_record_actual(self, op_label: str, *, op_id: str | None = None) -> None:
         """Raise what :meth:`record_actual` would (AlreadyRecorded), writing nothing."""
@@ -294,9 +294,9 @@ def pool_spent(
 pool_of = labs.pool_of
 
 
-def lab_of(label: str, lab: str | None) -> str | None:
+def lab_of(label: str, lab: str | None, caps: Mapping[str, Decimal] | None = None) -> str | None:
     """The lab ``label`` draws on (``labs.resolve``: one rule for every command)."""
-    return labs.resolve(label, lab).number
+    return labs.resolve(label, lab, caps).number
 
 
 def _caps(caps: Mapping[str, Amount]) -> dict[str, Decimal]:
@@ -310,29 +310,7 @@ def _caps(caps: Mapping[str, Amount]) -> dict[str, Decimal]:
     return result
 
 
-def check_label(label: object) -> str:
-    if not isinstance(label, str) or not label.strip():
-        raise InputError(f"operation label {label!r} is empty; name it, e.g. lab02-tp-spinup")
-    from minitrain._secrets import find_secret  # when a label is checked: not for `status`
-
-    secret = find_secret(label)
-    if secret is not None:  # a label goes into the ledger and git: never echo it here either
-        raise InputError(
-            f"the operation label contains {secret}; a label is written to the ledger (and"
-            " git), so it is refused and not shown: name the operation without it"
-        )
-    if label != label.strip() or len(label) > 120:
-        raise InputError(
-            f"operation label {label!r} has surrounding spaces or is over 120 characters"
-        )
-    import unicodedata  # not at the top: `budget status` never checks a label (start-up)
-
-    if any(unicodedata.category(ch).startswith("C") for ch in label):
-        raise InputError(
-            f"operation label {label!r} contains a newline or control character;"
-            " use letters, digits, '-' and '_'"
-        )
-    return label
+check_label = labs.check_label  # the one rule of a new label
 
 
 def _resolve_ceiling(ceiling: Amount | None, source: str) -> tuple[Decimal, str]:
