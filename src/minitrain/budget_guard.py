@@ -136,7 +136,7 @@ class BudgetGuard:
         authorization with that id is already in the ledger, nothing more is written, so a
         caller killed after this call and run again never reserves twice."""
         label, estimate = check_label(op_label), parse_usd(estimated_usd, what="estimate")
-        lab = lab_of(label, lab, self.lab_caps)
+        lab, op_id = lab_of(label, lab, self.lab_caps), labs.check_op_id(op_id)
         with self._ledger.transaction() as txn:
             txn.snapshot.require_clean()
             if op_id is not None and _holds(txn, op_id):
@@ -164,7 +164,7 @@ class BudgetGuard:
 
     def would_record_actual(self, op_label: str, *, op_id: str | None = None) -> None:
         """Raise what :meth:`record_actual` would (AlreadyRecorded), writing nothing."""
-        label = check_label(op_label)
+        label, op_id = check_label(op_label), labs.check_op_id(op_id)
         snapshot = self._ledger.read()
         snapshot.require_clean()
         if _open_authorization(snapshot.totals, label, op_id) is None:
@@ -173,6 +173,7 @@ class BudgetGuard:
     def record_actual(self, op_label: str, actual_usd: Amount, *, op_id: str | None = None) -> None:
         """Append actual spend after the operation finishes."""
         label, actual = check_label(op_label), parse_usd(actual_usd, what="actual")
+        op_id = labs.check_op_id(op_id)
         with self._ledger.transaction() as txn:
             txn.snapshot.require_clean()
             target = _open_authorization(txn.snapshot.totals, label, op_id)

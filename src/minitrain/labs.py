@@ -32,6 +32,7 @@ LABEL_HOW = (
 # Compiled on first use (re caches them): `budget status` never checks a label, and start-up
 # counts. Both are anchored and linear, and run on at most LABEL_MAX characters.
 _LABEL = r"[A-Za-z][A-Za-z0-9._-]*"
+_LABEL_CHARS = r"[A-Za-z0-9._-]+"
 # after "lab": separators, then a number in which the letter O may stand for a zero
 _NUMBER = r"([-_.]*)([0-9Oo]+)"
 
@@ -115,13 +116,13 @@ def resolve(label: str, lab: str | None = None, caps: Mapping[str, Decimal] | No
     given = normalise(lab, what="--lab")
     if from_label is not None and from_label != given:
         raise InputError(
-            f"--lab {lab} disagrees with the label {label!r}, which is lab {from_label};"
+            f"--lab {lab.strip()} disagrees with the label {label!r}, which is lab {from_label};"
             f" drop --lab, or rename the operation"
         )
     if caps and given not in caps:
         raise InputError(
-            f"--lab {lab} names lab {given}, which the manifest does not cap ({_capped(caps)});"
-            " give one of those, or leave --lab out to draw on the buffer"
+            f"--lab {lab.strip()} names lab {given}, which the manifest does not cap"
+            f" ({_capped(caps)}); give one of those, or leave --lab out to draw on the buffer"
         )
     return Lab(given)
 
@@ -156,7 +157,7 @@ def normalise(lab: str, *, what: str = "lab") -> str:
     # 1-6 ASCII digits (lab2026-plan is lab 2026, not an error); isdigit() alone takes any script
     if not (text.isascii() and text.isdigit() and len(text) <= 6):
         raise InputError(
-            f"{what} {lab!r} is not a lab number: write it with ASCII digits, e.g. 02"
+            f"{what} {_shown(lab)} is not a lab number: write it with ASCII digits, e.g. 02"
             " (leave it out for an operation outside any lab: it draws on the buffer)"
         )
     return f"{int(text):02d}"
@@ -194,6 +195,28 @@ def pool_of(lab: str | None, caps: Mapping[str, Decimal]) -> str | None:
     if lab is not None and lab in caps:
         return lab
     return BUFFER if BUFFER in caps else None
+
+
+def _shown(value: object) -> str:
+    from minitrain._secrets import shown  # only when a lab is refused (start-up)
+
+    return shown(value) if isinstance(value, str) else repr(value)
+
+
+def check_op_id(op_id: str | None) -> str | None:
+    """``op_id`` if it can be an operation's id (the ledger's are 32 hex digits; a caller's own
+    may be a UUID): 1-64 ASCII letters, digits, '-', '_' or '.'; None passes."""
+    if op_id is None:
+        return None
+    from minitrain._secrets import find_secret  # an id is written to the ledger (and git)
+
+    ok = isinstance(op_id, str) and 0 < len(op_id) <= 64 and re.fullmatch(_LABEL_CHARS, op_id)
+    if not ok or find_secret(op_id) is not None:
+        raise InputError(
+            f"op id {_shown(op_id)} is not an operation's id: `budget status --all` lists them"
+            " (32 hex digits, e.g. 3f2a...)"
+        )
+    return op_id
 
 
 def _capped(caps: Mapping[str, Decimal]) -> str:

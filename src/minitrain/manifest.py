@@ -236,6 +236,9 @@ def _ledger_url(value: object, fail: Any) -> str | None:
 
         shown = redact_url(value) if isinstance(value, str) else value
         raise fail(f"field 'ledger_url' is {shown!r}; give postgresql://USER@HOST:PORT/DB")
+    from minitrain._secrets import remember  # its password is a secret for every message
+
+    remember(value)
     return value
 
 

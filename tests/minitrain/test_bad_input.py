@@ -10,6 +10,8 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -233,10 +235,15 @@ def _lab_manifest(root: Path, caps: dict[str, float] | None = None) -> Path:
             ["authorize", "x", "３.００"],
             {},
             2,
-            f"'３.００' uses digits other than ASCII 0-9; {AMOUNT_HOW}",
+            rf"'\uff13.\uff10\uff10' uses digits other than ASCII 0-9; {AMOUNT_HOW}",
         ),
-        (["authorize", "x", "٣"], {}, 2, "estimate '٣' uses digits other than ASCII 0-9"),
-        (["authorize", "x", "१२"], {}, 2, "estimate '१२' uses digits other than ASCII 0-9"),
+        (["authorize", "x", "٣"], {}, 2, r"estimate '\u0663' uses digits other than ASCII 0-9"),
+        (
+            ["authorize", "x", "१२"],
+            {},
+            2,
+            r"estimate '\u0967\u0968' uses digits other than ASCII 0-9",
+        ),
         (["authorize", "x", "1e26"], {}, 2, "estimate '1e26' is not a plain decimal"),
         (["authorize", "x", "100000.01"], {}, 2, "is over the largest amount this tool takes"),
         (["authorize", "x", "1", "--ceiling", "1e26"], {}, 2, "--ceiling '1e26' is not a plain"),
@@ -271,7 +278,12 @@ def _lab_manifest(root: Path, caps: dict[str, float] | None = None) -> Path:
             2,
             "--lab 2 disagrees with the label 'lab03-x', which is lab 03; drop --lab",
         ),
-        (["authorize", "x", "0.10", "--lab", "٠٣"], {}, 2, "--lab '٠٣' is not a lab number"),
+        (
+            ["authorize", "x", "0.10", "--lab", "٠٣"],
+            {},
+            2,
+            r"--lab '\u0660\u0663' is not a lab number",
+        ),
         (["authorize", "x", "0.10", "--lab", "buffer"], {}, 2, "--lab 'buffer' is not a lab"),
     ],
 )
@@ -547,3 +559,94 @@ def test_preflight_refuses_a_look_alike_label_before_the_first_question(
         == 2
     )
     assert "--lab 99 names lab 99, which the manifest does not cap" in capsys.readouterr().err
+
+
+# --- issue 21, "No crash, no hang": a long value costs no more than a short one, and never comes
+# back whole. Each runs in a child with a generous timeout: a quadratic scan (38 s at 131k
+# characters, unfinished at 1,000,000) shows as a timeout, not as a slow suite. -----------------
+
+ARG_MAX = 131_000  # Linux takes one argument of at most 128 KiB (MAX_ARG_STRLEN)
+LONG_CHILD = """
+import sys
+from minitrain import BudgetGuard, InputError
+guard = BudgetGuard(5, sys.argv[1])
+text = sys.stdin.read()
+for label, amount, lab in ((text, "0.10", None), ("x", text, None), ("x", "0.10", text)):
+    try:
+        guard.authorize(label, amount, lab=lab)
+    except InputError as exc:
+        print(len(str(exc)))
+    else:
+        raise SystemExit("authorized")
+"""
+
+
+def _child(
+    argv: list[str], env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,  # generous: each is refused in well under a second when linear
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a" * 1_000_000, "a:" * 500_000, "x://" * 250_000, "rpa_" * 250_000],
+    ids=["letters", "colons", "schemes", "key-prefixes"],
+)
+def test_a_megabyte_label_amount_or_lab_is_refused_at_once_through_the_api(
+    text: str, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    child = _child(["-c", LONG_CHILD, str(ledger)], stdin=text)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert all(int(n) < 400 for n in child.stdout.split()), child.stdout
+    assert not ledger.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["authorize", "a" * ARG_MAX, "0.10"],
+        ["authorize", "x", "9" * ARG_MAX],
+        ["authorize", "x", "a:" * (ARG_MAX // 2)],
+        ["authorize", "x", "0.10", "--lab", "a" * ARG_MAX],
+        ["record", "x", "0.10", "--op-id", "a" * ARG_MAX],
+        ["record", "x", "0.10", "--op-id", "x://" * (ARG_MAX // 4)],
+    ],
+    ids=["label", "amount", "amount-colons", "lab", "op-id", "op-id-schemes"],
+)
+def test_a_long_command_line_value_is_refused_at_once_in_one_short_line(
+    argv: list[str], tmp_path: Path
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    child = _child(["-m", "minitrain", "budget", *argv, "--ledger", str(ledger), "--ceiling", "5"])
+    assert child.returncode == 2, child.stderr[-2000:]
+    assert child.stderr.count("\n") == 1
+    assert len(child.stderr) < 400, child.stderr[:400]
+    assert not ledger.exists()
+
+
+def test_a_long_environment_ceiling_is_refused_at_once(tmp_path: Path) -> None:
+    child = _child(
+        ["-m", "minitrain", "budget", "status", "--ledger", str(tmp_path / "spend.jsonl")],
+        {"LYNX_CLOUD_BUDGET_USD": "a:" * (ARG_MAX // 2)},
+    )
+    assert child.returncode == 2, child.stderr[-2000:]
+    assert len(child.stderr) < 400, child.stderr[:400]
+
+
+def test_a_refused_value_is_echoed_as_a_short_escaped_prefix() -> None:
+    from minitrain._secrets import shown
+
+    assert shown("lab\u034f03") == r"'lab\u034f03'"
+    assert shown("b" * 1000) == f"'{'b' * 40}'... (1,000 characters)"
+    assert shown("x-rpa_ABCDEF0123456789ABCDEF0123" + "b" * 100) == (
+        "(not shown: it holds a RunPod API key (rpa_...))"
+    )

@@ -44,7 +44,6 @@ NOT_FOR_STATUS = [
     "lzma",
     "matplotlib",
     "minitrain._commands",
-    "minitrain._secrets",  # its patterns are compiled at import; status checks no label or URL
     "minitrain.cost",
     "minitrain.hardware",
     "minitrain.launch",
