@@ -130,7 +130,8 @@ def resolve(label: str, lab: str | None = None, caps: Mapping[str, Decimal] | No
 def of_label(label: str) -> str | None:
     """The lab a ``labNN`` prefix names, or None. A label that only looks like it names a lab
     (``lab-02-x``, ``labO3-x``, ``lab03x``) is refused with the way to write it."""
-    check_label(label)
+    if not (isinstance(label, str) and len(label) <= LABEL_MAX and re.fullmatch(_LABEL, label)):
+        check_label(label)  # not a label: refused, with the way to write one
     if label[:3].lower() != "lab":
         return None
     match = re.match(_NUMBER, label[3:])
