@@ -73,7 +73,7 @@ def check_label(label: object) -> str:
         raise InputError(f"operation label {label!r} is empty; name it, e.g. lab02-tp-spinup")
     if len(label) > LABEL_MAX:
         raise InputError(
-            f"operation label {shown(label)} is {len(label):,} characters long; {LABEL_HOW}"
+            f"operation label {shown(label)} is over {LABEL_MAX} characters; {LABEL_HOW}"
         )
     secret = find_secret(label)
     if secret is not None:  # a label goes into the ledger and git: never echo it here either

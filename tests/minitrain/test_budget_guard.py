@@ -175,7 +175,7 @@ def test_bad_amounts_are_refused_and_nothing_is_written(
         ("bell\x07", r"holds '\\x07'"),
         (" padded", "does not start with a letter"),
         ("padded ", r"holds ' '"),
-        ("x" * 121, "is 121 characters long"),
+        ("x" * 121, r"\.\.\. \(121 characters\) is over 120 characters"),
         (None, "is empty"),
     ],
 )
