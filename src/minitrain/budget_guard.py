@@ -142,7 +142,7 @@ class BudgetGuard:
         authorization with that id is already in the ledger, nothing more is written, so a
         caller killed after this call and run again never reserves twice."""
         label, estimate = check_label(op_label), parse_usd(estimated_usd, what="estimate")
-        lab = lab_of(label, lab)
+        lab, op_id = lab_of(label, lab, self.lab_caps), labs.check_op_id(op_id)
         with self._ledger.transaction() as txn:
             txn.snapshot.require_clean()
             if op_id is not None and txn.holds(op_id):
@@ -170,7 +170,7 @@ class BudgetGuard:
         snapshot = self._ledger.read()
         snapshot.require_clean()
         refuse_if_open(snapshot.totals, label)
-        self._refuse_if_over(snapshot.totals, label, estimate, lab_of(label, lab))
+        self._refuse_if_over(snapshot.totals, label, estimate, lab_of(label, lab, self.lab_caps))
 
     def would_open(self, op_label: str) -> None:
         """Raise AlreadyOpen if ``op_label`` has an open reservation, writing nothing."""
@@ -183,7 +183,7 @@ class BudgetGuard:
     ) -> None:
         """Raise what :meth:`record_actual` would (AlreadyRecorded, NoReservation), writing
         nothing."""
-        label = check_label(op_label)
+        label, op_id = check_label(op_label), labs.check_op_id(op_id)
         snapshot = self._ledger.read()
         snapshot.require_clean()
         closed_by(snapshot.totals, self.operations, label, op_id, unplanned)
@@ -199,6 +199,7 @@ class BudgetGuard:
         """Append actual spend after the operation finishes: it closes the label's open
         reservation. ``unplanned``: money spent without a reservation, under a new label."""
         label, actual = check_label(op_label), parse_usd(actual_usd, what="actual")
+        op_id = labs.check_op_id(op_id)
         with self._ledger.transaction() as txn:
             txn.snapshot.require_clean()
             target = closed_by(
@@ -210,7 +211,11 @@ class BudgetGuard:
             )
             if target is None:  # unplanned: charged to the label's lab
                 entry = new_entry(
-                    "actual", label, estimated=None, actual=actual, lab=lab_of(label, None)
+                    "actual",
+                    label,
+                    estimated=None,
+                    actual=actual,
+                    lab=lab_of(label, None, self.lab_caps),
                 )
             else:  # under the reservation's own label, however this one was cased
                 entry = new_entry(
@@ -289,9 +294,9 @@ def pool_spent(
 pool_of = labs.pool_of
 
 
-def lab_of(label: str, lab: str | None) -> str | None:
+def lab_of(label: str, lab: str | None, caps: Mapping[str, Decimal] | None = None) -> str | None:
     """The lab ``label`` draws on (``labs.resolve``: one rule for every command)."""
-    return labs.resolve(label, lab).number
+    return labs.resolve(label, lab, caps).number
 
 
 def _caps(caps: Mapping[str, Amount]) -> dict[str, Decimal]:
@@ -305,29 +310,7 @@ def _caps(caps: Mapping[str, Amount]) -> dict[str, Decimal]:
     return result
 
 
-def check_label(label: object) -> str:
-    if not isinstance(label, str) or not label.strip():
-        raise InputError(f"operation label {label!r} is empty; name it, e.g. lab02-tp-spinup")
-    from minitrain._secrets import find_secret  # when a label is checked: not for `status`
-
-    secret = find_secret(label)
-    if secret is not None:  # a label goes into the ledger and git: never echo it here either
-        raise InputError(
-            f"the operation label contains {secret}; a label is written to the ledger (and"
-            " git), so it is refused and not shown: name the operation without it"
-        )
-    if label != label.strip() or len(label) > 120:
-        raise InputError(
-            f"operation label {label!r} has surrounding spaces or is over 120 characters"
-        )
-    import unicodedata  # not at the top: `budget status` never checks a label (start-up)
-
-    if any(unicodedata.category(ch).startswith("C") for ch in label):
-        raise InputError(
-            f"operation label {label!r} contains a newline or control character;"
-            " use letters, digits, '-' and '_'"
-        )
-    return label
+check_label = labs.check_label  # the one rule of a new label
 
 
 def _resolve_ceiling(ceiling: Amount | None, source: str) -> tuple[Decimal, str]:

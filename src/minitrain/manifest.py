@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # Paths here are ``os.path`` strings: every command reads the manifest, and importing
 # ``pathlib`` (with ``urllib.parse`` and ``ipaddress``) is start-up time.
 MANIFEST_PATH = "experiments/35-cloud-budget/manifest.json"
+MANIFEST_NAME = "manifest.json"  # beside the ledger it governs
 _FIELDS: dict[str, type | tuple[type, ...]] = {
     "seed": int,
     "lab": str,
@@ -106,6 +107,22 @@ class Manifest:
         from pathlib import Path
 
         return Path(self._root)
+
+
+def beside(ledger: str) -> str | None:
+    """The manifest that governs a JSONL ``ledger``: ``manifest.json`` in the folder of the file
+    itself (a symbolic link followed), if there is one. Never one found from the working folder:
+    a ledger keeps its caps wherever it is used from."""
+    candidate = os.path.join(os.path.dirname(os.path.realpath(ledger)), MANIFEST_NAME)
+    return candidate if os.path.isfile(candidate) else None
+
+
+def same(one: str, other: str) -> bool:
+    """Whether two paths name one manifest file (however each is spelled)."""
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return False
 
 
 def find(start: str | PathLike[str] | None = None) -> str | None:
@@ -236,6 +253,9 @@ def _ledger_url(value: object, fail: Any) -> str | None:
 
         shown = redact_url(value) if isinstance(value, str) else value
         raise fail(f"field 'ledger_url' is {shown!r}; give postgresql://USER@HOST:PORT/DB")
+    from minitrain._secrets import remember  # its password is a secret for every message
+
+    remember(value)
     return value
 
 

@@ -96,5 +96,14 @@ def _from_text(text: str, *, shown: object, what: str) -> Decimal:
 
 
 def _shown(value: object) -> str:
-    """Typed text quoted as typed; numbers as numbers (not ``Decimal('5.001')``)."""
-    return repr(value) if isinstance(value, str) else str(value)
+    """Typed text as a message may echo it (a short, escaped prefix, never a secret: a key
+    pasted as an amount stays unseen); numbers as numbers (not ``Decimal('5.001')``)."""
+    from minitrain._secrets import shown  # only when an amount is refused (start-up)
+
+    if isinstance(value, str):
+        return shown(value)
+    try:
+        text = str(value)
+    except ValueError:  # an int past Python's 4,300-digit limit on str()
+        return "(a number too long to show)"
+    return text if len(text) <= 40 else shown(text)

@@ -10,6 +10,8 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from hypothesis import strategies as st
 from minitrain import InputError, PreflightError, manifest
 from minitrain.cli.budget import main as budget
 from minitrain.cli.preflight import main as preflight
-from minitrain.ledger import parser
+from minitrain.ledger import entries, line_format, parser
 from minitrain.preflight import checklist, sources
 from tests.conftest import REPO
 
@@ -233,10 +235,15 @@ def _lab_manifest(root: Path, caps: dict[str, float] | None = None) -> Path:
             ["authorize", "x", "３.００"],
             {},
             2,
-            f"'３.００' uses digits other than ASCII 0-9; {AMOUNT_HOW}",
+            rf"'\uff13.\uff10\uff10' uses digits other than ASCII 0-9; {AMOUNT_HOW}",
         ),
-        (["authorize", "x", "٣"], {}, 2, "estimate '٣' uses digits other than ASCII 0-9"),
-        (["authorize", "x", "१२"], {}, 2, "estimate '१२' uses digits other than ASCII 0-9"),
+        (["authorize", "x", "٣"], {}, 2, r"estimate '\u0663' uses digits other than ASCII 0-9"),
+        (
+            ["authorize", "x", "१२"],
+            {},
+            2,
+            r"estimate '\u0967\u0968' uses digits other than ASCII 0-9",
+        ),
         (["authorize", "x", "1e26"], {}, 2, "estimate '1e26' is not a plain decimal"),
         (["authorize", "x", "100000.01"], {}, 2, "is over the largest amount this tool takes"),
         (["authorize", "x", "1", "--ceiling", "1e26"], {}, 2, "--ceiling '1e26' is not a plain"),
@@ -258,10 +265,10 @@ def _lab_manifest(root: Path, caps: dict[str, float] | None = None) -> Path:
             ["authorize", "lab٠٣-train", "0.10"],
             {},
             2,
-            "operation label 'lab٠٣-train' names its lab with characters other than ASCII"
-            " (e.g. fullwidth or Arabic-Indic digits); write it as lab03-...",
+            r"operation label 'lab\u0660\u0663-train' holds \u0660 (ARABIC-INDIC DIGIT ZERO),"
+            " which is not ASCII; a label is 1-120 ASCII letters",
         ),
-        (["authorize", "lab０２-x", "0.10"], {}, 2, "write it as lab02-..."),
+        (["authorize", "lab０２-x", "0.10"], {}, 2, "(FULLWIDTH DIGIT ZERO), which is not ASCII"),
         (["authorize", "Lab03-train", "0.10"], {}, 3, "would exceed the lab 03 cap $0.00"),
         (["authorize", "lab03-x", "0.10", "--lab", "3"], {}, 3, "would exceed the lab 03 cap"),
         (["authorize", "lab3-x", "0.10"], {}, 3, "would exceed the lab 03 cap"),
@@ -271,7 +278,12 @@ def _lab_manifest(root: Path, caps: dict[str, float] | None = None) -> Path:
             2,
             "--lab 2 disagrees with the label 'lab03-x', which is lab 03; drop --lab",
         ),
-        (["authorize", "x", "0.10", "--lab", "٠٣"], {}, 2, "--lab '٠٣' is not a lab number"),
+        (
+            ["authorize", "x", "0.10", "--lab", "٠٣"],
+            {},
+            2,
+            r"--lab '\u0660\u0663' is not a lab number",
+        ),
         (["authorize", "x", "0.10", "--lab", "buffer"], {}, 2, "--lab 'buffer' is not a lab"),
     ],
 )
@@ -324,12 +336,12 @@ def test_preflight_and_budget_write_the_same_lab(
 ) -> None:
     from minitrain import BudgetGuard
 
-    _lab_manifest(lab)
+    _lab_manifest(lab, {"02": 1.0, "07": 2.0, "buffer": 2.0})
     asked: list[str | None] = []
     monkeypatch.setattr(
         BudgetGuard, "would_authorize", lambda self, label, est, *, lab=None: asked.append(lab)
     )
-    answers = lab / "buffer.yaml"  # the buffer's alert: 80% of $2.00
+    answers = lab / "buffer.yaml"  # lab 07's alert: 80% of $2.00
     ci = (lab / "checklists/answers/ci.yaml").read_text()
     answers.write_text(ci.replace("budget-alert: 2.40", "budget-alert: 1.60"))
     dry = ["run", "--label", "tp-spinup", "--estimate", "0.10", "--lab", "7", "--dry-run"]
@@ -397,3 +409,244 @@ def test_a_fifo_manifest_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     os.mkfifo(fifo)
     assert budget(["status", "--manifest", str(fifo)]) == 2
     assert "manifest.json: not a regular file" in capsys.readouterr().err
+
+
+# --- issue 21, "A lab is what it looks like": a new label is plain ASCII, its lab one the
+# manifest names ------------------------------------------------------------------------------
+
+LABEL_HOW = "a label is 1-120 ASCII letters, digits, '-', '_' or '.', starting with a letter"
+
+
+@pytest.mark.parametrize(
+    ("label", "shown"),
+    [
+        ("lab\u034f03-train", r"'lab\u034f03-train'"),  # combining grapheme joiner
+        ("lab\ufe0f03-train", r"'lab\ufe0f03-train'"),  # variation selector
+        ("l\u0430b03-train", r"'l\u0430b03-train'"),  # Cyrillic a
+        ("lab0\u034f3-train", r"'lab0\u034f3-train'"),  # was stored as lab 00
+        ("lab\u0663-train", r"'lab\u0663-train'"),  # Arabic-Indic digit three
+        ("tp spinup", "'tp spinup'"),
+        ("2.47", "'2.47'"),  # `budget record 2.47` can never be a label
+        ("_x", "'_x'"),
+        ("x/y", "'x/y'"),
+        (" x", "' x'"),
+    ],
+)
+def test_a_new_label_is_plain_ascii_starting_with_a_letter(
+    label: str,
+    shown: str,
+    lab: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _lab_manifest(lab)
+    assert budget(["authorize", label, "0.50"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"budget: error: operation label {shown} ")
+    assert LABEL_HOW in err
+    assert err.count("\n") == 1
+    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
+
+
+def test_look_alike_labels_never_reach_the_buffer_through_the_api(tmp_path: Path) -> None:
+    """The issue's reproduction: four $0.50 went through while lab 03's cap is $0.00."""
+    from minitrain import BudgetGuard
+
+    ledger = tmp_path / "spend.jsonl"
+    guard = BudgetGuard(5, ledger, lab_caps=CAPS)
+    for label in ("lab\u034f03-train", "lab\ufe0f03-train", "l\u0430b03-train", "lab0\u034f3-x"):
+        with pytest.raises(InputError, match="ASCII"):
+            guard.authorize(label, "0.50")
+        with pytest.raises(InputError, match="ASCII"):
+            guard.would_authorize(label, "0.50")
+    assert not ledger.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["authorize", "x", "0.10", "--lab", "99"],
+            "--lab 99 names lab 99, which the manifest does not cap (it caps labs 02 and 03);"
+            " give one of those, or leave --lab out to draw on the buffer",
+        ),
+        (
+            ["authorize", "lab99-x", "0.10"],
+            "operation label 'lab99-x' names lab 99, which the manifest does not cap (it caps"
+            " labs 02 and 03); start it with one of those (lab02-...), or without a labNN prefix"
+            " to draw on the buffer",
+        ),
+        (
+            ["authorize", "lab-02-x", "0.10"],
+            "operation label 'lab-02-x' looks like lab 02 but a lab is named by a labNN prefix;"
+            " write it as lab02-x",
+        ),
+        (["authorize", "lab_3.x", "0.10"], "write it as lab03.x"),
+        (
+            ["authorize", "labO3-train", "0.10"],
+            "operation label 'labO3-train' looks like lab 03 written with the letter O;"
+            " write it as lab03-train",
+        ),
+        (["authorize", "lab0O3-train", "0.10"], "write it as lab03-train"),
+        (
+            ["authorize", "lab03train", "0.10"],
+            "operation label 'lab03train' runs its lab number into the name;"
+            " write it as lab03-train",
+        ),
+    ],
+)
+def test_a_lab_the_manifest_does_not_name_is_refused(
+    argv: list[str], message: str, lab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _lab_manifest(lab)
+    assert budget(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
+
+
+def test_a_lab_the_manifest_does_not_name_is_refused_through_the_api(tmp_path: Path) -> None:
+    from minitrain import BudgetGuard
+
+    guard = BudgetGuard(5, tmp_path / "spend.jsonl", lab_caps=CAPS)
+    with pytest.raises(InputError, match="names lab 99, which the manifest does not cap"):
+        guard.authorize("x", "0.10", lab="99")
+    with pytest.raises(InputError, match="names lab 04, which the manifest does not cap"):
+        guard.would_authorize("lab04-x", "0.10")
+    guard.authorize("x", "0.10")  # no lab: the buffer, deliberately
+    guard.authorize("lab02-x", "0.10")
+    uncapped = BudgetGuard(5, tmp_path / "other.jsonl")  # no caps: any lab is only a name
+    uncapped.authorize("lab99-x", "0.10")
+
+
+def test_old_lines_with_any_label_are_still_read(
+    lab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ledger written before the rule keeps counting: its odd labels are read, not refused."""
+    ledger = lab / "experiments/35-cloud-budget/spend.jsonl"
+    old = [
+        entries.new_entry("authorize", label, estimated=Decimal("0.50"), lab=lab_)
+        for label, lab_ in (("lab\u034f03-train", None), ("lab0\u034f3-x", "00"), ("2.47", None))
+    ]
+    ledger.write_bytes(b"".join(line_format.encode(e) for e in old))
+    assert budget(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["spent"] == "1.50"
+    assert budget(["verify"]) == 0
+
+
+def test_preflight_refuses_a_look_alike_label_before_the_first_question(
+    lab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _lab_manifest(lab)
+    dry = ["run", "--label", "lab\u034f03-train", "--estimate", "0.10", "--dry-run"]
+    assert preflight([*dry, "--answers", str(lab / "checklists/answers/ci.yaml")]) == 2
+    assert LABEL_HOW in capsys.readouterr().err
+    assert (
+        preflight(
+            [
+                "run",
+                "--label",
+                "lab-x",
+                "--estimate",
+                "0.1",
+                "--lab",
+                "99",
+                "--dry-run",
+                "--answers",
+                str(lab / "checklists/answers/ci.yaml"),
+            ]
+        )
+        == 2
+    )
+    assert "--lab 99 names lab 99, which the manifest does not cap" in capsys.readouterr().err
+
+
+# --- issue 21, "No crash, no hang": a long value costs no more than a short one, and never comes
+# back whole. Each runs in a child with a generous timeout: a quadratic scan (38 s at 131k
+# characters, unfinished at 1,000,000) shows as a timeout, not as a slow suite. -----------------
+
+ARG_MAX = 131_000  # Linux takes one argument of at most 128 KiB (MAX_ARG_STRLEN)
+LONG_CHILD = """
+import sys
+from minitrain import BudgetGuard, InputError
+guard = BudgetGuard(5, sys.argv[1])
+text = sys.stdin.read()
+for label, amount, lab in ((text, "0.10", None), ("x", text, None), ("x", "0.10", text)):
+    try:
+        guard.authorize(label, amount, lab=lab)
+    except InputError as exc:
+        print(len(str(exc)))
+    else:
+        raise SystemExit("authorized")
+"""
+
+
+def _child(
+    argv: list[str], env: dict[str, str] | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,  # generous: each is refused in well under a second when linear
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a" * 1_000_000, "a:" * 500_000, "x://" * 250_000, "rpa_" * 250_000],
+    ids=["letters", "colons", "schemes", "key-prefixes"],
+)
+def test_a_megabyte_label_amount_or_lab_is_refused_at_once_through_the_api(
+    text: str, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    child = _child(["-c", LONG_CHILD, str(ledger)], stdin=text)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert all(int(n) < 400 for n in child.stdout.split()), child.stdout
+    assert not ledger.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["authorize", "a" * ARG_MAX, "0.10"],
+        ["authorize", "x", "9" * ARG_MAX],
+        ["authorize", "x", "a:" * (ARG_MAX // 2)],
+        ["authorize", "x", "0.10", "--lab", "a" * ARG_MAX],
+        ["record", "x", "0.10", "--op-id", "a" * ARG_MAX],
+        ["record", "x", "0.10", "--op-id", "x://" * (ARG_MAX // 4)],
+    ],
+    ids=["label", "amount", "amount-colons", "lab", "op-id", "op-id-schemes"],
+)
+def test_a_long_command_line_value_is_refused_at_once_in_one_short_line(
+    argv: list[str], tmp_path: Path
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    child = _child(["-m", "minitrain", "budget", *argv, "--ledger", str(ledger), "--ceiling", "5"])
+    assert child.returncode == 2, child.stderr[-2000:]
+    assert child.stderr.count("\n") == 1
+    assert len(child.stderr) < 400, child.stderr[:400]
+    assert not ledger.exists()
+
+
+def test_a_long_environment_ceiling_is_refused_at_once(tmp_path: Path) -> None:
+    child = _child(
+        ["-m", "minitrain", "budget", "status", "--ledger", str(tmp_path / "spend.jsonl")],
+        {"LYNX_CLOUD_BUDGET_USD": "a:" * (ARG_MAX // 2)},
+    )
+    assert child.returncode == 2, child.stderr[-2000:]
+    assert len(child.stderr) < 400, child.stderr[:400]
+
+
+def test_a_refused_value_is_echoed_as_a_short_escaped_prefix() -> None:
+    from minitrain._secrets import shown
+
+    assert shown("lab\u034f03") == r"'lab\u034f03'"
+    assert shown("b" * 1000) == f"'{'b' * 40}'... (1,000 characters)"
+    assert shown("x-rpa_ABCDEF0123456789ABCDEF0123" + "b" * 100) == (
+        "(not shown: it holds a RunPod API key (rpa_...))"
+    )

@@ -226,10 +226,11 @@ def test_bad_amounts_are_refused_and_nothing_is_written(
     [
         ("", "is empty"),
         ("   ", "is empty"),
-        ("two\nlines", "newline or control character"),
-        ("bell\x07", "newline or control character"),
-        (" padded", "surrounding spaces"),
-        ("x" * 121, "over 120 characters"),
+        ("two\nlines", r"holds '\\n'; a label is 1-120 ASCII letters"),
+        ("bell\x07", r"holds '\\x07'"),
+        (" padded", "does not start with a letter"),
+        ("padded ", r"holds ' '"),
+        ("x" * 121, r"\.\.\. \(121 characters\) is over 120 characters"),
         (None, "is empty"),
     ],
 )
@@ -325,7 +326,10 @@ def test_lab_cap_refuses_before_the_ceiling_does(ledger: Path) -> None:
     assert caught.value.limit_name == "lab 02 cap"
     guard.authorize("setup-tax", "2.00")  # outside any lab: draws on the buffer
     with pytest.raises(BudgetGuardExceeded, match=r"buffer cap \$2\.00"):
-        guard.authorize("lab03-reading", "0.01")  # lab 03 has no cap of its own
+        guard.authorize("reading", "0.01")
+    # a lab the caps do not name is refused, not sent quietly to the buffer (issue 21)
+    with pytest.raises(InputError, match="names lab 03, which the manifest does not cap"):
+        guard.authorize("lab03-reading", "0.01")
 
 
 def test_an_explicit_lab_names_the_lab_of_a_label_without_one(ledger: Path) -> None:

@@ -205,6 +205,150 @@ def test_the_secret_names_found_in_one_search_are_those_a_search_per_name_finds(
     expected = [
         (name, value)
         for name, value in environ.items()
-        if len(value) >= 12 and re.search(_secrets._SECRET_NAME, name, re.IGNORECASE)
+        if len(value) >= 8 and re.search(_secrets._SECRET_NAME, name, re.IGNORECASE)
     ]
-    assert _secrets._secret_values(environ) == expected
+    assert _secrets._secret_named(environ) == expected
+
+
+# --- issue 21, "No secret in any message": one redaction of everything the process knows, on
+# the way to every line of stdout and stderr ----------------------------------------------------
+
+URL_ENV = "LYNX_LEDGER_URL"
+
+
+@pytest.mark.usefixtures("file_mode")  # the URL is opened (test mode keeps the ledger in memory)
+@pytest.mark.parametrize(
+    ("url", "secrets", "shown"),
+    [
+        (
+            "host=db user=lab password=hunter2 dbname=books",
+            ["hunter2"],
+            "host=db user=lab password=[redacted] dbname=books",
+        ),
+        ("host=db password='a b\\' c' user=lab", ["a b", "' c"], "password=[redacted] user=lab"),
+        ("mysql://lab:pw@db", [":pw@"], "mysql://lab:[redacted]@db"),
+        (
+            "postgresql://lab:hun%zzter2SECRET@127.0.0.1:1/books",
+            ["zzter2"],
+            'invalid percent-encoded token: "[redacted password of $LYNX_LEDGER_URL]"',
+        ),
+        ("postgresql://lab:hunter2 SECRET@127.0.0.1:1/books", ["hunter2", "SECRET"], "[redacted"),
+    ],
+    ids=["dsn", "dsn-quoted", "mysql", "psycopg-percent", "psycopg-spaces"],
+)
+def test_a_ledger_url_s_password_never_reaches_a_message(
+    url: str,
+    secrets: list[str],
+    shown: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The issue's reproductions: a DSN and a mysql:// URL were printed whole, and psycopg's own
+    messages quote the password (`invalid percent-encoded token: "hun%zzter2SECRET"`,
+    `unexpected spaces found in "hunter2 SECRET"`), with no URL around it to find it by."""
+    monkeypatch.setenv(URL_ENV, url)
+    code = budget(["status", "--ceiling", "5"])
+    err = capsys.readouterr().err
+    assert code in (2, 4), err
+    assert shown in err
+    for secret in secrets:
+        assert secret not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["authorize", "x", KEY],
+        ["authorize", "x", "0.10", "--lab", KEY],
+        ["record", "x", "0.10", "--op-id", KEY],
+        ["status"],
+    ],
+    ids=["amount", "lab", "op-id", "ceiling-env"],
+)
+def test_a_key_typed_in_the_wrong_place_is_never_echoed(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The issue's reproduction: a RunPod key typed as the amount, as --lab, as --op-id or as
+    LYNX_CLOUD_BUDGET_USD came back in the error."""
+    monkeypatch.setenv("LYNX_CLOUD_BUDGET_USD", KEY if argv == ["status"] else "5")
+    assert budget([*argv, "--ledger", str(tmp_path / "spend.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert KEY[4:12] not in err
+    assert "(not shown: it holds a RunPod API key (rpa_...))" in err
+    assert not (tmp_path / "spend.jsonl").exists()
+
+
+def test_every_line_to_the_terminal_is_redacted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stdout, a warning and the error line: all through the one redaction in the handler."""
+    import warnings
+
+    from minitrain.cli._handler import run
+    from minitrain.errors import InputError
+
+    monkeypatch.setenv("RUNPOD_API_KEY", "env-secret-0123")
+    monkeypatch.setenv(URL_ENV, "postgresql://lab:hunter2@db/books")
+
+    def command() -> int:
+        print("vendor said: key env-secret-0123, dsn password=pw0, url mysql://u:p@h")
+        print(f"pasted {KEY}; psycopg: unexpected spaces found in 'hunter2'")
+        warnings.warn(f"the token env-secret-0123 and {KEY}", UserWarning, stacklevel=1)
+        raise InputError("connecting with hunter2 failed")
+
+    assert run("budget", command) == 2
+    out, err = capsys.readouterr()
+    for secret in ("env-secret-0123", "hunter2", "pw0", ":p@", KEY):
+        assert secret not in out + err
+    assert out == (
+        "vendor said: key [redacted $RUNPOD_API_KEY], dsn password=[redacted]"  # its comma too
+        " url mysql://u:[redacted]@h\n"
+        "pasted [redacted API key]; psycopg: unexpected spaces found in"
+        " '[redacted password of $LYNX_LEDGER_URL]'\n"
+    )
+    assert err == (
+        "budget: error: connecting with [redacted password of $LYNX_LEDGER_URL] failed\n"
+        "budget: warning: the token [redacted $RUNPOD_API_KEY] and [redacted API key]\n"
+    )
+
+
+def test_credentials_of_eight_characters_are_redacted_shorter_ones_not() -> None:
+    env = {"DB_PASSWORD": "8chars!!", "PIN_TOKEN": "1234567"}
+    assert redact("a 8chars!! and 1234567", env) == "a [redacted $DB_PASSWORD] and 1234567"
+
+
+def test_a_short_known_password_is_redacted_as_a_word_only() -> None:
+    env = {URL_ENV: "postgresql://lab:ab@db/x"}
+    assert redact("ab, tab, 'ab'", env) == (
+        "[redacted password of $LYNX_LEDGER_URL], tab, '[redacted password of $LYNX_LEDGER_URL]'"
+    )
+
+
+def test_a_manifest_s_ledger_url_password_is_known_too(
+    lab: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from minitrain import _secrets
+
+    monkeypatch.setattr(_secrets, "_REMEMBERED", [])  # what this process learns stays in it
+    manifest = lab / "experiments/35-cloud-budget/manifest.json"
+    data = json.loads(manifest.read_text())
+    manifest.write_text(
+        json.dumps({**data, "ledger_url": "postgresql://lab:s3cr3t%zz@127.0.0.1:1/x"})
+    )
+    assert budget(["status"]) in (2, 4)
+    err = capsys.readouterr().err
+    assert "s3cr3t" not in err
+
+
+@given(st.text(alphabet="ab:/@ \\'=password-rp_A0", max_size=60))
+def test_redaction_by_position_is_the_old_pattern_s_or_more(text: str) -> None:
+    """The linear scan redacts at least what the old regular expression did (its oracle)."""
+    old = re.sub(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*):[^\s]*@", r"\1:[redacted]@", text)
+    new = redact(text, {})
+    if old != text:
+        assert new != text
+    assert "://" not in text or new.count("[redacted]") >= old.count("[redacted]")

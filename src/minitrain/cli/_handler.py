@@ -1,4 +1,6 @@
-"""The one place that turns errors into a message on stderr and an exit code."""
+"""The one place that turns errors into a message on stderr and an exit code, and the one door
+every line to the terminal goes through: while a command runs, stdout and stderr redact what the
+process knows to be secret (``_secrets``) from every line written to them."""
 
 from __future__ import annotations
 
@@ -9,7 +11,14 @@ from collections.abc import Callable, Sequence
 
 from minitrain.errors import ExitCode, Interrupted, PreflightError, Stopped
 
+TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
+if TYPE_CHECKING:
+    from typing import TextIO
+
 DEBUG_ENV = "MINITRAIN_DEBUG"
+# The longest message said whole; a longer one (a value echoed whole by a path that forgot to
+# shorten it) is cut, after redaction, so a pasted megabyte never floods the terminal.
+MESSAGE_MAX = 1_000
 
 
 def wants_json(argv: Sequence[str]) -> bool:
@@ -22,7 +31,16 @@ def wants_json(argv: Sequence[str]) -> bool:
 
 def run(prog: str, command: Callable[[], int], *, json: bool = False) -> int:
     """Run ``command``; a known error is one plain line (with ``json``, one JSON object), an
-    unknown one a line and a hint."""
+    unknown one a line and a hint. Every line written meanwhile is redacted."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Redacting(out), _Redacting(err)
+    try:
+        return _run(prog, command, json=json)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _run(prog: str, command: Callable[[], int], *, json: bool) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -52,7 +70,7 @@ def run(prog: str, command: Callable[[], int], *, json: bool = False) -> int:
             )
         finally:
             for warning in caught:
-                print(f"{prog}: warning: {warning.message}", file=sys.stderr)
+                print(f"{prog}: warning: {_short(str(warning.message))}", file=sys.stderr)
     return int(code)
 
 
@@ -65,8 +83,44 @@ def _say(prog: str, kind: str, message: str, code: ExitCode, *, json: bool = Fal
     if json:
         import json as json_module
 
-        error = {"error": kind, "message": message, "exit_code": int(code)}
+        error = {"error": kind, "message": _short(message), "exit_code": int(code)}
         print(json_module.dumps(error), file=sys.stderr)
     else:
-        print(f"{prog}: {kind}: {message}", file=sys.stderr)
+        print(f"{prog}: {kind}: {_short(message)}", file=sys.stderr)
     return code
+
+
+def _short(message: str) -> str:
+    """``message`` redacted, and cut to MESSAGE_MAX characters (after redaction: a cut secret
+    would no longer be recognised)."""
+    from minitrain._secrets import redact
+
+    message = redact(message)
+    if len(message) <= MESSAGE_MAX:
+        return message
+    return f"{message[:MESSAGE_MAX]}... (cut: {len(message):,} characters)"
+
+
+class _Redacting:
+    """A text stream that redacts every piece written to it; otherwise the stream it wraps
+    (``isatty``, ``fileno``, ``encoding`` and ``buffer`` pass through: a prompt library that
+    writes bytes to ``buffer`` writes what the person types, not what the process knows)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._redact: Callable[[str], str] | None = None
+
+    def write(self, text: str) -> int:
+        if self._redact is None:  # the first line written reads what is secret, once
+            from minitrain._secrets import redactor
+
+            self._redact = redactor()
+        self._stream.write(self._redact(text) if text.strip() else text)
+        return len(text)
+
+    def writelines(self, lines: object) -> None:
+        for line in lines:  # type: ignore[attr-defined]
+            self.write(line)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)

@@ -55,7 +55,7 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     facts = facts_module.compute(
         label=label,
         estimate=estimate,
-        lab=labs.resolve(label, options.lab),
+        lab=labs.resolve(label, options.lab, guard.lab_caps),
         status=status,
         manifest=config.manifest,
     )
