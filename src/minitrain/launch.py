@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from minitrain import runs, vendors
+from minitrain import launches, runs, vendors, watches
 from minitrain._commands import run as run_command
 from minitrain._secrets import redact
 from minitrain._struct import Struct, replace
@@ -75,8 +75,8 @@ def launch(
         )
     _refuse_second_launch(records, label, preflight)
     started = datetime.now(UTC)
-    record = runs.reserve_launch(records, started, label)
-    written = runs.LaunchFile(
+    record = launches.reserve(records, started, label)
+    written = launches.LaunchFile(
         label,
         started,
         preflight=preflight.name,
@@ -84,7 +84,7 @@ def launch(
         auto_termination={"how": stops.how, "until": stops.until, "detail": stops.detail},
         outcome="running: the vendor command has not returned",
     )
-    runs.write_launch(record, written)  # a kill -9 from here on leaves this behind
+    launches.write(record, written)  # a kill -9 from here on leaves this behind
     ran = run_command(argv, timeout=COMMAND_TIMEOUT_S)
     status = ran.status if ran.status is not None else (127 if ran.missing else 124)
     created = vendors.get(vendor).created(ran)
@@ -98,7 +98,7 @@ def launch(
     else:
         message = _after_failure(guard, label, vendor, created)
     output = "\n".join(part for part in (ran.stdout, ran.stderr, ran.problem) if part)
-    runs.write_launch(
+    launches.write(
         record,
         replace(
             written,
@@ -117,7 +117,7 @@ def start_watcher(
     """``budget watch`` for this instance, detached from this terminal, logging to a file."""
     import sys
 
-    log = runs.watch_state_path(folder, label, instance).with_suffix(".log")
+    log = watches.state_path(folder, label, instance).with_suffix(".log")
     argv = [
         sys.executable,
         "-m",
@@ -151,7 +151,7 @@ def started_at(folder: Path, label: str, instance: str, *, given: str | None = N
 
     if given is not None:
         return cost.parse_end(given)
-    for launched in runs.launches(folder, label):
+    for launched in launches.of_label(folder, label):
         if launched.instance_id == instance and launched.started_at is not None:
             return launched.started_at
     return cost.authorized_start(folder, label)[1]
@@ -207,7 +207,7 @@ def _passing_preflight(folder: Path, label: str, estimate: Decimal) -> Path:
 
 def _refuse_second_launch(folder: Path, label: str, preflight: Path) -> None:
     """One launch per pre-flight: after a crash, launching again could start a second instance."""
-    for launched in runs.launches(folder, label):
+    for launched in launches.of_label(folder, label):
         if launched.preflight == preflight.name:
             raise NotPassed(
                 f"{preflight.name} was already used by {launched.path.name} ({launched.outcome});"

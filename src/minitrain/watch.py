@@ -20,8 +20,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
-from minitrain import runs, vendors
-from minitrain.runs import MAX_HOURS, WatchState
+from minitrain import vendors, watches
+from minitrain.runs import MAX_HOURS
+from minitrain.watches import WatchState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,17 +44,17 @@ class Look(enum.Enum):
 def load_or_start(
     folder: Path, *, label: str, instance: str, vendor: str, start: datetime, cap_hours: Decimal
 ) -> WatchState:
-    state = runs.load_watch_state(folder, label, instance)
+    state = watches.load(folder, label, instance)
     if state is not None:
         return state
     state = WatchState(label, instance, vendor, start.isoformat(), str(cap_hours))
-    runs.save_watch_state(folder, state)
+    watches.save(folder, state)
     return state
 
 
 def unconfirmed(folder: Path, label: str) -> list[WatchState]:
     """The watchers of ``label`` that asked for a terminate no listing has confirmed yet."""
-    return [state for state in runs.watch_states(folder, label) if state.ended == "unconfirmed"]
+    return [state for state in watches.of_label(folder, label) if state.ended == "unconfirmed"]
 
 
 def check(folder: Path, state: WatchState, *, now: datetime, say: Callable[[str], None]) -> Look:
@@ -95,7 +96,7 @@ def check(folder: Path, state: WatchState, *, now: datetime, say: Callable[[str]
             f"WARNING: {state.instance} has run {_hours(elapsed)} of its {state.cap_hours} h cap;"
             f" {_hours(left)} left before the watcher terminates it"
         )
-    runs.save_watch_state(folder, state)
+    watches.save(folder, state)
     return Look.WATCHING
 
 
@@ -156,7 +157,7 @@ def _could_not_tell(
     folder: Path, state: WatchState, problem: str, say: Callable[[str], None]
 ) -> Look:
     state.failures += 1
-    runs.save_watch_state(folder, state)
+    watches.save(folder, state)
     stake = (
         f"{state.instance} is past its cap and may still bill"
         if state.ended == "unconfirmed"
@@ -189,7 +190,7 @@ def cap_hours(estimate: Decimal, hourly: Decimal | None, max_hours: int) -> Deci
 
 def _end(folder: Path, state: WatchState, how: str, now: datetime) -> None:
     state.ended, state.ended_at = how, now.isoformat(timespec="seconds")
-    runs.save_watch_state(folder, state)
+    watches.save(folder, state)
 
 
 def _hours(span: timedelta) -> str:

@@ -101,12 +101,27 @@ def test_no_module_is_in_an_import_circle() -> None:
     assert not circles, f"in an import circle: {circles}"
 
 
-@pytest.mark.parametrize("module", ["launch", "watch", "cost", "runs"])
+RUN_FOLDER = ["runs", "launches", "watches", "run_folder"]
+
+
+@pytest.mark.parametrize("module", ["launch", "watch", "cost", *RUN_FOLDER])
 def test_launch_watch_and_cost_stand_beside_the_preflight_wing(module: str) -> None:
-    """They read the run files through ``runs``; the pre-flight's walk is not theirs to know."""
+    """They read the run files through their owners; the pre-flight's walk is not theirs."""
     assert not {d for d in _reach(f"minitrain.{module}") if _floor(d) in ("preflight", "cli")}
 
 
 def test_the_run_folder_is_named_in_one_place() -> None:
     naming = sorted(name for name, path in MODULES.items() if '/ "preflight"' in path.read_text())
     assert naming == ["minitrain.settings"]
+
+
+def test_each_kind_of_run_file_has_one_owner() -> None:
+    """``run_folder`` names and writes files; each kind's owner (pre-flight runs, launches,
+    watcher states) knows only its own keys, so none of the three imports another."""
+    owners = {f"minitrain.{m}" for m in RUN_FOLDER} - {"minitrain.run_folder"}
+    assert not _reach("minitrain.run_folder") & owners
+    for owner in owners:
+        assert not GRAPH[owner] & owners, owner
+    for marker, owner in (('"-launch"', "launches"), ('".watch-"', "watches")):
+        knowing = sorted(n for n, path in MODULES.items() if marker in path.read_text())
+        assert knowing == [f"minitrain.{owner}"], marker

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from minitrain import runs, watch
+from minitrain import watch, watches
 from minitrain.cli.budget import main
 from minitrain.watch import Look
 from tests.conftest import REPO
@@ -35,7 +35,7 @@ def pods(cloud: Path) -> list[str]:
     return [p["id"] for p in json.loads(cloud.read_text())["runpod"]]
 
 
-def start(folder: Path) -> runs.WatchState:
+def start(folder: Path) -> watches.WatchState:
     return watch.load_or_start(
         folder,
         label="lab02-tp-spinup",
@@ -118,7 +118,7 @@ def test_a_terminate_the_vendor_does_not_confirm_keeps_trying_until_a_listing_pr
 
 
 def saved(folder: Path) -> dict[str, object]:
-    return json.loads(runs.watch_state_path(folder, "lab02-tp-spinup", "pod0001").read_text())  # type: ignore[no-any-return]
+    return json.loads(watches.state_path(folder, "lab02-tp-spinup", "pod0001").read_text())  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("mode", ["401", "500"])
