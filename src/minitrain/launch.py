@@ -31,8 +31,8 @@ from minitrain.runs import MAX_HOURS, STALE_AFTER
 from minitrain.vendors import runpod
 
 COMMAND_TIMEOUT_S = 600
-TYPED = vendors.AutoTermination(
-    "typed in the pre-flight", None, "the vendor cannot prove it from the create command"
+WATCHER_ONLY = vendors.AutoTermination(
+    "only while `budget watch` runs", None, "the create command sets no cap of its own"
 )
 
 
@@ -58,7 +58,9 @@ def launch(
     if not argv:
         raise InputError("no vendor command: put it after --, e.g. -- runpodctl pod create ...")
     # before any pre-flight or create: a refusal here costs nothing
-    stops = runpod.auto_termination(argv, now=datetime.now(UTC), max_hours=MAX_HOURS) or TYPED
+    stops = (
+        runpod.auto_termination(argv, now=datetime.now(UTC), max_hours=MAX_HOURS) or WATCHER_ONLY
+    )
     try:
         preflight = _passing_preflight(records, label, estimate)
     except NotPassed:

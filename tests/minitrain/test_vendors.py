@@ -68,9 +68,9 @@ def test_runpod_empty_list_is_an_empty_json_list(cloud: object) -> None:
 @pytest.mark.parametrize(
     ("mode", "message"),
     [
-        # internal/api/client.go parseAPIError + internal/output/output.go Error
-        ("401", "runpodctl: api request failed with status 401 (HTTP 401)"),
-        ("500", "runpodctl: api request failed with status 500 (HTTP 500)"),
+        # internal/api/client.go request + internal/output/output.go Error (v2.7.2)
+        ("401", 'runpodctl: api error: {"error":"Unauthorized"} (status 401)'),
+        ("500", 'runpodctl: api error: {"error":"Internal Server Error"} (status 500)'),
         # a v1.x runpodctl has no `pod` command; v2.0 has no `pod list --all` (v2.1.0)
         ("v1", "this runpodctl has no `pod` command (it is v1.x): `pod list --all` needs v2.1.0"),
         ("v2.0", "this runpodctl has no `pod list --all` (added in v2.1.0): upgrade it"),
@@ -134,12 +134,24 @@ def test_runpod_create_id_comes_from_stdout_json_with_notes_on_stderr() -> None:
     assert created == vendors.Created("xk9q2m7a")
 
 
-def test_runpod_create_failure_that_left_a_pod_names_it() -> None:
-    """internal/output/output.go WithResourceID: a pod bought before the failure is in `id`."""
-    err = '{"error":"timed out waiting for ssh","code":"wait_timeout","id":"podhalf1"}\n'
+def test_runpod_create_failure_reads_v2_7_2s_two_error_lines() -> None:
+    """cmd/pod/create.go output.Error, cobra's usage, then cmd/root.go Execute's printf line,
+    which is not JSON when the message holds a quote."""
+    body = '{"error":"no gpu available"}'
+    err = (
+        json.dumps({"error": f"api error: {body} (status 500)"}, separators=(",", ":"))
+        + "\nUsage:\n  runpodctl pod create [flags]\n\n"
+        + f'{{"error":"failed to create pod: api error: {body} (status 500)"}}\n'
+    )
     created = vendors.get("runpod").created(ran("", err, 1))
-    assert created.instance_id == "podhalf1"
-    assert created.problem == "runpodctl: timed out waiting for ssh"
+    assert created.instance_id is None
+    assert created.problem == f"runpodctl: api error: {body} (status 500)"
+
+
+def test_an_error_caught_before_the_json_helper_is_read_from_the_printf_line() -> None:
+    err = 'Usage:\n  runpodctl pod create [flags]\n\n{"error":"invalid --compute-type "X" (use GPU or CPU)"}\n'
+    created = vendors.get("runpod").created(ran("", err, 1))
+    assert created.problem == 'runpodctl: invalid --compute-type "X" (use GPU or CPU)'
 
 
 def test_runpod_create_with_no_id_is_a_failure() -> None:
@@ -160,7 +172,7 @@ def auto(*args: str) -> vendors.AutoTermination | None:
 def test_terminate_after_within_the_max_is_proven() -> None:
     found = auto("--terminate-after", "2026-11-29T15:30:00Z")
     assert found == vendors.AutoTermination(
-        "proven by the create command",
+        "by the vendor",
         "2026-11-29T15:30:00Z",
         "runpodctl pod create --terminate-after 2026-11-29T15:30:00Z",
     )

@@ -50,10 +50,12 @@ class Created(Struct, frozen=True):
 
 
 class AutoTermination(Struct, frozen=True):
-    """How the vendor-side auto-termination of a launch is known."""
+    """How a launch's time cap is known to hold when the laptop is off."""
 
-    how: str  # "proven by the create command" or "typed in the pre-flight"
-    until: str | None = None  # the RFC3339 time the create command asks for
+    # "by the vendor" (RunPod's --terminate-after), "on the instance, until HH:MM UTC" (the
+    # cap Vast instances get in their on-start), or "only while `budget watch` runs"
+    how: str
+    until: str | None = None  # the RFC3339 time it ends the instance
     detail: str = ""
 
 
