@@ -84,7 +84,8 @@ def test_a_create_is_read_as_runpodctl_reads_it(args: tuple[str, ...], why: str)
 def test_the_forms_runpodctl_accepts_are_proven() -> None:
     assert auto("--terminate-after=2026-11-29T13:00:00.5+01:00", "--compute-type", " gpu ")
     found = auto("--terminate-after", "2030-01-01T00:00:00Z", "--terminate-after", SOON)
-    assert found is not None and found.until == SOON  # type: ignore[attr-defined]
+    assert found is not None
+    assert found.until == SOON  # type: ignore[attr-defined]
 
 
 def test_the_pod_gets_the_cap_the_record_says(

@@ -149,7 +149,8 @@ def test_runpod_create_failure_reads_v2_7_2s_two_error_lines() -> None:
 
 
 def test_an_error_caught_before_the_json_helper_is_read_from_the_printf_line() -> None:
-    err = 'Usage:\n  runpodctl pod create [flags]\n\n{"error":"invalid --compute-type "X" (use GPU or CPU)"}\n'
+    printed = '{"error":"invalid --compute-type "X" (use GPU or CPU)"}'
+    err = f"Usage:\n  runpodctl pod create [flags]\n\n{printed}\n"
     created = vendors.get("runpod").created(ran("", err, 1))
     assert created.problem == 'runpodctl: invalid --compute-type "X" (use GPU or CPU)'
 
