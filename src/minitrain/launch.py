@@ -146,6 +146,33 @@ def start_watcher(
     return log, child.pid
 
 
+def watch_account(
+    folder: Path, label: str, instance: str, *, api_key: str | None, url: str | None
+) -> vendors.Account | None:
+    """The account a watch of ``instance`` lists and destroys with: the flags given, else the
+    environment's. Refused when its launch named an account of its own (vastai ``--api-key``,
+    ``--url``) and neither a flag nor the environment gives one: the watcher would look at
+    another account, where the instance is never listed."""
+    import os
+
+    for launched in launches.of_label(folder, label):
+        if launched.instance_id != instance:
+            continue
+        for flag, given, variable in (
+            ("--api-key", api_key, "VAST_API_KEY"),
+            ("--url", url, "VAST_URL"),
+        ):
+            if flag in launched.account and not (given or os.environ.get(variable)):
+                raise InputError(
+                    f"{instance} was created with its own {flag} ({launched.path.name}), so"
+                    f" another account than this one may own it: give the same with `budget"
+                    f" watch ... {flag} ...` or ${variable}, or the watcher would not see it"
+                )
+    if api_key is None and url is None:
+        return None
+    return vendors.Account(api_key, url)
+
+
 def started_at(folder: Path, label: str, instance: str, *, given: str | None = None) -> datetime:
     """When the instance began to bill: ``given``, else its launch record, else the start time
     the pre-flight noted."""

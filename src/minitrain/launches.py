@@ -25,6 +25,7 @@ class Launch(Struct, frozen=True):
     instance_id: str | None
     outcome: str | None
     started_at: datetime | None
+    account: str = ""  # the account flags the create named ("" for the environment's)
 
 
 class LaunchFile(Struct, frozen=True):
@@ -39,6 +40,7 @@ class LaunchFile(Struct, frozen=True):
     exit_status: int | None = None
     instance_id: str | None = None
     output_tail: str | None = None
+    account: str = ""  # which account flags the create named, never the key itself
 
 
 def reserve(folder: Path, now: datetime, label: str) -> Path:
@@ -56,6 +58,8 @@ def write(path: Path, launch: LaunchFile) -> None:
     }
     if launch.output_tail is not None:
         fields["output_tail"] = launch.output_tail
+    if launch.account:
+        fields["account"] = launch.account
     data = {
         "kind": "launch",
         "label": launch.label,
@@ -79,4 +83,5 @@ def of_label(folder: Path, label: str) -> Iterator[Launch]:
             run_folder.text(data.get("instance_id")),
             run_folder.text(data.get("outcome")),
             started,
+            run_folder.text(data.get("account")) or "",
         )

@@ -28,9 +28,12 @@ class WatchState(Struct):
     started_at: str  # when the instance started billing (UTC ISO)
     cap_hours: str
     warned: bool = False
-    ended: str = ""  # "", "unconfirmed" (terminate asked, not yet seen gone), "terminated", "gone"
+    # "", "unconfirmed" (destroy sent, not yet accepted and confirmed), "terminated" (accepted,
+    # then not listed), "gone" (the API answered no such instance), "recorded" (the actual is)
+    ended: str = ""
     ended_at: str = ""
     failures: int = 0  # failed looks in a row
+    missing_since: str = ""  # when a listing first did not show it (reported, proves nothing)
 
     @property
     def start(self) -> datetime:

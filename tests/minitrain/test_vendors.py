@@ -276,24 +276,37 @@ def test_vast_create_reads_new_contract(vast: VastApi, tmp_path: Path) -> None:
     assert refused.problem.startswith("vastai: Invalid user key (HTTP 401)")
 
 
-def test_an_old_vastai_without_y_is_detected_from_all_of_stderr(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+OLD_VASTAI = """\
+import argparse, json, os, urllib.request
+# vastai 1.0.0 (vastai/cli/commands/instances.py destroy__instance, destroy_instance_impl): no
+# -y, no prompt; argparse rejects -y with its usage line and exit 2
+p = argparse.ArgumentParser(prog="vastai")
+p.add_argument("words", nargs="*")
+p.add_argument("--raw", action="store_true")
+a = p.parse_args()
+q = urllib.request.Request(
+    os.environ["VAST_URL"] + f"/api/v0/instances/{a.words[2]}/", b"{}", method="DELETE",
+    headers={"Authorization": "Bearer " + os.environ["VAST_API_KEY"]},
+)
+rj = json.loads(urllib.request.urlopen(q).read())
+print(f"destroying instance {a.words[2]}." if rj.get("success") else rj.get("msg", rj))
+"""
+
+
+def test_a_vastai_before_1_0_1_destroys_in_its_own_form(
+    vast: VastApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """vastai 0.5.0 has no -y on `destroy instance`: argparse prints its usage line first, then
-    `vastai: error: unrecognized arguments: -y`, and exits 2 (argparse ArgumentParser.error)."""
+    """Issue 22: it has no -y and destroys without a prompt; "-y" was called a destroy that
+    "does nothing", so the watcher could never terminate with such a CLI."""
     old = tmp_path / "old-bin" / "vastai"
     old.parent.mkdir()
-    old.write_text(
-        f"#!{sys.executable}\nimport argparse\n"
-        "p = argparse.ArgumentParser(prog='vastai')\n"
-        "p.add_argument('command', nargs='*')\n"
-        "p.add_argument('--raw', action='store_true')\n"
-        "p.parse_args()\n"
-    )
+    old.write_text(f"#!{sys.executable}\n{OLD_VASTAI}")
     old.chmod(0o755)
     monkeypatch.setenv("PATH", f"{old.parent}{os.pathsep}{os.environ['PATH']}")
-    with pytest.raises(vendors.VendorError, match=r"too old for -y.*destroy 4242 in the console"):
-        vendors.get("vast").terminate("4242")
+    vast.instances = [VAST]
+    assert vendors.get("vast").terminate("4242") is False
+    assert vast.instances == []
+    assert vast.calls == ["DELETE /api/v0/instances/4242/"]  # -y refused before any call
 
 
 def test_the_vendor_of_a_create_command_is_its_cli() -> None:

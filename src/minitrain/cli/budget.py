@@ -128,6 +128,9 @@ def _watch_arguments(watch: argparse.ArgumentParser) -> None:
     watch.add_argument("--start", help="when billing started (default: from the launch record)")
     watch.add_argument("--poll-s", type=float, default=30.0)
     watch.add_argument("--once", action="store_true", help="look once and exit (for cron)")
+    # the account of a create that named its own (vastai --api-key/--url); default: environment
+    watch.add_argument("--api-key", help="vastai: the key the create used (default $VAST_API_KEY)")
+    watch.add_argument("--url", help="vastai: the API server the create used (default $VAST_URL)")
 
 
 def _db_arguments(db: argparse.ArgumentParser) -> None:
@@ -310,14 +313,24 @@ def _watch(args: Args) -> int:
         start=start,
         cap_hours=hours,
     )
+    account = launch.watch_account(
+        folder, args.label, args.instance, api_key=args.api_key, url=args.url
+    )
+    guard = resolved.guard()
+    was_open = watch.reservation_open(guard.status(), args.label)
+
+    def closed() -> bool:  # the person recorded the actual: nothing left to watch
+        return was_open and not watch.reservation_open(guard.status(), args.label)
 
     def say(line: str) -> None:
         print(line, flush=True)
 
     if args.once:  # for cron: a look that could not tell is a failure, so cron mails it
-        looked = watch.check(folder, state, now=datetime.now(UTC), say=say)
+        looked = watch.check(
+            folder, state, now=datetime.now(UTC), say=say, account=account, closed=closed
+        )
         return ExitCode.NOT_PASSED if looked is watch.Look.UNKNOWN else ExitCode.OK
-    watch.watch(folder, state, poll_s=args.poll_s, say=say)
+    watch.watch(folder, state, poll_s=args.poll_s, say=say, account=account, closed=closed)
     return ExitCode.OK
 
 

@@ -78,15 +78,21 @@ class RunPod:
             for p in pods
         ]
 
-    def terminate(self, instance_id: str) -> None:
+    def terminate(self, instance_id: str) -> bool:
         argv = ["runpodctl", "pod", "delete", instance_id]
-        done = run(argv, what=f"deleting RunPod pod {instance_id}", explain=explain)
+        try:
+            done = run(argv, what=f"deleting RunPod pod {instance_id}", explain=explain)
+        except VendorError as exc:
+            if "(status 404)" in str(exc):  # the API's own "no such pod"
+                return True
+            raise
         answer = _object(done.stdout)
         if answer is None or answer.get("deleted") is not True:
             raise VendorError(
                 f'`{" ".join(argv)}` did not print {{"deleted": true, ...}}:'
                 f" {one_line(done.stdout)[:200]!r}"
             )
+        return False
 
     def created(self, ran: Ran) -> Created:
         answer = _object(ran.stdout)
