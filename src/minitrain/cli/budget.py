@@ -117,6 +117,7 @@ def _launch_arguments(go: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start `budget watch` for the new instance in the background",
     )
+    go.add_argument("--hours", help="vastai: the on-instance time cap (default and most: 4)")
     go.add_argument("command", nargs=argparse.REMAINDER, help="-- the vendor command and its args")
 
 
@@ -239,6 +240,7 @@ def _computed(args: Args, resolved: settings.Settings) -> Decimal:
 
 def _launch(args: Args) -> int:
     from minitrain import launch, vendors
+    from minitrain.money import parse_rate
 
     resolved = _settings(args)
     argv = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -252,6 +254,7 @@ def _launch(args: Args) -> int:
         vendor=vendor,
         records=resolved.runs_folder,
         run_preflight=_preflight_runner(args, estimate) if sys.stdin.isatty() else None,
+        cap_hours=parse_rate(args.hours, what="--hours") if args.hours else None,
     )
     print(launched.message)
     print(f"record: {launched.record}")
@@ -268,6 +271,7 @@ def _launch(args: Args) -> int:
             vendor=vendor,
             folder=launched.record.parent,
             ledger=resolved.ledger_path,
+            account=launched.account,
         )
         print(f"watcher started in the background (pid {pid}); its log: {log}")
     return ExitCode.OK if launched.ok else ExitCode.NOT_PASSED
