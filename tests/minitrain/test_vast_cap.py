@@ -20,6 +20,7 @@ from minitrain.cli.budget import main as budget
 from minitrain.errors import InputError
 from minitrain.preflight.session import Options, run_checklist
 from minitrain.vendors import vast_cap
+from tests.conftest import REPO
 from tests.minitrain.conftest import vast_lab
 from tests.minitrain.preflight.conftest import FakePerson
 from tests.minitrain.test_whole_day import LABEL, VAST_ANSWERS, VAST_CREATE
@@ -156,3 +157,30 @@ def test_the_creates_account_is_the_watchers_and_is_never_written(
     assert "was created with its own --api-key" in capsys.readouterr().err
     assert budget([*watch, "--api-key", team]) == 0
     assert "not listed" not in capsys.readouterr().out  # it looked at the team's account
+
+
+def post_start_check(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    import yaml
+
+    steps = yaml.safe_load((REPO / "checklists/post-start.yaml").read_text())["steps"]
+    [command] = [step["command"] for step in steps if step["id"] == "time-cap"]
+    assert vast_cap.PID_FILE in command[-1]  # the file the cap writes
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    return subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_the_post_start_check_sees_the_cap_running_not_only_set(tmp_path: Path) -> None:
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        (tmp_path / vast_cap.PID_FILE).write_text(f"{sleeper.pid} 1795916520\n")
+        running = post_start_check(tmp_path)
+        assert (running.returncode, running.stdout.split(",")[0]) == (
+            0,
+            f"time cap running on the instance (pid {sleeper.pid})",
+        )
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    ended = post_start_check(tmp_path)
+    assert ended.returncode == 1
+    assert "the time cap is NOT running on this instance" in ended.stdout
