@@ -125,3 +125,11 @@ def test_each_kind_of_run_file_has_one_owner() -> None:
     for marker, owner in (('"-launch"', "launches"), ('".watch-"', "watches")):
         knowing = sorted(n for n, path in MODULES.items() if marker in path.read_text())
         assert knowing == [f"minitrain.{owner}"], marker
+
+
+def test_the_vendor_adapters_stand_on_their_contract_and_nothing_that_decides() -> None:
+    """``vendors/`` knows command lines and outputs; it never reaches the ledger, the guard,
+    the run folder or the pre-flight."""
+    below = {"vendors", "errors", "cents", "_commands", "_secrets", "_struct"}
+    for module in (m for m in MODULES if _floor(m) == "vendors"):
+        assert {_floor(dep) for dep in _reach(module)} <= below, module

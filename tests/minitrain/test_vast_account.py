@@ -71,3 +71,32 @@ def test_an_expired_2fa_session_that_fell_back_to_another_key_is_a_failed_listin
         vendors.get("vast").instances()
     assert "may belong to another account" in str(caught.value)
     assert not (config / "vast_tfa_key").exists()  # vastai's own doing
+
+
+def test_a_listing_without_instances_never_ends_the_watch_and_the_cap_still_destroys(
+    vast: VastApi, tmp_path: Path
+) -> None:
+    """Issue 22: a 200 listing without `instances` printed `[]`; the watcher said "no longer
+    listed" and at the cap declared the instance gone without ever destroying it."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from minitrain import watch
+
+    vast.instances, vast.mode = [{**VAST, "id": 9408}], "no-instances"
+    start = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
+    state = watch.load_or_start(
+        tmp_path, label="lab02", instance="9408", vendor="vast", start=start, cap_hours=Decimal(4)
+    )
+    said: list[str] = []
+    for hours in (1, 2, 3):
+        looked = watch.check(tmp_path, state, now=start + timedelta(hours=hours), say=said.append)
+        assert looked is watch.Look.WATCHING
+    assert len(said) == 1
+    assert said[0].startswith("9408 is not listed by vastai since 21:00 UTC")
+    assert not [call for call in vast.calls if call.startswith("DELETE")]
+    looked = watch.check(tmp_path, state, now=start + timedelta(hours=4), say=said.append)
+    assert looked is watch.Look.DONE
+    assert "DELETE /api/v0/instances/9408/" in vast.calls
+    assert vast.instances == []
+    assert said[-1].startswith("terminated 9408")
