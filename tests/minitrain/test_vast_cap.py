@@ -5,12 +5,15 @@ watcher uses, and it is never written down."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -91,6 +94,17 @@ def test_an_entrypoint_and_abbreviated_options_are_read_as_argparse_reads_them()
     assert capped.argv[:3] == ["vastai", "--api-key", "k-0001"]
 
 
+@pytest.fixture
+def cap_dir(tmp_path: Path) -> Iterator[Path]:
+    """The folder the cap writes its pid file to; a cap still running after the test (one
+    that failed) is ended by that pid, so it never outlives the test."""
+    yield tmp_path
+    pid_file = tmp_path / vast_cap.PID_FILE
+    if pid_file.exists():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+
+
 def run_cap(vast: VastApi, tmp_path: Path, *, until: datetime, path: str) -> None:
     """The cap as the instance runs it: `sh`, with the instance's id and key in its
     environment; its pid and log files go to $TMPDIR."""
@@ -111,7 +125,8 @@ def wait_gone(vast: VastApi, tmp_path: Path) -> None:
     assert vast.instances == [], (tmp_path / "budget-cap.log").read_text()
 
 
-def test_the_caps_script_ends_the_instance_through_the_api(vast: VastApi, tmp_path: Path) -> None:
+def test_the_caps_script_ends_the_instance_through_the_api(vast: VastApi, cap_dir: Path) -> None:
+    tmp_path = cap_dir
     vast.instances = [{"id": 7835610, "label": "lab02", "actual_status": "running"}]
     vast.accounts[INSTANCE_KEY] = vast.instances  # the instance's key: its own account
     run_cap(vast, tmp_path, until=datetime.now(UTC) + timedelta(seconds=2), path=os.defpath)
