@@ -1,13 +1,24 @@
 """A stand-in for the Vast.ai REST API on 127.0.0.1, for driving the real `vastai` CLI.
 
-It answers the calls `vastai` 1.9.1 makes for the commands we use, with the shapes the real API
-gives (vast-ai/vast-cli: ``vastai/api/instances.py`` reads ``GET /api/v1/instances/`` as
-``{"instances": [...], "next_token": ...}`` and needs each row's ``start_date`` and
-``extra_env``; ``DELETE /api/v0/instances/ID/`` and ``PUT /api/v0/asks/ID/`` answer JSON with
-``success``). ``mode`` makes every call fail the ways the real service does: ``401`` (the JSON
-error the API sends for a bad key, ``{"success": false, "error": "auth_error", "msg": "Invalid
-user key"}``; the CLI's own ``_is_tfa_session_expired`` names that message), ``500`` (an HTML
-error page), ``html`` (a captive portal's page with status 200).
+It answers the calls `vastai` 1.9.1 makes for the commands we use, and the calls the on-instance
+time cap makes, with the shapes the real API gives (vast-ai/vast-cli: ``vastai/api/instances.py``
+reads ``GET /api/v1/instances/`` as ``{"instances": [...], "next_token": ...}`` with
+``data.get("instances") or []`` and needs each row's ``start_date`` and ``extra_env``;
+``show_instance`` reads ``GET /api/v0/instances/ID/`` as ``{"instances": row or null}``;
+``PUT /api/v0/asks/ID/`` creates. vast-ai/docs ``api-reference/openapi/yaml/
+auto_delete_api_v0_instances_id_4ff617.yaml``: ``DELETE /api/v0/instances/ID/`` answers
+``{"success": true}``, or 404 ``{"success": false, "error": "no_such_instance", "msg":
+"Instance ID not found."}``; ``PUT /api/v0/instances/ID/`` with ``{"state": "stopped"}`` stops
+it (api-reference "manage instance")).
+
+Every call is answered for the account of its ``Authorization: Bearer KEY``: ``instances``
+belongs to ``key`` (the environment's, ``VAST_API_KEY`` in the tests), ``accounts`` holds other
+keys' instances (a team key, an instance's own ``CONTAINER_API_KEY`` sees its account's), and
+an unknown key gets the 401 the API sends for a bad key, ``{"success": false, "error":
+"auth_error", "msg": "Invalid user key"}`` (the CLI's own ``_is_tfa_session_expired`` names that
+message). ``mode`` makes every call fail the ways the real service does: ``500`` (an HTML error
+page), ``html`` (a captive portal's page with status 200); ``no-instances`` and
+``null-instances`` answer the listing without its ``instances`` or with ``null`` there.
 """
 
 from __future__ import annotations
@@ -20,51 +31,84 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 INVALID_KEY = {"success": False, "error": "auth_error", "msg": "Invalid user key"}
+KEY = "test-key-not-real-0001"
 
 
 @dataclass
 class VastApi:
     instances: list[dict[str, Any]] = field(default_factory=list)
-    mode: str = ""  # "", "401", "500", "html"
+    mode: str = ""  # "", "401", "500", "html", "no-instances", "null-instances"
     destroy_ignored: bool = False  # the API says success, the instance stays (a ghost)
     calls: list[str] = field(default_factory=list)
     next_contract: int = 7835610
+    key: str = KEY
+    accounts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    bodies: list[dict[str, Any]] = field(default_factory=list)  # each create's JSON body
+    url: str = ""  # where it is served (set by the fixture)
 
-    def answer(self, method: str, path: str) -> tuple[int, str, str]:
+    def answer(self, method: str, path: str, key: str, body: bytes) -> tuple[int, str, str]:
         self.calls.append(f"{method} {path}")
-        if self.mode == "401":
-            return 401, "application/json", json.dumps(INVALID_KEY)
         if self.mode == "500":
             return 500, "text/html", "<h1>Server Error (500)</h1>"
         if self.mode == "html":
             return 200, "text/html", "<html><body>Sign in to the hotel Wi-Fi</body></html>"
-        return 200, "application/json", json.dumps(self._ok(method, path))
+        rows = self.instances if key == self.key else self.accounts.get(key)
+        if self.mode == "401" or rows is None:
+            return 401, "application/json", json.dumps(INVALID_KEY)
+        status, data = self._ok(method, path, rows, json.loads(body or b"{}"))
+        return status, "application/json", json.dumps(data)
 
-    def _ok(self, method: str, path: str) -> object:
+    def _ok(
+        self, method: str, path: str, rows: list[dict[str, Any]], sent: dict[str, Any]
+    ) -> tuple[int, object]:
         if method == "GET" and path.startswith("/api/v1/instances/"):
-            rows = [{"start_date": 1764363600.0, "extra_env": [], **row} for row in self.instances]
-            return {"instances": rows, "next_token": None, "total_instances": len(rows)}
+            return 200, self._listing(rows)
         found = re.match(r"/api/v0/instances/(\d+)/", path)
-        if method == "DELETE" and found:
-            if not self.destroy_ignored:
-                self.instances = [r for r in self.instances if str(r["id"]) != found.group(1)]
-            return {"success": True}
+        if found:
+            return self._instance(method, found.group(1), rows, sent)
         if method == "PUT" and path.startswith("/api/v0/asks/"):
+            self.bodies.append(sent)
             new = self.next_contract
-            self.instances.append({"id": new, "label": "lab02", "actual_status": "loading"})
-            return {"success": True, "new_contract": new}
+            rows.append({"id": new, "label": "lab02", "actual_status": "loading"})
+            return 200, {"success": True, "new_contract": new}
         if path.startswith("/api/v0/gpu_names/"):
-            return {"gpu_names": []}
-        return {"id": 1, "host_agreement_accepted": False}  # /users/current, for the role
+            return 200, {"gpu_names": []}
+        return 200, {"id": 1, "host_agreement_accepted": False}  # /users/current, for the role
+
+    def _listing(self, rows: list[dict[str, Any]]) -> object:
+        full = [{"start_date": 1764363600.0, "extra_env": [], **row} for row in rows]
+        if self.mode == "no-instances":
+            return {"next_token": None}
+        if self.mode == "null-instances":
+            return {"instances": None, "next_token": None}
+        return {"instances": full, "next_token": None, "total_instances": len(full)}
+
+    def _instance(
+        self, method: str, instance: str, rows: list[dict[str, Any]], sent: dict[str, Any]
+    ) -> tuple[int, object]:
+        row = next((r for r in rows if str(r["id"]) == instance), None)
+        if method == "GET":
+            full = {"start_date": 1764363600.0, "extra_env": [], **row} if row else None
+            return 200, {"instances": full}
+        if row is None:
+            msg = f"Instance {instance} not found."
+            return 404, {"success": False, "error": "no_such_instance", "msg": msg}
+        if method == "DELETE":
+            if not self.destroy_ignored:
+                rows.remove(row)
+        else:  # PUT: manage instance, {"state": "stopped"}
+            row["actual_status"] = sent.get("state", row.get("actual_status"))
+        return 200, {"success": True}
 
 
 class _Handler(BaseHTTPRequestHandler):
     api: VastApi
 
     def _serve(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        status, kind, body = self.api.answer(self.command, self.path)
-        data = body.encode()
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        status, kind, text = self.api.answer(self.command, self.path, key, body)
+        data = text.encode()
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from minitrain._secrets import redact
@@ -49,7 +49,9 @@ def one_line(text: str) -> str:
     return joined if len(joined) <= SHOWN_CHARS else joined[: SHOWN_CHARS - 3] + "..."
 
 
-def run(argv: Sequence[str], *, timeout: float) -> Ran:
+def run(argv: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = None) -> Ran:
+    """``env``: variables to add to this process's environment for the child (a credential
+    passed in memory, never on its command line, where `ps` shows it)."""
     args = tuple(argv)
     if not _found(args[0]):
         return Ran(args, None, "", "", f"`{args[0]}` is not installed or not on PATH", True)
@@ -65,6 +67,7 @@ def run(argv: Sequence[str], *, timeout: float) -> Ran:
             stdin=subprocess.DEVNULL,
             text=True,
             start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
     except FileNotFoundError:
         return Ran(args, None, "", "", f"`{args[0]}` is not installed or not on PATH", True)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from minitrain import runs, vendors
+from minitrain import launches, runs, vendors, watches
 from minitrain._commands import run as run_command
 from minitrain._secrets import redact
 from minitrain._struct import Struct, replace
@@ -28,11 +28,11 @@ from minitrain.budget_guard import BudgetGuard
 from minitrain.errors import InputError, NotPassed
 from minitrain.money import format_usd
 from minitrain.runs import MAX_HOURS, STALE_AFTER
-from minitrain.vendors import runpod
+from minitrain.vendors import runpod, vast_cap
 
 COMMAND_TIMEOUT_S = 600
-TYPED = vendors.AutoTermination(
-    "typed in the pre-flight", None, "the vendor cannot prove it from the create command"
+WATCHER_ONLY = vendors.AutoTermination(
+    "only while `budget watch` runs", None, "the create command sets no cap of its own"
 )
 
 
@@ -42,6 +42,7 @@ class Launched(Struct, frozen=True):
     record: Path
     message: str
     ok: bool = False  # the vendor printed its documented success, with the id
+    account: vendors.Account | None = None  # the create's own (in memory, for the watcher)
 
 
 def launch(
@@ -53,12 +54,17 @@ def launch(
     vendor: str,
     records: Path,
     run_preflight: Callable[[], object] | None = None,
+    cap_hours: Decimal | None = None,
 ) -> Launched:
-    """``run_preflight`` (a person at a terminal) runs the pre-flight when none has passed."""
+    """``run_preflight`` (a person at a terminal) runs the pre-flight when none has passed;
+    ``cap_hours``: a Vast instance's on-instance cap, if shorter than the checklist's maximum."""
     if not argv:
         raise InputError("no vendor command: put it after --, e.g. -- runpodctl pod create ...")
+    hours = min(cap_hours, Decimal(MAX_HOURS)) if cap_hours else Decimal(MAX_HOURS)
     # before any pre-flight or create: a refusal here costs nothing
-    stops = runpod.auto_termination(argv, now=datetime.now(UTC), max_hours=MAX_HOURS) or TYPED
+    now = datetime.now(UTC)
+    stops = runpod.auto_termination(argv, now=now, max_hours=MAX_HOURS) or WATCHER_ONLY
+    _on_instance(argv, now, hours)
     try:
         preflight = _passing_preflight(records, label, estimate)
     except NotPassed:
@@ -75,30 +81,40 @@ def launch(
         )
     _refuse_second_launch(records, label, preflight)
     started = datetime.now(UTC)
-    record = runs.reserve_launch(records, started, label)
-    written = runs.LaunchFile(
+    capped = _on_instance(argv, started, hours)
+    account = capped.account if capped else None
+    if capped:
+        stops = vendors.AutoTermination(
+            f"on the instance, until {capped.until:%H:%M} UTC",
+            capped.until.isoformat(),
+            f"its on-start destroys it through {capped.url} with the instance's own key",
+        )
+    record = launches.reserve(records, started, label)
+    written = launches.LaunchFile(
         label,
         started,
         preflight=preflight.name,
         command=redact(" ".join(argv)),
         auto_termination={"how": stops.how, "until": stops.until, "detail": stops.detail},
         outcome="running: the vendor command has not returned",
+        account=account.named() if account else "",
     )
-    runs.write_launch(record, written)  # a kill -9 from here on leaves this behind
-    ran = run_command(argv, timeout=COMMAND_TIMEOUT_S)
+    launches.write(record, written)  # a kill -9 from here on leaves this behind
+    ran = run_command(capped.argv if capped else argv, timeout=COMMAND_TIMEOUT_S)
     status = ran.status if ran.status is not None else (127 if ran.missing else 124)
-    created = vendors.get(vendor).created(ran)
+    created = vendors.get(vendor, account).created(ran)
     if not created.problem:
+        same = " with the create's --api-key/--url" if account and account.named() else ""
         message = (
             f"launched {label}: instance {created.instance_id};"
             f" {format_usd(estimate)} stays reserved until `budget record {label} ...`;"
-            f" watch the time cap with `budget watch --label {label}"
-            f" --instance {created.instance_id}`"
+            f" time cap {stops.how}; watch it too with `budget watch --label {label}"
+            f" --instance {created.instance_id}`{same}"
         )
     else:
-        message = _after_failure(guard, label, vendor, created)
+        message = _after_failure(guard, label, vendors.get(vendor, account), created)
     output = "\n".join(part for part in (ran.stdout, ran.stderr, ran.problem) if part)
-    runs.write_launch(
+    launches.write(
         record,
         replace(
             written,
@@ -108,16 +124,34 @@ def launch(
             outcome=message,
         ),
     )
-    return Launched(created.instance_id, status, record, message, ok=not created.problem)
+    return Launched(
+        created.instance_id, status, record, message, ok=not created.problem, account=account
+    )
+
+
+def _on_instance(argv: Sequence[str], now: datetime, hours: Decimal) -> vast_cap.Capped | None:
+    """A `vastai create instance` with the cap in its on-start (to end at a whole minute)."""
+    if not argv or Path(argv[0]).name != "vastai":
+        return None
+    until = (now + timedelta(hours=float(hours))).replace(second=0, microsecond=0)
+    return vast_cap.cap(argv, until=until)
 
 
 def start_watcher(
-    label: str, instance: str, *, vendor: str, folder: Path, ledger: str
+    label: str,
+    instance: str,
+    *,
+    vendor: str,
+    folder: Path,
+    ledger: str,
+    account: vendors.Account | None = None,
 ) -> tuple[Path, int]:
-    """``budget watch`` for this instance, detached from this terminal, logging to a file."""
+    """``budget watch`` for this instance, detached from this terminal, logging to a file; the
+    create's account reaches it in its environment, never on its command line or in a file."""
+    import os
     import sys
 
-    log = runs.watch_state_path(folder, label, instance).with_suffix(".log")
+    log = watches.state_path(folder, label, instance).with_suffix(".log")
     argv = [
         sys.executable,
         "-m",
@@ -140,8 +174,36 @@ def start_watcher(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env={**os.environ, **(account or vendors.Account()).env("VAST_API_KEY", "VAST_URL")},
         )  # outlives us
     return log, child.pid
+
+
+def watch_account(
+    folder: Path, label: str, instance: str, *, api_key: str | None, url: str | None
+) -> vendors.Account | None:
+    """The account a watch of ``instance`` lists and destroys with: the flags given, else the
+    environment's. Refused when its launch named an account of its own (vastai ``--api-key``,
+    ``--url``) and neither a flag nor the environment gives one: the watcher would look at
+    another account, where the instance is never listed."""
+    import os
+
+    for launched in launches.of_label(folder, label):
+        if launched.instance_id != instance:
+            continue
+        for flag, given, variable in (
+            ("--api-key", api_key, "VAST_API_KEY"),
+            ("--url", url, "VAST_URL"),
+        ):
+            if flag in launched.account and not (given or os.environ.get(variable)):
+                raise InputError(
+                    f"{instance} was created with its own {flag} ({launched.path.name}), so"
+                    f" another account than this one may own it: give the same with `budget"
+                    f" watch ... {flag} ...` or ${variable}, or the watcher would not see it"
+                )
+    if api_key is None and url is None:
+        return None
+    return vendors.Account(api_key, url)
 
 
 def started_at(folder: Path, label: str, instance: str, *, given: str | None = None) -> datetime:
@@ -151,13 +213,15 @@ def started_at(folder: Path, label: str, instance: str, *, given: str | None = N
 
     if given is not None:
         return cost.parse_end(given)
-    for launched in runs.launches(folder, label):
+    for launched in launches.of_label(folder, label):
         if launched.instance_id == instance and launched.started_at is not None:
             return launched.started_at
     return cost.authorized_start(folder, label)[1]
 
 
-def _after_failure(guard: BudgetGuard, label: str, vendor: str, created: vendors.Created) -> str:
+def _after_failure(
+    guard: BudgetGuard, label: str, adapter: vendors.Vendor, created: vendors.Created
+) -> str:
     head = f"the launch failed: {created.problem}"
     if created.instance_id:
         return (
@@ -166,7 +230,7 @@ def _after_failure(guard: BudgetGuard, label: str, vendor: str, created: vendors
             f" `budget record {label} USD`; the reservation stays open until then"
         )
     try:
-        listed = vendors.get(vendor).instances()
+        listed = adapter.instances()
     except InputError as exc:
         return (
             f"{head}; whether an instance was created is unknown ({exc}). The reservation"
@@ -207,7 +271,7 @@ def _passing_preflight(folder: Path, label: str, estimate: Decimal) -> Path:
 
 def _refuse_second_launch(folder: Path, label: str, preflight: Path) -> None:
     """One launch per pre-flight: after a crash, launching again could start a second instance."""
-    for launched in runs.launches(folder, label):
+    for launched in launches.of_label(folder, label):
         if launched.preflight == preflight.name:
             raise NotPassed(
                 f"{preflight.name} was already used by {launched.path.name} ({launched.outcome});"

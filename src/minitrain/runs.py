@@ -1,31 +1,28 @@
-"""The run folder: pre-flight runs, launches and the watcher's state, one file each.
+"""Pre-flight runs in the run folder: the file each run writes, and reading them back.
 
-This is the only module that knows the folder's file names and the JSON keys in its files; the
-rest of the package reads them back as frozen values.
+This is the only module that knows a pre-flight run's JSON keys; the rest of the package reads
+them back as frozen values. How files are named, reserved and written is ``run_folder``'s;
+launches and watcher states have their own owners (``launches``, ``watches``).
 
 A pre-flight run creates its own file (``<UTC time>-<label>[-dry-run].json``, never an existing
 name) and rewrites it, atomically, after every step; so a killed run leaves a file that says how
 far it got. Another run touches it only once its process is gone: to say it was ``interrupted``,
 or to finish it as ``authorized``/``recorded`` when the ledger holds the line its gate was
 writing (the gate saves the line's id here *before* writing it, so a rerun can look it up). A
-launch writes ``<UTC time>-<label>-launch.json`` beside it; a watcher keeps its state in a hidden
-``.watch-<label>-<instance>.json``.
+launch writes its own record beside it (``launches``), and a watcher its state (``watches``).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from minitrain._secrets import redact_data
+from minitrain import run_folder
 from minitrain._struct import Struct, asdict, field
-from minitrain.errors import InputError
 
 STALE_AFTER = timedelta(minutes=30)  # older progress is not offered for resuming or launching
 MAX_HOURS = 4  # the longest vendor-side auto-termination allowed, in hours
@@ -141,7 +138,7 @@ class RunRecord:
         dry_run: bool,
     ) -> None:
         now = datetime.now(UTC)
-        self.path = reserve(folder, now, label, suffix="-dry-run" if dry_run else "")
+        self.path = run_folder.reserve(folder, now, label, suffix="-dry-run" if dry_run else "")
         self._data: dict[str, Any] = {
             "status": "running",
             "mode": "dry-run" if dry_run else "live",
@@ -208,7 +205,7 @@ class RunRecord:
             reason=reason,
             stopped_at_step=step,
             remaining_after=remaining_after,
-            finished_at=_stamp(),
+            finished_at=run_folder.stamp(),
         )
         self._save()
 
@@ -217,31 +214,13 @@ class RunRecord:
             self._save()
 
     def _save(self) -> None:
-        _write(self.path, self._data, secret=True)
-
-
-def _write(path: Path, data: dict[str, Any], *, secret: bool = False) -> None:
-    """Write a file atomically: a temporary file, renamed over it. A pre-flight file is
-    ``secret`` (answers may hold keys): redacted, and fsynced before the rename."""
-    temp = path.with_name(f".{path.name}.tmp")
-    # redacted before encoding: JSON escapes a key's `\` or `"` and it would not match
-    temp.write_text(
-        json.dumps(redact_data(data) if secret else data, indent=2) + "\n", encoding="utf-8"
-    )
-    if secret:
-        with temp.open("rb") as f:
-            os.fsync(f.fileno())
-    temp.replace(path)
+        run_folder.write(self.path, self._data, secret=True)
 
 
 def _host() -> str:
     """This machine's name: ``socket.gethostname()``'s value (both read uname), without the
     start-up cost of importing ``socket``."""
     return os.uname().nodename
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def gone(run: Preflight) -> bool:
@@ -273,8 +252,8 @@ def _alive(pid: int) -> bool:
 
 def close_interrupted(run: Preflight) -> None:
     """Say of a run whose process is gone that it was interrupted (it stays resumable)."""
-    now = _stamp()
-    _write(
+    now = run_folder.stamp()
+    run_folder.write(
         run.path,
         {
             **run._data,
@@ -290,55 +269,34 @@ def close_interrupted(run: Preflight) -> None:
 def close_written(run: Preflight, status: str, reason: str, *, remaining_after: str | None) -> None:
     """Finish a killed run whose gate did write the ledger; ``remaining_after`` None keeps the
     file's own."""
-    _write(
+    run_folder.write(
         run.path,
         {
             **run._data,
             "status": status,
             "reason": reason,
-            "finished_at": _stamp(),
+            "finished_at": run_folder.stamp(),
             "remaining_after": remaining_after or run._data.get("remaining_after"),
         },
         secret=True,
     )
 
 
-def _files_of(
-    folder: Path, label: str, *, suffix: str = ""
-) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every readable file of ``label`` in ``folder``, newest name first; ``suffix`` picks a
-    kind (``"-launch"``). Unreadable files and others' hidden working files are skipped: they
-    are not ours to judge, and they stay as they are."""
-    for path in sorted(folder.glob(f"*-{safe_label(label)}*{suffix}.json"), reverse=True):
-        if path.name.startswith("."):
-            continue
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and data.get("label") == label:
-            yield path, data
-
-
 def preflights(folder: Path, label: str) -> Iterator[Preflight]:
     """The pre-flight runs of ``label``, newest name first."""
-    for path, data in _files_of(folder, label):
-        if data.get("kind") == "launch":
+    for path, data in run_folder.files_of(folder, label):
+        if "kind" in data:  # a launch: see run_folder
             continue
         yield Preflight(
             path,
             label,
-            _text(data.get("status")),
-            _text(data.get("mode")),
-            _text(data.get("estimate")),
-            _text(data.get("started_at")),
-            _text(data.get("finished_at")),
+            run_folder.text(data.get("status")),
+            run_folder.text(data.get("mode")),
+            run_folder.text(data.get("estimate")),
+            run_folder.text(data.get("started_at")),
+            run_folder.text(data.get("finished_at")),
             data,
         )
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def find_resumable(
@@ -392,154 +350,3 @@ def authorized_start(folder: Path, label: str) -> tuple[Path, datetime] | None:
         return None
     _, path, start = max(found)
     return path, start
-
-
-def safe_label(label: str) -> str:
-    """A label as a file-name part: letters, digits, '.', '_' and '-' only."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._")[:60] or "run"
-
-
-def reserve(folder: Path, now: datetime, label: str, *, suffix: str = "") -> Path:
-    """A new file name for a run, created empty so no other run can take it."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the records folder {folder}: {exc.strerror}") from None
-    stem = f"{now:%Y%m%dT%H%M%SZ}-{safe_label(label)}"
-    for n in range(1, 1000):
-        name = f"{stem}{suffix}.json" if n == 1 else f"{stem}-{n}{suffix}.json"
-        try:
-            fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            continue
-        os.close(fd)
-        return folder / name
-    raise InputError(f"{folder}: too many records named {stem}*")
-
-
-# --- launches ------------------------------------------------------------------------------
-
-
-class Launch(Struct, frozen=True):
-    """A launch's file as read back; damaged fields read as None."""
-
-    path: Path
-    preflight: str | None  # the file name of the pre-flight run it used
-    instance_id: str | None
-    outcome: str | None
-    started_at: datetime | None
-
-
-class LaunchFile(Struct, frozen=True):
-    """What a launch writes, first before its vendor command runs, then after."""
-
-    label: str
-    started: datetime
-    preflight: str
-    command: str
-    auto_termination: dict[str, str | None]
-    outcome: str
-    exit_status: int | None = None
-    instance_id: str | None = None
-    output_tail: str | None = None
-
-
-def reserve_launch(folder: Path, now: datetime, label: str) -> Path:
-    return reserve(folder, now, label, suffix="-launch")
-
-
-def write_launch(path: Path, launch: LaunchFile) -> None:
-    fields = {
-        "preflight": launch.preflight,
-        "command": launch.command,
-        "auto_termination": launch.auto_termination,
-        "exit_status": launch.exit_status,
-        "instance_id": launch.instance_id,
-        "outcome": launch.outcome,
-    }
-    if launch.output_tail is not None:
-        fields["output_tail"] = launch.output_tail
-    data = {
-        "kind": "launch",
-        "label": launch.label,
-        "started_at": launch.started.isoformat(timespec="seconds"),
-        "finished_at": _stamp(),
-        **fields,
-    }
-    _write(path, data)
-
-
-def launches(folder: Path, label: str) -> Iterator[Launch]:
-    """The launches of ``label``, newest name first."""
-    for path, data in _files_of(folder, label, suffix="-launch"):
-        try:
-            started: datetime | None = datetime.fromisoformat(data["started_at"])
-        except (KeyError, TypeError, ValueError):  # a damaged file
-            started = None
-        yield Launch(
-            path,
-            _text(data.get("preflight")),
-            _text(data.get("instance_id")),
-            _text(data.get("outcome")),
-            started,
-        )
-
-
-# --- the watcher's state ---------------------------------------------------------------------
-
-
-class WatchState(Struct):
-    """A watcher's state; the watcher updates it in place and saves it after each look."""
-
-    label: str
-    instance: str
-    vendor: str
-    started_at: str  # when the instance started billing (UTC ISO)
-    cap_hours: str
-    warned: bool = False
-    ended: str = ""  # "", "unconfirmed" (terminate asked, not yet seen gone), "terminated", "gone"
-    ended_at: str = ""
-    failures: int = 0  # failed looks in a row
-
-    @property
-    def start(self) -> datetime:
-        return datetime.fromisoformat(self.started_at)
-
-    @property
-    def cap(self) -> timedelta:
-        return timedelta(hours=float(self.cap_hours))
-
-
-def watch_state_path(folder: Path, label: str, instance: str) -> Path:
-    return folder / f".watch-{safe_label(label)}-{safe_label(instance)}.json"
-
-
-def load_watch_state(folder: Path, label: str, instance: str) -> WatchState | None:
-    """The saved state of this watcher, or None; an unreadable one is an error to show."""
-    path = watch_state_path(folder, label, instance)
-    if not path.exists():
-        return None
-    try:
-        return WatchState(**json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, TypeError) as exc:
-        raise InputError(
-            f"{path}: the watcher's state is unreadable ({exc}); move it aside to start over"
-        ) from None
-
-
-def watch_states(folder: Path, label: str) -> list[WatchState]:
-    """The readable states of every watcher of ``label``."""
-    found = []
-    for path in sorted(folder.glob(f".watch-{safe_label(label)}-*.json")):
-        try:
-            state = WatchState(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
-            continue
-        if state.label == label:
-            found.append(state)
-    return found
-
-
-def save_watch_state(folder: Path, state: WatchState) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    _write(watch_state_path(folder, state.label, state.instance), asdict(state))

@@ -1,14 +1,17 @@
-"""``budget watch``: the time cap, enforced from this side too.
+"""``budget watch``: the time cap, enforced from this side too (the second line of defence).
 
-Warns once at 80% of the cap and, at the cap, terminates the one instance it was told about
-through the vendor's CLI and confirms by listing again. Its state lives in a file beside the
-records, so a restarted watcher continues (it does not warn twice, and it measures from the
-same start). It never touches any other instance. If a listing that proves itself no longer
-shows the instance (a spot preemption, a manual terminate), it stops and says so.
+Warns once at 80% of the cap and, at the cap, destroys the one instance it was told about
+through the vendor's CLI. Its state lives in a file beside the records, so a restarted watcher
+continues (it does not warn twice, and it measures from the same start). It never touches any
+other instance, and it lists and destroys with the account that created the instance.
 
-A listing that failed proves nothing: the watcher keeps watching, tries again with backoff and
-warns loudly after repeated failures. At the cap it keeps trying to terminate and confirm until
-a listing shows the instance gone; until then its state says ``unconfirmed``.
+A watch ends only when the person records the actual (the reservation closes), or when the
+destroy it sent at the cap was accepted, or answered with the API's own "no such instance",
+and a listing no longer shows the instance. Absence from a listing proves nothing on its own (a
+glitch, a listing of another account, a page without its instances): it is reported ("not
+listed since HH:MM"), never ends the watch, and never brings a destroy before the cap. A listing
+or destroy that failed proves nothing either: the watcher tries again with backoff and warns
+loudly after repeated failures; past the cap its state says ``unconfirmed`` until it is done.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
-from minitrain import runs, vendors
-from minitrain.runs import MAX_HOURS, WatchState
+from minitrain import vendors, watches
+from minitrain.runs import MAX_HOURS
+from minitrain.watches import WatchState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,63 +35,73 @@ if TYPE_CHECKING:
 WARN_AT = Decimal("0.8")
 LOUD_AFTER = 3  # failed looks in a row before the warning is loud
 MAX_BACKOFF_S = 300.0
-FINAL = ("terminated", "gone")
+FINAL = ("terminated", "gone", "recorded")
 
 
 class Look(enum.Enum):
     WATCHING = "watching"  # the instance runs, under the cap
-    DONE = "done"  # a listing that proves itself no longer shows it
+    DONE = "done"  # ended: destroyed at the cap (accepted, then not listed), or its actual recorded
     UNKNOWN = "unknown"  # the vendor could not be asked, or a terminate is not confirmed
 
 
 def load_or_start(
     folder: Path, *, label: str, instance: str, vendor: str, start: datetime, cap_hours: Decimal
 ) -> WatchState:
-    state = runs.load_watch_state(folder, label, instance)
+    state = watches.load(folder, label, instance)
     if state is not None:
         return state
     state = WatchState(label, instance, vendor, start.isoformat(), str(cap_hours))
-    runs.save_watch_state(folder, state)
+    watches.save(folder, state)
     return state
 
 
 def unconfirmed(folder: Path, label: str) -> list[WatchState]:
     """The watchers of ``label`` that asked for a terminate no listing has confirmed yet."""
-    return [state for state in runs.watch_states(folder, label) if state.ended == "unconfirmed"]
+    return [state for state in watches.of_label(folder, label) if state.ended == "unconfirmed"]
 
 
-def check(folder: Path, state: WatchState, *, now: datetime, say: Callable[[str], None]) -> Look:
-    """One look: warn, terminate, notice the instance is gone, or say it could not tell."""
+def check(
+    folder: Path,
+    state: WatchState,
+    *,
+    now: datetime,
+    say: Callable[[str], None],
+    account: vendors.Account | None = None,
+    closed: Callable[[], bool] | None = None,
+) -> Look:
+    """One look: warn, destroy at the cap, report an absence, or say it could not tell.
+    ``closed``: whether the reservation of the label has closed (its actual recorded)."""
     if state.ended in FINAL:
         say(f"{state.instance} already {state.ended} at {state.ended_at}; nothing to do")
         return Look.DONE
-    vendor = vendors.get(state.vendor)
+    if closed is not None and closed():
+        _end(folder, state, "recorded", now)
+        say(f"the actual of {state.label} is recorded: the watch of {state.instance} ends")
+        return Look.DONE
+    vendor = vendors.get(state.vendor, account)
+    elapsed = now - state.start
+    if elapsed >= state.cap or state.ended == "unconfirmed":
+        return _terminate(folder, state, vendor, now, say)  # the cap waits for no listing
     try:
         listed = {i.id for i in vendor.instances()}
     except vendors.VendorUnavailable:
         raise
     except vendors.VendorError as exc:
-        if now - state.start >= state.cap or state.ended == "unconfirmed":
-            return _terminate(folder, state, vendor, now, say)  # the cap waits for no listing
         return _could_not_tell(folder, state, f"could not list: {exc}", say)
-    stamp = now.isoformat(timespec="seconds")
-    if state.instance not in listed:
-        how = "terminated" if state.ended == "unconfirmed" else "gone"
-        _end(folder, state, how, now)
-        said = (
-            "was terminated (confirmed: no longer listed)"
-            if how == "terminated"
-            else f"is no longer listed by {vendor.cli} (terminated or preempted)"
-        )
-        say(
-            f"{state.instance} {said}; record the actual:"
-            f" budget record {state.label} --from-record --end {stamp}"
-        )
-        return Look.DONE
-    elapsed = now - state.start
-    if elapsed >= state.cap or state.ended == "unconfirmed":
-        return _terminate(folder, state, vendor, now, say)
     state.failures = 0
+    if state.instance not in listed:
+        if not state.missing_since:
+            state.missing_since = now.isoformat(timespec="seconds")
+            say(
+                f"{state.instance} is not listed by {vendor.cli} since {now:%H:%M} UTC: if you"
+                f" ended it, record its actual (budget record {state.label} --from-record --end"
+                f" TIME); until then the watcher keeps watching, and ends it at the cap"
+            )
+        watches.save(folder, state)
+        return Look.WATCHING
+    if state.missing_since:
+        say(f"{state.instance} is listed again")
+        state.missing_since = ""
     if elapsed >= state.cap * float(WARN_AT) and not state.warned:
         state.warned = True
         left = state.cap - elapsed
@@ -95,7 +109,7 @@ def check(folder: Path, state: WatchState, *, now: datetime, say: Callable[[str]
             f"WARNING: {state.instance} has run {_hours(elapsed)} of its {state.cap_hours} h cap;"
             f" {_hours(left)} left before the watcher terminates it"
         )
-    runs.save_watch_state(folder, state)
+    watches.save(folder, state)
     return Look.WATCHING
 
 
@@ -107,6 +121,8 @@ def watch(
     say: Callable[[str], None],
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], None] = time.sleep,
+    account: vendors.Account | None = None,
+    closed: Callable[[], bool] | None = None,
 ) -> None:
     say(
         f"watching {state.instance} ({state.vendor}) for {state.label}: started"
@@ -115,7 +131,8 @@ def watch(
     )
     while True:
         moment = now()
-        if check(folder, state, now=moment, say=say) is Look.DONE:
+        looked = check(folder, state, now=moment, say=say, account=account, closed=closed)
+        if looked is Look.DONE:
             return
         sleep(next_wait(state, poll_s=poll_s, now=moment))
 
@@ -139,16 +156,19 @@ def _terminate(
         say(f"{state.instance} reached the {state.cap_hours} h cap: terminating it")
         _end(folder, state, "unconfirmed", now)
     try:
-        vendors.terminate_and_confirm(vendor, state.instance)
+        gone = vendors.terminate_and_confirm(vendor, state.instance)
     except vendors.VendorUnavailable:
         raise
     except vendors.VendorError as exc:
         return _could_not_tell(folder, state, f"terminate NOT confirmed: {exc}", say)
-    _end(folder, state, "terminated", now)
-    say(
-        f"terminated {state.instance} (confirmed: no longer listed); record the actual:"
-        f" budget record {state.label} --from-record --end {now.isoformat(timespec='seconds')}"
+    _end(folder, state, "gone" if gone else "terminated", now)
+    said = (
+        f"{state.instance} was already gone (the API answered: no such instance)"
+        if gone
+        else f"terminated {state.instance} (confirmed: no longer listed)"
     )
+    stamp = now.isoformat(timespec="seconds")
+    say(f"{said}; record the actual: budget record {state.label} --from-record --end {stamp}")
     return Look.DONE
 
 
@@ -156,7 +176,7 @@ def _could_not_tell(
     folder: Path, state: WatchState, problem: str, say: Callable[[str], None]
 ) -> Look:
     state.failures += 1
-    runs.save_watch_state(folder, state)
+    watches.save(folder, state)
     stake = (
         f"{state.instance} is past its cap and may still bill"
         if state.ended == "unconfirmed"
@@ -170,6 +190,10 @@ def _could_not_tell(
     else:
         say(f"{problem}; {stake}: trying again")
     return Look.UNKNOWN
+
+
+def reservation_open(status: Status, label: str) -> bool:
+    return any(op.label == label for op in status.open_operations)
 
 
 def default_cap(status: Status, label: str, manifest: Manifest | None) -> Decimal:
@@ -189,7 +213,7 @@ def cap_hours(estimate: Decimal, hourly: Decimal | None, max_hours: int) -> Deci
 
 def _end(folder: Path, state: WatchState, how: str, now: datetime) -> None:
     state.ended, state.ended_at = how, now.isoformat(timespec="seconds")
-    runs.save_watch_state(folder, state)
+    watches.save(folder, state)
 
 
 def _hours(span: timedelta) -> str:

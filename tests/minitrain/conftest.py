@@ -33,6 +33,7 @@ def vast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[VastApi]:
     home = Path(os.environ["HOME"])
     api = VastApi()
     served = Served(api)
+    api.url = served.url
     monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), str(FAKE_BIN), os.environ["PATH"]]))
     monkeypatch.setenv("VAST_URL", served.url)  # vastai/api/client.py: server_url_default
     monkeypatch.setenv("VAST_API_KEY", "test-key-not-real-0001")  # vastai/cli/main.py --api-key

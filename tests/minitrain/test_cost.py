@@ -88,7 +88,7 @@ def test_while_a_termination_is_unconfirmed_now_is_no_end(
     lab: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue 10: the watcher could not confirm the terminate, so the instance may still bill."""
-    from minitrain import runs, watch
+    from minitrain import watch, watches
 
     start = preflight(lab)
     folder = lab / "experiments/35-cloud-budget/preflight"
@@ -101,7 +101,7 @@ def test_while_a_termination_is_unconfirmed_now_is_no_end(
         cap_hours=Decimal("4"),
     )
     state.ended, state.ended_at = "unconfirmed", start.isoformat()
-    runs.save_watch_state(folder, state)
+    watches.save(folder, state)
     assert main(["record", "lab02-tp-spinup", "--from-record"]) == 2
     assert "the watcher could not confirm that pod0001 is gone" in capsys.readouterr().err
     end = (start + timedelta(minutes=60)).isoformat()

@@ -258,7 +258,7 @@ def test_the_launch_record_says_how_auto_termination_is_known(lab: Path, cloud: 
     assert main([*LAUNCH, *CREATE]) == 0
     [record] = launch_records(lab)
     assert record["auto_termination"] == {
-        "how": "proven by the create command",
+        "how": "by the vendor",
         "until": IN_3H,
         "detail": f"runpodctl pod create --terminate-after {IN_3H}",
     }
@@ -281,7 +281,10 @@ def test_a_create_the_vendor_refused_is_a_failed_launch(
     monkeypatch.setenv("FAKE_VENDOR_MODE", "401")
     assert main([*LAUNCH[:-1], "--watch", "--", *CREATE]) == 1
     captured = capsys.readouterr()
-    assert "the launch failed: runpodctl: api request failed with status 401" in captured.out
+    assert (
+        'the launch failed: runpodctl: api error: {"error":"Unauthorized"} (status 401)'
+        in captured.out
+    )
     assert "whether an instance was created is unknown" in captured.out  # the list fails too
     assert "no watcher is running" in captured.err
     assert BudgetGuard(5, ledger(lab)).total_spent == Decimal("3.00")  # stays reserved

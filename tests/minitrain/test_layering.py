@@ -104,9 +104,12 @@ def test_no_module_is_in_an_import_circle() -> None:
     assert not circles, f"in an import circle: {circles}"
 
 
-@pytest.mark.parametrize("module", ["launch", "watch", "cost", "runs"])
+RUN_FOLDER = ["runs", "launches", "watches", "run_folder"]
+
+
+@pytest.mark.parametrize("module", ["launch", "watch", "cost", *RUN_FOLDER])
 def test_launch_watch_and_cost_stand_beside_the_preflight_wing(module: str) -> None:
-    """They read the run files through ``runs``; the pre-flight's walk is not theirs to know."""
+    """They read the run files through their owners; the pre-flight's walk is not theirs."""
     assert not {d for d in _reach(f"minitrain.{module}") if _floor(d) in ("preflight", "cli")}
 
 
@@ -144,3 +147,32 @@ def test_the_ledger_package_has_no_circle_even_among_its_types() -> None:
         return seen
 
     assert not sorted(m for m in ledger if m in reach(m))
+
+
+def test_each_kind_of_run_file_has_one_owner() -> None:
+    """``run_folder`` names and writes files; each kind's owner (pre-flight runs, launches,
+    watcher states) knows only its own keys, so none of the three imports another."""
+    owners = {f"minitrain.{m}" for m in RUN_FOLDER} - {"minitrain.run_folder"}
+    assert not _reach("minitrain.run_folder") & owners
+    for owner in owners:
+        assert not GRAPH[owner] & owners, owner
+    for marker, owner in (('"-launch"', "launches"), ('".watch-"', "watches")):
+        knowing = sorted(n for n, path in MODULES.items() if marker in path.read_text())
+        assert knowing == [f"minitrain.{owner}"], marker
+
+
+def test_the_vendor_adapters_stand_on_their_contract_and_nothing_that_decides() -> None:
+    """``vendors/`` knows command lines and outputs; it never reaches the ledger, the guard,
+    the run folder or the pre-flight."""
+    below = {"vendors", "errors", "cents", "_commands", "_secrets", "_struct"}
+    for module in (m for m in MODULES if _floor(m) == "vendors"):
+        assert {_floor(dep) for dep in _reach(module)} <= below, module
+
+
+def test_no_module_is_over_400_lines() -> None:
+    """Issue 20: a module holds one concept; past 400 lines it holds two (split it by concept,
+    not by size)."""
+    long = {
+        name: n for name, path in MODULES.items() if (n := len(path.read_text().splitlines())) > 400
+    }
+    assert not long, f"over 400 lines: {long}"

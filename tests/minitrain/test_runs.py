@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from minitrain import runs
+from minitrain import launches, runs, watches
 from minitrain.errors import InputError
 from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson, go, ledger, records
 
@@ -45,8 +45,8 @@ def test_no_resume_offered_for_stale_or_different_progress(
 
 def test_a_launch_file_is_read_back_as_a_launch_never_as_a_preflight_run(tmp_path: Path) -> None:
     started = datetime(2026, 11, 28, 21, 0, tzinfo=UTC)
-    path = runs.reserve_launch(tmp_path, started, "lab02-tp-spinup")
-    written = runs.LaunchFile(
+    path = launches.reserve(tmp_path, started, "lab02-tp-spinup")
+    written = launches.LaunchFile(
         "lab02-tp-spinup",
         started,
         preflight="20261128T205500Z-lab02-tp-spinup.json",
@@ -55,9 +55,9 @@ def test_a_launch_file_is_read_back_as_a_launch_never_as_a_preflight_run(tmp_pat
         outcome="launched",
         instance_id="pod0001",
     )
-    runs.write_launch(path, written)
+    launches.write(path, written)
     assert list(runs.preflights(tmp_path, "lab02-tp-spinup")) == []
-    [launch] = runs.launches(tmp_path, "lab02-tp-spinup")
+    [launch] = launches.of_label(tmp_path, "lab02-tp-spinup")
     assert (launch.preflight, launch.instance_id, launch.started_at) == (
         written.preflight,
         "pod0001",
@@ -66,10 +66,10 @@ def test_a_launch_file_is_read_back_as_a_launch_never_as_a_preflight_run(tmp_pat
 
 
 def test_a_watchers_state_is_read_back_and_a_damaged_one_is_one_message(tmp_path: Path) -> None:
-    state = runs.WatchState("lab02-x", "pod0001", "runpod", "2026-11-28T21:00:00+00:00", "4")
-    runs.save_watch_state(tmp_path, state)
-    assert runs.load_watch_state(tmp_path, "lab02-x", "pod0001") == state
-    assert runs.watch_states(tmp_path, "lab02-x") == [state]
-    runs.watch_state_path(tmp_path, "lab02-x", "pod0001").write_text("{")
+    state = watches.WatchState("lab02-x", "pod0001", "runpod", "2026-11-28T21:00:00+00:00", "4")
+    watches.save(tmp_path, state)
+    assert watches.load(tmp_path, "lab02-x", "pod0001") == state
+    assert watches.of_label(tmp_path, "lab02-x") == [state]
+    watches.state_path(tmp_path, "lab02-x", "pod0001").write_text("{")
     with pytest.raises(InputError, match="the watcher's state is unreadable"):
-        runs.load_watch_state(tmp_path, "lab02-x", "pod0001")
+        watches.load(tmp_path, "lab02-x", "pod0001")

@@ -68,9 +68,9 @@ def test_runpod_empty_list_is_an_empty_json_list(cloud: object) -> None:
 @pytest.mark.parametrize(
     ("mode", "message"),
     [
-        # internal/api/client.go parseAPIError + internal/output/output.go Error
-        ("401", "runpodctl: api request failed with status 401 (HTTP 401)"),
-        ("500", "runpodctl: api request failed with status 500 (HTTP 500)"),
+        # internal/api/client.go request + internal/output/output.go Error (v2.7.2)
+        ("401", 'runpodctl: api error: {"error":"Unauthorized"} (status 401)'),
+        ("500", 'runpodctl: api error: {"error":"Internal Server Error"} (status 500)'),
         # a v1.x runpodctl has no `pod` command; v2.0 has no `pod list --all` (v2.1.0)
         ("v1", "this runpodctl has no `pod` command (it is v1.x): `pod list --all` needs v2.1.0"),
         ("v2.0", "this runpodctl has no `pod list --all` (added in v2.1.0): upgrade it"),
@@ -134,12 +134,25 @@ def test_runpod_create_id_comes_from_stdout_json_with_notes_on_stderr() -> None:
     assert created == vendors.Created("xk9q2m7a")
 
 
-def test_runpod_create_failure_that_left_a_pod_names_it() -> None:
-    """internal/output/output.go WithResourceID: a pod bought before the failure is in `id`."""
-    err = '{"error":"timed out waiting for ssh","code":"wait_timeout","id":"podhalf1"}\n'
+def test_runpod_create_failure_reads_v2_7_2s_two_error_lines() -> None:
+    """cmd/pod/create.go output.Error, cobra's usage, then cmd/root.go Execute's printf line,
+    which is not JSON when the message holds a quote."""
+    body = '{"error":"no gpu available"}'
+    err = (
+        json.dumps({"error": f"api error: {body} (status 500)"}, separators=(",", ":"))
+        + "\nUsage:\n  runpodctl pod create [flags]\n\n"
+        + f'{{"error":"failed to create pod: api error: {body} (status 500)"}}\n'
+    )
     created = vendors.get("runpod").created(ran("", err, 1))
-    assert created.instance_id == "podhalf1"
-    assert created.problem == "runpodctl: timed out waiting for ssh"
+    assert created.instance_id is None
+    assert created.problem == f"runpodctl: api error: {body} (status 500)"
+
+
+def test_an_error_caught_before_the_json_helper_is_read_from_the_printf_line() -> None:
+    printed = '{"error":"invalid --compute-type "X" (use GPU or CPU)"}'
+    err = f"Usage:\n  runpodctl pod create [flags]\n\n{printed}\n"
+    created = vendors.get("runpod").created(ran("", err, 1))
+    assert created.problem == 'runpodctl: invalid --compute-type "X" (use GPU or CPU)'
 
 
 def test_runpod_create_with_no_id_is_a_failure() -> None:
@@ -160,7 +173,7 @@ def auto(*args: str) -> vendors.AutoTermination | None:
 def test_terminate_after_within_the_max_is_proven() -> None:
     found = auto("--terminate-after", "2026-11-29T15:30:00Z")
     assert found == vendors.AutoTermination(
-        "proven by the create command",
+        "by the vendor",
         "2026-11-29T15:30:00Z",
         "runpodctl pod create --terminate-after 2026-11-29T15:30:00Z",
     )
@@ -263,24 +276,37 @@ def test_vast_create_reads_new_contract(vast: VastApi, tmp_path: Path) -> None:
     assert refused.problem.startswith("vastai: Invalid user key (HTTP 401)")
 
 
-def test_an_old_vastai_without_y_is_detected_from_all_of_stderr(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+OLD_VASTAI = """\
+import argparse, json, os, urllib.request
+# vastai 1.0.0 (vastai/cli/commands/instances.py destroy__instance, destroy_instance_impl): no
+# -y, no prompt; argparse rejects -y with its usage line and exit 2
+p = argparse.ArgumentParser(prog="vastai")
+p.add_argument("words", nargs="*")
+p.add_argument("--raw", action="store_true")
+a = p.parse_args()
+q = urllib.request.Request(
+    os.environ["VAST_URL"] + f"/api/v0/instances/{a.words[2]}/", b"{}", method="DELETE",
+    headers={"Authorization": "Bearer " + os.environ["VAST_API_KEY"]},
+)
+rj = json.loads(urllib.request.urlopen(q).read())
+print(f"destroying instance {a.words[2]}." if rj.get("success") else rj.get("msg", rj))
+"""
+
+
+def test_a_vastai_before_1_0_1_destroys_in_its_own_form(
+    vast: VastApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """vastai 0.5.0 has no -y on `destroy instance`: argparse prints its usage line first, then
-    `vastai: error: unrecognized arguments: -y`, and exits 2 (argparse ArgumentParser.error)."""
+    """Issue 22: it has no -y and destroys without a prompt; "-y" was called a destroy that
+    "does nothing", so the watcher could never terminate with such a CLI."""
     old = tmp_path / "old-bin" / "vastai"
     old.parent.mkdir()
-    old.write_text(
-        f"#!{sys.executable}\nimport argparse\n"
-        "p = argparse.ArgumentParser(prog='vastai')\n"
-        "p.add_argument('command', nargs='*')\n"
-        "p.add_argument('--raw', action='store_true')\n"
-        "p.parse_args()\n"
-    )
+    old.write_text(f"#!{sys.executable}\n{OLD_VASTAI}")
     old.chmod(0o755)
     monkeypatch.setenv("PATH", f"{old.parent}{os.pathsep}{os.environ['PATH']}")
-    with pytest.raises(vendors.VendorError, match=r"too old for -y.*destroy 4242 in the console"):
-        vendors.get("vast").terminate("4242")
+    vast.instances = [VAST]
+    assert vendors.get("vast").terminate("4242") is False
+    assert vast.instances == []
+    assert vast.calls == ["DELETE /api/v0/instances/4242/"]  # -y refused before any call
 
 
 def test_the_vendor_of_a_create_command_is_its_cli() -> None:

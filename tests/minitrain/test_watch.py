@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from minitrain import runs, watch
+from minitrain import watch, watches
 from minitrain.cli.budget import main
 from minitrain.watch import Look
 from tests.conftest import REPO
@@ -35,7 +35,7 @@ def pods(cloud: Path) -> list[str]:
     return [p["id"] for p in json.loads(cloud.read_text())["runpod"]]
 
 
-def start(folder: Path) -> runs.WatchState:
+def start(folder: Path) -> watches.WatchState:
     return watch.load_or_start(
         folder,
         label="lab02-tp-spinup",
@@ -89,13 +89,41 @@ def test_a_restarted_watcher_continues_from_its_state(tmp_path: Path, cloud: Pat
     assert len(said) == 1  # not warned again
 
 
-def test_an_instance_gone_on_its_own_stops_the_watch(tmp_path: Path, cloud: Path) -> None:
-    cloud.write_text(json.dumps({"runpod": [OTHER]}))  # preempted
+def test_absence_from_a_listing_is_reported_and_never_ends_the_watch_early(
+    tmp_path: Path, cloud: Path
+) -> None:
+    """Issue 22: "no longer listed" ended the watch, and at the cap the instance was declared
+    gone without a destroy. Absence is reported once; the destroy still goes out at the cap."""
+    cloud.write_text(json.dumps({"runpod": [OTHER]}))  # a glitch, or preempted: unknown
     said: list[str] = []
-    looked = watch.check(tmp_path, start(tmp_path), now=START + timedelta(hours=1), say=said.append)
+    state = start(tmp_path)
+    for minutes in (60, 61, 62):
+        looked = watch.check(
+            tmp_path, state, now=START + timedelta(minutes=minutes), say=said.append
+        )
+        assert looked is WATCHING
+    assert said == [
+        "pod0001 is not listed by runpodctl since 21:00 UTC: if you ended it, record its actual"
+        " (budget record lab02-tp-spinup --from-record --end TIME); until then the watcher keeps"
+        " watching, and ends it at the cap"
+    ]
+    assert pods(cloud) == ["pod0777"]  # nothing destroyed before the cap
+    # at the cap the destroy goes out; the API's own "no such pod" (404) ends the watch
+    assert watch.check(tmp_path, state, now=START + timedelta(hours=4), say=said.append) is DONE
+    assert said[-1].startswith("pod0001 was already gone (the API answered: no such instance)")
+    assert saved(tmp_path)["ended"] == "gone"
+
+
+def test_the_watch_ends_when_the_actual_is_recorded(tmp_path: Path, cloud: Path) -> None:
+    said: list[str] = []
+    state = start(tmp_path)
+    looked = watch.check(
+        tmp_path, state, now=START + timedelta(hours=1), say=said.append, closed=lambda: True
+    )
     assert looked is DONE
-    assert "pod0001 is no longer listed by runpodctl (terminated or preempted)" in said[0]
-    assert pods(cloud) == ["pod0777"]
+    assert said == ["the actual of lab02-tp-spinup is recorded: the watch of pod0001 ends"]
+    assert pods(cloud) == ["pod0001", "pod0777"]
+    assert saved(tmp_path)["ended"] == "recorded"
 
 
 def test_a_terminate_the_vendor_does_not_confirm_keeps_trying_until_a_listing_proves_it(
@@ -118,7 +146,7 @@ def test_a_terminate_the_vendor_does_not_confirm_keeps_trying_until_a_listing_pr
 
 
 def saved(folder: Path) -> dict[str, object]:
-    return json.loads(runs.watch_state_path(folder, "lab02-tp-spinup", "pod0001").read_text())  # type: ignore[no-any-return]
+    return json.loads(watches.state_path(folder, "lab02-tp-spinup", "pod0001").read_text())  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("mode", ["401", "500"])

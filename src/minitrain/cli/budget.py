@@ -101,6 +101,7 @@ def _launch_arguments(go: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start `budget watch` for the new instance in the background",
     )
+    go.add_argument("--hours", help="vastai: the on-instance time cap (default and most: 4)")
     go.add_argument("command", nargs=argparse.REMAINDER, help="-- the vendor command and its args")
 
 
@@ -114,6 +115,9 @@ def _watch_arguments(watch: argparse.ArgumentParser) -> None:
         "--poll-s", type=float, default=30.0, help="seconds between looks (default 30)"
     )
     watch.add_argument("--once", action="store_true", help="look once and exit (for cron)")
+    # the account of a create that named its own (vastai --api-key/--url); default: environment
+    watch.add_argument("--api-key", help="vastai: the key the create used (default $VAST_API_KEY)")
+    watch.add_argument("--url", help="vastai: the API server the create used (default $VAST_URL)")
 
 
 def _db_arguments(db: argparse.ArgumentParser) -> None:
@@ -222,6 +226,7 @@ def _computed(args: Args, resolved: settings.Settings) -> Decimal:
 
 def _launch(args: Args) -> int:
     from minitrain import launch, vendors
+    from minitrain.money import parse_rate
 
     resolved = _settings(args)
     argv = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -235,6 +240,7 @@ def _launch(args: Args) -> int:
         vendor=vendor,
         records=resolved.runs_folder,
         run_preflight=_preflight_runner(args, estimate) if sys.stdin.isatty() else None,
+        cap_hours=parse_rate(args.hours, what="--hours") if args.hours else None,
     )
     print(launched.message)
     print(f"record: {launched.record}")
@@ -251,6 +257,7 @@ def _launch(args: Args) -> int:
             vendor=vendor,
             folder=launched.record.parent,
             ledger=resolved.ledger_path,
+            account=launched.account,
         )
         print(f"watcher started in the background (pid {pid}); its log: {log}")
     return ExitCode.OK if launched.ok else ExitCode.NOT_PASSED
@@ -296,14 +303,24 @@ def _watch(args: Args) -> int:
         start=start,
         cap_hours=hours,
     )
+    account = launch.watch_account(
+        folder, args.label, args.instance, api_key=args.api_key, url=args.url
+    )
+    guard = resolved.guard()
+    was_open = watch.reservation_open(guard.status(), args.label)
+
+    def closed() -> bool:  # the person recorded the actual: nothing left to watch
+        return was_open and not watch.reservation_open(guard.status(), args.label)
 
     def say(line: str) -> None:
         print(line, flush=True)
 
     if args.once:  # for cron: a look that could not tell is a failure, so cron mails it
-        looked = watch.check(folder, state, now=datetime.now(UTC), say=say)
+        looked = watch.check(
+            folder, state, now=datetime.now(UTC), say=say, account=account, closed=closed
+        )
         return ExitCode.NOT_PASSED if looked is watch.Look.UNKNOWN else ExitCode.OK
-    watch.watch(folder, state, poll_s=args.poll_s, say=say)
+    watch.watch(folder, state, poll_s=args.poll_s, say=say, account=account, closed=closed)
     return ExitCode.OK
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from minitrain.errors import InputError
 from minitrain.vendors.contract import (
+    Account,
     AutoTermination,
     Created,
     Instance,
@@ -22,6 +23,7 @@ from minitrain.vendors.contract import (
 )
 
 __all__ = [
+    "Account",
     "AutoTermination",
     "Created",
     "Instance",
@@ -44,8 +46,9 @@ def of_command(argv: Sequence[str], default: str) -> str:
 ADAPTERS = ("runpod", "vast")
 
 
-def get(name: str) -> Vendor:
-    """The adapter of ``name``; only its own module is imported (a run uses one vendor)."""
+def get(name: str, account: Account | None = None) -> Vendor:
+    """The adapter of ``name``; only its own module is imported (a run uses one vendor).
+    ``account``: the one a create command named (vastai); runpodctl has no such flags."""
     if name == "runpod":
         from minitrain.vendors.runpod import RunPod
 
@@ -53,13 +56,14 @@ def get(name: str) -> Vendor:
     if name == "vast":
         from minitrain.vendors.vast import Vast
 
-        return Vast()
+        return Vast(account)
     raise InputError(f"no adapter for vendor {name!r}; the adapters are {', '.join(ADAPTERS)}")
 
 
-def terminate_and_confirm(vendor: Vendor, instance_id: str) -> None:
-    """Terminate, then list again: the instance must be gone, whatever the CLI said."""
-    vendor.terminate(instance_id)
+def terminate_and_confirm(vendor: Vendor, instance_id: str) -> bool:
+    """Terminate, then list again: the instance must be gone, whatever the CLI said. True when
+    the API answered that no such instance exists (it had already ended)."""
+    gone = vendor.terminate(instance_id)
     try:
         listed = vendor.instances()
     except VendorError as exc:
@@ -73,3 +77,4 @@ def terminate_and_confirm(vendor: Vendor, instance_id: str) -> None:
             f"{vendor.cli} said it terminated {instance_id}, but it is still listed"
             f" ({left[0].status}); terminate it in the console now"
         )
+    return gone

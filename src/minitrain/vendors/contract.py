@@ -9,7 +9,7 @@ instances". Every terminate is confirmed by listing again.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -50,11 +50,33 @@ class Created(Struct, frozen=True):
 
 
 class AutoTermination(Struct, frozen=True):
-    """How the vendor-side auto-termination of a launch is known."""
+    """How a launch's time cap is known to hold when the laptop is off."""
 
-    how: str  # "proven by the create command" or "typed in the pre-flight"
-    until: str | None = None  # the RFC3339 time the create command asks for
+    # "by the vendor" (RunPod's --terminate-after), "on the instance, until HH:MM UTC" (the
+    # cap Vast instances get in their on-start), or "only while `budget watch` runs"
+    how: str
+    until: str | None = None  # the RFC3339 time it ends the instance
     detail: str = ""
+
+
+class Account(Struct, frozen=True):
+    """The account a create command named with its own flags (vastai ``--api-key``, ``--url``).
+
+    Held in memory only: handed to the vendor's CLI through its environment (``VAST_API_KEY``,
+    ``VAST_URL``: ``vastai/cli/main.py`` and ``vastai/api/client.py`` read them as those flags'
+    defaults), never written to a file or record, and never on a command line."""
+
+    api_key: str | None = None
+    url: str | None = None
+
+    def env(self, key_name: str, url_name: str) -> dict[str, str]:
+        found = {key_name: self.api_key, url_name: self.url}
+        return {name: value for name, value in found.items() if value}
+
+    def named(self) -> str:
+        """Which account flags were given, for a record (the key itself never)."""
+        parts = ["--api-key (its key is not kept)"] if self.api_key else []
+        return ", ".join([*parts, *([f"--url {self.url}"] if self.url else [])])
 
 
 class Vendor(Protocol):
@@ -63,17 +85,26 @@ class Vendor(Protocol):
 
     def instances(self) -> list[Instance]: ...
 
-    def terminate(self, instance_id: str) -> None: ...
+    def terminate(self, instance_id: str) -> bool:
+        """Ask the vendor to end it; True when the API answered that no such instance exists
+        (already ended), False when it accepted. Raises VendorError for anything else."""
+        ...
 
     def created(self, ran: Ran) -> Created: ...
 
 
-def run(argv: Sequence[str], *, what: str, explain: Callable[[str], str | None]) -> Ran:
+def run(
+    argv: Sequence[str],
+    *,
+    what: str,
+    explain: Callable[[str], str | None],
+    env: Mapping[str, str] | None = None,
+) -> Ran:
     """Run a vendor command that must prove itself: exit 0 and no error on stderr.
 
     ``explain`` turns the vendor's error shapes into a plain message (None: not an error).
     """
-    ran = run_command(argv, timeout=TIMEOUT_S)
+    ran = run_command(argv, timeout=TIMEOUT_S, env=env)
     if ran.missing:
         raise VendorUnavailable(ran.problem)
     if ran.problem:

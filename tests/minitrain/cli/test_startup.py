@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from minitrain import runs
+from minitrain import run_folder
 from minitrain.cli.preflight import main as preflight_main
 
 pytestmark = pytest.mark.usefixtures("file_mode")
@@ -304,13 +304,13 @@ def test_a_dry_run_saves_its_record_once(
     (test_preflight_terminal.py::test_resume_after_a_kill_asks_the_last_step_again_and_authorizes
     and preflight/test_gate_kills.py kill it and rerun)."""
     saved: list[dict[str, object]] = []
-    write = runs._write
+    write = run_folder.write
 
     def counted(path: Path, data: dict[str, object], *, secret: bool = False) -> None:
         saved.append(json.loads(json.dumps(data)))
         write(path, data, secret=secret)
 
-    monkeypatch.setattr(runs, "_write", counted)
+    monkeypatch.setattr(run_folder, "write", counted)
     argv = ["run", "--label", "lab02-tp-spinup", "--estimate", "3.00", "--dry-run"]
     assert preflight_main([*argv, "--answers", "checklists/answers/ci.yaml"]) == 0
     assert [(s["status"], len(s["steps"])) for s in saved] == [("would-authorize", 8)]
@@ -325,12 +325,12 @@ def test_a_live_run_still_saves_its_record_after_every_step(
     from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson, go
 
     saved: list[int] = []
-    write = runs._write
+    write = run_folder.write
 
     def counted(path: Path, data: dict[str, object], *, secret: bool = False) -> None:
         saved.append(len(data["steps"]))  # type: ignore[arg-type]
         write(path, data, secret=secret)
 
-    monkeypatch.setattr(runs, "_write", counted)
+    monkeypatch.setattr(run_folder, "write", counted)
     go(lab, FakePerson(CI_ANSWERS))
     assert saved[:9] == list(range(9))  # started, then once per step as it passed

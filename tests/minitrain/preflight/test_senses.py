@@ -174,7 +174,7 @@ def test_a_failed_listing_stops_the_preflight_without_the_console_advice(
     person = FakePerson(CI_ANSWERS)
     with pytest.raises(NotPassed) as caught:
         run_checklist(Options("lab02-tp-spinup", "3.00"), terminal=person)
-    assert "runpodctl: api request failed with status 401 (HTTP 401)" in str(caught.value)
+    assert 'runpodctl: api error: {"error":"Unauthorized"} (status 401)' in str(caught.value)
     assert "terminate every instance in the console" not in str(caught.value)
     assert "no-other-instances" not in person.asked  # a failed check is not asked instead
 
