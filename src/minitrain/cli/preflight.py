@@ -30,10 +30,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_arguments(go: argparse.ArgumentParser) -> None:
-    go.add_argument("--label", required=True, help="the operation, e.g. lab02-tp-spinup")
-    go.add_argument("--estimate", required=True, metavar="USD", help="its estimated cost")
+    go.add_argument(
+        "name",
+        nargs="?",
+        metavar="CHECKLIST",
+        help="pre-flight (the default), post-start, post-flight, or a path to a YAML file",
+    )
+    go.add_argument(
+        "--label", help="the pre-flight's operation, e.g. lab02-tp-spinup (later: the open one)"
+    )
+    go.add_argument("--estimate", metavar="USD", help="the pre-flight's estimated cost")
     go.add_argument("--lab", help="the lab it draws on (default: from a labNN- label)")
-    go.add_argument("--checklist", type=Path, help="default: checklists/pre-flight.yaml")
+    go.add_argument("--checklist", help="the same as CHECKLIST (kept for scripts)")
     go.add_argument("--answers", type=Path, metavar="FILE", help="scripted answers (YAML)")
     go.add_argument("--dry-run", action="store_true", help="never write the ledger")
     go.add_argument("--records", type=Path, metavar="DIR", help="where the record goes")
@@ -71,7 +79,7 @@ def _run(args: Args) -> int:
             label=args.label,
             estimate=args.estimate,
             lab=args.lab,
-            checklist=args.checklist,
+            checklist=args.name or args.checklist,
             answers=args.answers,
             dry_run=args.dry_run,
             records=args.records,
@@ -80,8 +88,19 @@ def _run(args: Args) -> int:
             manifest=args.manifest,
         )
     )
+    from minitrain import day
+
+    done = {"authorized": "pre-flight", "would-authorize": "pre-flight", "confirmed": "post-start"}
+    vendor = _vendor(args)
     print(f"\n{outcome.message}\nrecord: {outcome.record}")
+    print(day.next_step(done.get(outcome.status, "post-flight"), vendor=vendor))
     return ExitCode.OK
+
+
+def _vendor(args: Args) -> str:
+    from minitrain import settings
+
+    return settings.resolve(ledger=args.ledger, ceiling=args.ceiling, manifest=args.manifest).vendor
 
 
 def _lint(args: Args) -> int:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from decimal import Decimal
 from pathlib import Path
 
-from minitrain import labs, runs
+from minitrain import day, labs, runs
 from minitrain import settings as settings_module
 from minitrain._struct import Struct
 from minitrain.budget_guard import BudgetGuard, check_label
+from minitrain.errors import InputError
 from minitrain.money import Amount, format_usd, parse_usd
 from minitrain.preflight import checklist as checklist_module
 from minitrain.preflight import facts as facts_module
@@ -16,16 +19,17 @@ from minitrain.preflight.checklist import Step
 from minitrain.preflight.gate import Outcome, Status
 from minitrain.preflight.runner import Walk, ending
 from minitrain.preflight.sources import Question, Scripted, Source, Terminal, load_answers
+from minitrain.reservations import same_label
 from minitrain.runs import ChecklistRef, Gate, Preflight, RunRecord, StepResult
 
 DEFAULT_CHECKLIST = Path("checklists/pre-flight.yaml")
 
 
 class Options(Struct, frozen=True):
-    label: str
-    estimate: Amount
+    label: str | None = None  # the pre-flight's own; later checklists take the open reservation's
+    estimate: Amount | None = None
     lab: str | None = None
-    checklist: Path | None = None
+    checklist: Path | str | None = None  # a path, or a bare name: pre-flight, post-start, ...
     answers: Path | None = None
     dry_run: bool = False
     records: Path | None = None
@@ -37,14 +41,13 @@ class Options(Struct, frozen=True):
 def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcome:
     """Run the checklist for ``options``; raises NotPassed, BudgetGuardExceeded, Interrupted,
     InputError. ``terminal`` replaces the real terminal (tests)."""
-    label = check_label(options.label)
-    estimate = parse_usd(options.estimate, what="--estimate")
     config = settings_module.resolve(
         ledger=options.ledger, ceiling=options.ceiling, manifest=options.manifest
     )
     root = config.manifest.root if config.manifest else Path.cwd()
-    checklist = checklist_module.load(options.checklist or root / DEFAULT_CHECKLIST)
+    checklist = checklist_module.load(checklist_path(options.checklist, root))
     guard = config.guard()
+    label, estimate = _label_and_estimate(options, checklist, guard)
     folder = options.records or config.runs_folder
     if not options.dry_run:
         finished = _finish_killed_gate(folder, label, guard)
@@ -82,6 +85,39 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     return Walk(
         checklist, facts, guard, source, record, root, options.dry_run, earlier, sensed
     ).go()
+
+
+def checklist_path(given: Path | str | None, root: Path) -> Path:
+    """A bare word (no ``/``, no ``.yaml``) names one of the repository's checklists
+    (``pre-flight``, the default; ``post-start``; ``post-flight``); anything else is a path."""
+    if given is None:
+        return root / DEFAULT_CHECKLIST
+    text = str(given)
+    if "/" in text or text.endswith((".yaml", ".yml")):
+        return Path(given)
+    return root / DEFAULT_CHECKLIST.parent / f"{text}.yaml"
+
+
+def _label_and_estimate(
+    options: Options, checklist: checklist_module.Checklist, guard: BudgetGuard
+) -> tuple[str, Decimal]:
+    """The pre-flight's label and estimate are typed (its gate reserves them); every later
+    checklist of the day takes them from the open reservation (issue 23)."""
+    if checklist.gate.action == "authorize":
+        if options.label is None or options.estimate is None:
+            raise InputError(
+                f"{checklist.id} reserves money: give --label and --estimate, e.g."
+                " `preflight run --label lab02-tp-spinup --estimate 3.00`"
+            )
+        return check_label(options.label), parse_usd(options.estimate, what="--estimate")
+    if options.label is not None:  # named: its open reservation, else what the checks will say
+        mine = [op for op in guard.status().open_operations if same_label(op.label, options.label)]
+        estimate = mine[-1].estimated if mine else options.estimate or 0
+        return check_label(options.label), parse_usd(estimate, what="--estimate")
+    pick = day.pick_at_terminal if sys.stdin.isatty() else None
+    opened = day.reservation(guard.status(), None, pick=pick)
+    assert opened.estimated is not None
+    return opened.label, opened.estimated
 
 
 def _resume(

@@ -314,7 +314,7 @@ def test_a_dry_run_saves_its_record_once(
     argv = ["run", "--label", "lab02-tp-spinup", "--estimate", "3.00", "--dry-run"]
     assert preflight_main([*argv, "--answers", "checklists/answers/ci.yaml"]) == 0
     assert [(s["status"], len(s["steps"])) for s in saved] == [("would-authorize", 8)]
-    record = Path(capsys.readouterr().out.rsplit("record: ", 1)[1].strip())
+    record = Path(capsys.readouterr().out.rsplit("record: ", 1)[1].splitlines()[0])
     assert json.loads(record.read_text()) == saved[-1]  # every step is in the file
 
 
