@@ -103,7 +103,13 @@ def launch(
     ran = run_command(capped.argv if capped else argv, timeout=COMMAND_TIMEOUT_S)
     status = ran.status if ran.status is not None else (127 if ran.missing else 124)
     created = vendors.get(vendor, account).created(ran)
-    if not created.problem:
+    nothing = ran.missing  # the only proof that nothing was created: nothing ran
+    if nothing:
+        message = (
+            f"the launch failed: {argv[0]} is not installed here, so nothing ran and nothing"
+            f" was created; {label}'s pre-flight stays usable: install it and launch again"
+        )
+    elif not created.problem:
         same = " with the create's --api-key/--url" if account and account.named() else ""
         message = (
             f"launched {label}: instance {created.instance_id};"
@@ -112,7 +118,7 @@ def launch(
             f" --instance {created.instance_id}`{same}"
         )
     else:
-        message = _after_failure(guard, label, vendors.get(vendor, account), created)
+        message = _after_failure(label, vendors.get(vendor, account), created)
     output = "\n".join(part for part in (ran.stdout, ran.stderr, ran.problem) if part)
     launches.write(
         record,
@@ -122,6 +128,7 @@ def launch(
             instance_id=created.instance_id,
             output_tail=output[-4000:],
             outcome=message,
+            created_nothing=nothing,
         ),
     )
     return Launched(
@@ -219,9 +226,7 @@ def started_at(folder: Path, label: str, instance: str, *, given: str | None = N
     return cost.authorized_start(folder, label)[1]
 
 
-def _after_failure(
-    guard: BudgetGuard, label: str, adapter: vendors.Vendor, created: vendors.Created
-) -> str:
+def _after_failure(label: str, adapter: vendors.Vendor, created: vendors.Created) -> str:
     head = f"the launch failed: {created.problem}"
     if created.instance_id:
         return (
@@ -229,24 +234,20 @@ def _after_failure(
             f" Check the console, terminate it if it is there, then record its cost with"
             f" `budget record {label} USD`; the reservation stays open until then"
         )
+    # An empty listing is no proof that nothing was created: `vastai` prints [] for a reply
+    # it could not read, and another account's instance is not in the list (issue 22).
     try:
         listed = adapter.instances()
     except InputError as exc:
         return (
-            f"{head}; whether an instance was created is unknown ({exc}). The reservation"
-            f" stays open: check the console, then `budget record {label} 0.00` if nothing"
-            " was created"
+            f"{head}; the vendor's listing failed too ({exc}). The reservation stays open:"
+            f" check the console, then `budget record {label} 0.00` if nothing was created"
         )
-    if listed:
-        names = ", ".join(i.describe() for i in listed)
-        return (
-            f"{head}; the account lists {names}. The reservation stays open: terminate what"
-            f" should not run, then record the cost with `budget record {label} USD`"
-        )
-    guard.record_actual(label, "0.00")
+    names = ", ".join(i.describe() for i in listed) or "no instance (which proves nothing)"
     return (
-        f"{head}; the vendor lists no instance, so nothing was spent: the reservation of"
-        f" {label} is closed at $0.00"
+        f"{head}; the account lists {names}. The reservation stays open: check the console,"
+        f" terminate what should not run, then record the cost with `budget record {label} USD`"
+        " (0.00 if nothing was created)"
     )
 
 
@@ -272,7 +273,7 @@ def _passing_preflight(folder: Path, label: str, estimate: Decimal) -> Path:
 def _refuse_second_launch(folder: Path, label: str, preflight: Path) -> None:
     """One launch per pre-flight: after a crash, launching again could start a second instance."""
     for launched in launches.of_label(folder, label):
-        if launched.preflight == preflight.name:
+        if launched.preflight == preflight.name and not launched.created_nothing:
             raise NotPassed(
                 f"{preflight.name} was already used by {launched.path.name} ({launched.outcome});"
                 " an instance may exist: list them (e.g. runpodctl pod list --all), record that"

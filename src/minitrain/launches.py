@@ -26,6 +26,7 @@ class Launch(Struct, frozen=True):
     outcome: str | None
     started_at: datetime | None
     account: str = ""  # the account flags the create named ("" for the environment's)
+    created_nothing: bool = False  # proven: the vendor's CLI was not there, nothing ran
 
 
 class LaunchFile(Struct, frozen=True):
@@ -41,6 +42,7 @@ class LaunchFile(Struct, frozen=True):
     instance_id: str | None = None
     output_tail: str | None = None
     account: str = ""  # which account flags the create named, never the key itself
+    created_nothing: bool = False  # proven (the CLI was not there): its pre-flight is free again
 
 
 def reserve(folder: Path, now: datetime, label: str) -> Path:
@@ -60,6 +62,8 @@ def write(path: Path, launch: LaunchFile) -> None:
         fields["output_tail"] = launch.output_tail
     if launch.account:
         fields["account"] = launch.account
+    if launch.created_nothing:
+        fields["created_nothing"] = True
     data = {
         "kind": "launch",
         "label": launch.label,
@@ -84,4 +88,5 @@ def of_label(folder: Path, label: str) -> Iterator[Launch]:
             run_folder.text(data.get("outcome")),
             started,
             run_folder.text(data.get("account")) or "",
+            data.get("created_nothing") is True,
         )

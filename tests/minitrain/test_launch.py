@@ -84,16 +84,31 @@ def test_after_a_preflight_it_runs_the_command_and_keeps_the_reservation(
     assert record["command"] == " ".join(CREATE)
 
 
-def test_a_failed_command_with_no_instance_closes_the_reservation_at_zero(
+def test_a_failed_command_with_an_empty_listing_keeps_the_reservation_open(
     lab: Path, cloud: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Issue 22/23: an empty listing is no proof (`vastai` prints [] for a reply it could not
+    read; another account's instance is not listed): the reservation stays open."""
     passed_preflight()
     fail = [sys.executable, "-c", "import sys; sys.exit('Error: no 2x RTX 4090 available')"]
     assert main([*LAUNCH, *fail]) == 1
     out = capsys.readouterr().out
-    assert "the vendor lists no instance, so nothing was spent" in out
+    assert "no instance (which proves nothing). The reservation stays open" in out
     guard = BudgetGuard(5, ledger(lab))
-    assert (guard.total_spent, guard.status().open_operations) == (Decimal("0.00"), ())
+    assert (guard.total_spent, len(guard.status().open_operations)) == (Decimal("3.00"), 1)
+
+
+def test_a_launch_whose_cli_is_not_there_leaves_its_pre_flight_usable(
+    lab: Path, cloud: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing ran, so nothing was created: the next launch attempt needs no new pre-flight."""
+    passed_preflight()
+    assert main([*LAUNCH, "no-such-vendor-cli", "create"]) == 1
+    out = capsys.readouterr().out
+    assert "no-such-vendor-cli is not installed here, so nothing ran and nothing was created" in out
+    assert launch_records(lab)[0]["created_nothing"] is True
+    assert main(["launch", "--", *CREATE]) == 0  # the same pre-flight, the open reservation's
+    assert "launched lab02-tp-spinup: instance pod0001" in capsys.readouterr().out
 
 
 def test_a_failed_command_that_reported_an_instance_keeps_it_open_and_says_so(
@@ -118,7 +133,7 @@ def test_when_the_vendor_cannot_be_asked_the_reservation_stays_open(
     monkeypatch.setenv("PATH", str(lab))  # neither the command nor runpodctl exists
     assert main([*LAUNCH, *CREATE]) == 1
     out = capsys.readouterr().out
-    assert "whether an instance was created is unknown" in out
+    assert "runpodctl is not installed here, so nothing ran and nothing was created" in out
     assert BudgetGuard(5, ledger(lab)).total_spent == Decimal("3.00")
 
 
@@ -285,7 +300,7 @@ def test_a_create_the_vendor_refused_is_a_failed_launch(
         'the launch failed: runpodctl: api error: {"error":"Unauthorized"} (status 401)'
         in captured.out
     )
-    assert "whether an instance was created is unknown" in captured.out  # the list fails too
+    assert "the vendor's listing failed too" in captured.out
     assert "no watcher is running" in captured.err
     assert BudgetGuard(5, ledger(lab)).total_spent == Decimal("3.00")  # stays reserved
 
@@ -298,4 +313,4 @@ def test_a_runpodctl_without_terminate_after_is_named_with_the_version_needed(
     assert main([*LAUNCH, *CREATE]) == 1
     out = capsys.readouterr().out
     assert "has no `pod create --terminate-after` (added in v2.3.0): upgrade it" in out
-    assert "the vendor lists no instance, so nothing was spent" in out
+    assert "no instance (which proves nothing). The reservation stays open" in out
