@@ -64,7 +64,10 @@ def test_recorded_once_per_authorization(lab: Path, capsys: pytest.CaptureFixtur
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["record", "lab02-tp-spinup"], "give the actual in dollars, or --from-record"),
+        (
+            ["record", "lab02-tp-spinup"],
+            "give what it cost in dollars (`budget record 2.47`, or `budget record LABEL 2.47`)",
+        ),
         (["record", "lab02-tp-spinup", "1.00", "--from-record"], "not both"),
         (["record", "lab02-tp-spinup", "--from-record"], "no authorized pre-flight record"),
         (["record", "x", "--from-record", "--end", "yesterday"], "is not a time"),
