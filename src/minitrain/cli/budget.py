@@ -55,6 +55,13 @@ def _add_common(parser: argparse.ArgumentParser, after_command: bool) -> None:
     )
 
 
+def _init_arguments(init: argparse.ArgumentParser) -> None:
+    init.add_argument("--cap", action="append", default=[], metavar="LAB=USD", help="a lab's cap")
+    init.add_argument("--buffer", metavar="USD", help="outside the labs (default: what is left)")
+    init.add_argument("--vendor", help="who you rent from: runpod or vast (default: none)")
+    init.add_argument("--price", metavar="USD", help="the vendor's price per GPU-hour")
+
+
 def _status_arguments(status: argparse.ArgumentParser) -> None:
     status.add_argument("--all", action="store_true", help="list every operation, not only open")
 
@@ -141,6 +148,23 @@ def _settings(args: Args) -> settings.Settings:
     from minitrain import settings
 
     return settings.resolve(ledger=args.ledger, ceiling=args.ceiling, manifest=args.manifest)
+
+
+def _init(args: Args) -> int:
+    from minitrain import init
+
+    if args.ledger or args.manifest:
+        raise InputError("init takes no --ledger or --manifest: it writes both, beside each other")
+    done = init.init(
+        ceiling=args.ceiling,
+        caps=args.cap,
+        buffer=args.buffer,
+        vendor=args.vendor,
+        price=args.price,
+        ask=input if sys.stdin.isatty() else None,
+    )
+    _say(args, done.message(), done.data())
+    return ExitCode.OK
 
 
 def _status(args: Args) -> int:
@@ -412,6 +436,7 @@ _COMMANDS: dict[str, Command] = {
     "import": ("JSONL lines into the database", _import_arguments, _import),
     "verify": ("check every line of the ledger", _only_common, _verify),
     "repair": ("void a torn last line (or --line N) by appending", _repair_arguments, _repair),
+    "init": ("set up this git repository: manifest, ledger, git lines", _init_arguments, _init),
 }
 # Each command's help ends with one of these.
 _EXAMPLES = {
@@ -426,4 +451,5 @@ _EXAMPLES = {
     "import": "budget import spend.jsonl",
     "verify": "budget verify",
     "repair": "budget repair",
+    "init": "budget init --ceiling 5.00 --cap 02=3.00",
 }

@@ -105,7 +105,7 @@ def compute(
         remaining=status.remaining,
         price=manifest.price_per_gpu_hour if manifest else None,
         gpus=manifest.gpus if manifest else 2,
-        vendor=manifest.vendor if manifest else "your vendor",
+        vendor=(manifest.vendor if manifest else None) or "your vendor",
         hardware=target_from(manifest.hardware_target) if manifest else None,
         lab_remaining=caps[pool] - status.lab_spent(pool) if pool in caps else None,
         pool=pool,
