@@ -33,7 +33,9 @@ def _run_arguments(go: argparse.ArgumentParser) -> None:
     go.add_argument("--label", required=True, help="the operation, e.g. lab02-tp-spinup")
     go.add_argument("--estimate", required=True, metavar="USD", help="its estimated cost")
     go.add_argument("--lab", help="the lab it draws on (default: from a labNN- label)")
-    go.add_argument("--checklist", type=Path, help="default: checklists/pre-flight.yaml")
+    go.add_argument(
+        "--checklist", type=Path, help="a file, or a name: pre-flight (default), post-start, ..."
+    )
     go.add_argument("--answers", type=Path, metavar="FILE", help="scripted answers (YAML)")
     go.add_argument("--dry-run", action="store_true", help="never write the ledger")
     go.add_argument("--records", type=Path, metavar="DIR", help="where the record goes")
@@ -43,7 +45,7 @@ def _run_arguments(go: argparse.ArgumentParser) -> None:
 
 
 def _lint_arguments(lint: argparse.ArgumentParser) -> None:
-    lint.add_argument("checklist", type=Path, help="a checklist YAML file")
+    lint.add_argument("checklist", type=Path, help="a checklist YAML file, or a name: pre-flight")
 
 
 def _render_arguments(render: argparse.ArgumentParser) -> None:
@@ -85,9 +87,10 @@ def _run(args: Args) -> int:
 
 
 def _lint(args: Args) -> int:
+    from minitrain import checklists
     from minitrain.preflight import checklist, lint
 
-    findings = lint.lint(checklist.load(args.checklist))
+    findings = lint.lint(checklist.load(checklists.locate(args.checklist)))
     for finding in findings:
         print(finding, file=sys.stderr)
     if findings:
@@ -97,9 +100,11 @@ def _lint(args: Args) -> int:
 
 
 def _render(args: Args) -> int:
+    from minitrain import checklists
     from minitrain.preflight import checklist, render
 
-    sys.stdout.write("\n".join(render.markdown(checklist.load(p)) for p in args.checklist))
+    loaded = [checklist.load(checklists.locate(p)) for p in args.checklist]
+    sys.stdout.write("\n".join(render.markdown(one) for one in loaded))
     return ExitCode.OK
 
 

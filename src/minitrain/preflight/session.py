@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from minitrain import labs, runs
+from minitrain import checklists, labs, runs
 from minitrain import settings as settings_module
 from minitrain._struct import Struct
 from minitrain.budget_guard import BudgetGuard, check_label
@@ -17,8 +17,6 @@ from minitrain.preflight.gate import Outcome, Status
 from minitrain.preflight.runner import Walk, ending
 from minitrain.preflight.sources import Question, Scripted, Source, Terminal, load_answers
 from minitrain.runs import ChecklistRef, Gate, Preflight, RunRecord, StepResult
-
-DEFAULT_CHECKLIST = Path("checklists/pre-flight.yaml")
 
 
 class Options(Struct, frozen=True):
@@ -42,8 +40,8 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     config = settings_module.resolve(
         ledger=options.ledger, ceiling=options.ceiling, manifest=options.manifest
     )
-    root = config.manifest.root if config.manifest else Path.cwd()
-    checklist = checklist_module.load(options.checklist or root / DEFAULT_CHECKLIST)
+    root = config.manifest.root if config.manifest else checklists.repository_root()
+    checklist = checklist_module.load(checklists.locate(options.checklist, root=root))
     guard = config.guard()
     folder = options.records or config.runs_folder
     if not options.dry_run:
