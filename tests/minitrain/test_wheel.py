@@ -55,19 +55,25 @@ def tool(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     env = _clean_env(work)
     pip = [sys.executable, "-m", "pip"]
-    built = _run([*pip, "wheel", ".", "--no-deps", "-w", str(work / "dist")], source, env)
-    assert built.returncode == 0, built.stdout + built.stderr
+    # the build itself fetches setuptools into an isolated environment: the index again
+    _succeeded(_run([*pip, "wheel", ".", "--no-deps", "-w", str(work / "dist")], source, env))
     (wheel,) = (work / "dist").glob("minitrain_preflight-*.whl")
     venv = work / "venv"
     made = _run([sys.executable, "-m", "venv", str(venv)], work, env)
     assert made.returncode == 0, made.stderr
-    installed = _run([str(venv / "bin" / "python"), "-m", "pip", "install", str(wheel)], work, env)
-    if installed.returncode != 0:
-        said = installed.stdout + installed.stderr
-        if any(sign in said for sign in UNREACHABLE):
-            pytest.skip(f"the package index is unreachable (the wheel's dependencies): {said}")
-        pytest.fail(said)
+    _succeeded(_run([str(venv / "bin" / "python"), "-m", "pip", "install", str(wheel)], work, env))
     return venv / "bin"
+
+
+def _succeeded(done: subprocess.CompletedProcess[str]) -> None:
+    """A pip command worked; one that could not reach the package index skips, saying so."""
+    if done.returncode == 0:
+        return
+    said = done.stdout + done.stderr
+    lines = [line for line in said.splitlines() if any(sign in line for sign in UNREACHABLE)]
+    if lines:
+        pytest.skip(f"the package index is unreachable (setuptools, the dependencies): {lines[0]}")
+    pytest.fail(f"{done.args}: {said}")
 
 
 def _clean_env(work: Path) -> dict[str, str]:
