@@ -40,10 +40,15 @@ def from_record(
     label: str,
     *,
     gpus: int,
-    price: Decimal,
+    price: Decimal | None,
     end: datetime | None = None,
     granularity_s: int = 60,
 ) -> Cost:
+    if price is None:  # a manifest `budget init` wrote without a vendor
+        raise InputError(
+            "--from-record needs the price per GPU-hour: name the vendor and its price in the"
+            " manifest (vendor, vendor_snapshot_prices), or give the amount the vendor billed"
+        )
     record, start = authorized_start(folder, label)
     if end is None:
         _refuse_unconfirmed(folder, label)

@@ -1,7 +1,11 @@
 """The lab manifest: ``experiments/35-cloud-budget/manifest.json`` -> a checked :class:`Manifest`.
 
 The manifest is the one source of the ceiling, the per-lab caps, the price and the ledger's path;
-the documents, the guard and the checklist all read these numbers from here.
+the documents, the guard and the checklist all read these numbers from here. It lives in one of
+the :data:`HOMES` of a repository: this course's ``experiments/35-cloud-budget/``, or the
+``budget/`` that ``budget init`` writes in any other repository. Only the ceiling, the currency
+and the ledger's path are required; the course's fields (seed, lab, hardware target), the caps and
+the vendor with its prices are optional.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from minitrain.money import parse_rate, parse_usd
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from os import PathLike
     from pathlib import Path
     from typing import Any
@@ -27,19 +32,28 @@ if TYPE_CHECKING:
 # ``pathlib`` (with ``urllib.parse`` and ``ipaddress``) is start-up time.
 MANIFEST_PATH = "experiments/35-cloud-budget/manifest.json"
 MANIFEST_NAME = "manifest.json"  # beside the ledger it governs
-_FIELDS: dict[str, type | tuple[type, ...]] = {
+LEDGER_NAME = "spend.jsonl"
+# Where a repository keeps its manifest and ledger, relative to its root, in the order looked
+# in: this course's folder (the seed's path), then the one ``budget init`` writes elsewhere.
+HOMES = ("experiments/35-cloud-budget", "budget")
+_REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "currency": str,
+    "ceiling_usd": (Decimal, int),
+    "spend_log_path": str,
+}
+_OPTIONAL: dict[str, type | tuple[type, ...]] = {
+    "$schema": str,
     "seed": int,
     "lab": str,
     "hardware_target": (str, dict),
     "vendor": str,
-    "currency": str,
-    "ceiling_usd": (Decimal, int),
     "ceiling_per_lab": dict,
-    "spend_log_path": str,
     "vendor_snapshot_date": str,
     "vendor_snapshot_prices": dict,
+    "gpus": int,
+    "ledger_url": str,
 }
-_OPTIONAL = {"$schema", "gpus", "ledger_url"}
+_FIELDS = {**_REQUIRED, **_OPTIONAL}
 
 
 class Manifest:
@@ -68,25 +82,25 @@ class Manifest:
         *,
         path: str,
         root: str,
-        seed: int,
-        lab: str,
-        hardware_target: str | Mapping[str, Any],
-        vendor: str,
         currency: str,
         ceiling: Decimal,
         lab_caps: Mapping[str, Decimal],
         ledger_path: str,
-        snapshot_date: str,
         prices: Mapping[str, Decimal],
+        seed: int | None = None,
+        lab: str | None = None,
+        hardware_target: str | Mapping[str, Any] | None = None,
+        vendor: str | None = None,
+        snapshot_date: str | None = None,
         gpus: int = 2,
         ledger_url: str | None = None,
     ) -> None:
         self.path = path
         self._root = root
-        self.seed = seed
+        self.seed = seed  # the course's fields: None outside it
         self.lab = lab
         self.hardware_target = hardware_target
-        self.vendor = vendor
+        self.vendor = vendor  # None: the manifest names no vendor (``budget init`` without one)
         self.currency = currency
         self.ceiling = ceiling
         self.lab_caps = lab_caps
@@ -97,8 +111,9 @@ class Manifest:
         self.ledger_url = ledger_url  # postgresql://... to share one ceiling; None: the JSONL file
 
     @property
-    def price_per_gpu_hour(self) -> Decimal:
-        return self.prices[self.vendor]
+    def price_per_gpu_hour(self) -> Decimal | None:
+        """The vendor's price per GPU-hour; None when the manifest names no vendor or price."""
+        return self.prices.get(self.vendor) if self.vendor else None
 
     @property
     def root(self) -> Path:
@@ -126,15 +141,49 @@ def same(one: str, other: str) -> bool:
 
 
 def find(start: str | PathLike[str] | None = None) -> str | None:
-    """The manifest of the repository holding ``start`` (default: the working directory)."""
+    """The manifest of the repository holding ``start`` (default: the working directory): in one
+    of the :data:`HOMES` of ``start`` or a folder above it, never above the repository's root."""
+    for folder in _upward(start):
+        for home in HOMES:
+            candidate = os.path.join(folder, home, MANIFEST_NAME)
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
+def repository_root(start: str | PathLike[str] | None = None) -> str | None:
+    """The root of the git repository holding ``start``: the nearest folder with a ``.git``
+    (a folder, or the file of a worktree or submodule); None outside any repository."""
+    for folder in _upward(start):
+        if os.path.exists(os.path.join(folder, ".git")):
+            return folder
+    return None
+
+
+def default_ledger(start: str | PathLike[str] | None = None) -> str | None:
+    """The ledger when neither a flag nor a manifest names one: a ledger already in one of the
+    :data:`HOMES` of ``start`` or above it, else the init folder at the repository's root (never
+    the shell's folder, so a ``cd`` cannot start a fresh budget); None outside any repository."""
+    for folder in _upward(start):
+        for home in HOMES:
+            candidate = os.path.join(folder, home, LEDGER_NAME)
+            if os.path.isfile(candidate):
+                return candidate
+    root = repository_root(start)
+    return os.path.join(root, HOMES[-1], LEDGER_NAME) if root else None
+
+
+def _upward(start: str | PathLike[str] | None) -> Iterator[str]:
+    """``start`` and each folder above it, up to the repository's root (the first folder with a
+    ``.git``) or else the file system's root."""
     here = os.path.realpath(start or os.getcwd())
     while True:
-        candidate = os.path.join(here, MANIFEST_PATH)
-        if os.path.isfile(candidate):
-            return candidate
+        yield here
+        if os.path.exists(os.path.join(here, ".git")):
+            return
         here, below = os.path.dirname(here), here
         if here == below:  # the file system's root, looked in already
-            return None
+            return
 
 
 def load(path: str | PathLike[str]) -> Manifest:
@@ -155,31 +204,35 @@ def load(path: str | PathLike[str]) -> Manifest:
         raise FileFormatError(str(exc), path=path) from None
     if not isinstance(data, dict):
         raise FileFormatError("the manifest must be a JSON object", path=path)
-    return _build(path, data)
+    return build(path, data)
 
 
-def _build(path: str, data: dict[str, Any]) -> Manifest:
+def build(path: str, data: Mapping[str, Any]) -> Manifest:
+    """Check a manifest's parsed JSON (as read from ``path``, which places its root); every
+    problem is a :class:`FileFormatError` naming the field."""
+
     def fail(message: str) -> FileFormatError:
         return FileFormatError(message, path=path)
 
-    unknown = sorted(set(data) - set(_FIELDS) - _OPTIONAL)
+    unknown = sorted(set(data) - set(_FIELDS))
     if unknown:
         raise fail(f"unknown field {unknown[0]!r}; the fields are {', '.join(_FIELDS)}")
-    for name, kind in _FIELDS.items():
+    for name in _REQUIRED:
         if name not in data:
             raise fail(f"missing field {name!r}")
-        if not isinstance(data[name], kind) or isinstance(data[name], bool):
-            raise fail(f"field {name!r} has the wrong type ({type(data[name]).__name__})")
+    for name, value in data.items():
+        if not isinstance(value, _FIELDS[name]) or isinstance(value, bool):
+            raise fail(f"field {name!r} has the wrong type ({type(value).__name__})")
     if data["currency"] != "USD":
         raise fail(f"field 'currency' is {data['currency']!r}; only 'USD' is supported")
     try:
         ceiling = parse_usd(data["ceiling_usd"], what="field 'ceiling_usd'")
-        caps = _caps(data["ceiling_per_lab"])
+        caps = _caps(data.get("ceiling_per_lab") or {})
         prices = {
             str(vendor): parse_rate(
                 _strip_unit(price), what=f"field 'vendor_snapshot_prices.{vendor}'"
             )
-            for vendor, price in data["vendor_snapshot_prices"].items()
+            for vendor, price in (data.get("vendor_snapshot_prices") or {}).items()
         }
     except InputError as exc:
         raise fail(str(exc)) from None
@@ -189,21 +242,22 @@ def _build(path: str, data: dict[str, Any]) -> Manifest:
             f"field 'ceiling_per_lab' adds up to {sum(caps.values())} ({listed}),"
             f" not the ceiling_usd {ceiling}; make the caps add up to the ceiling"
         )
-    if data["vendor"] not in prices:
-        raise fail(f"field 'vendor_snapshot_prices' has no price for the vendor {data['vendor']!r}")
+    vendor = data.get("vendor")
+    if vendor is not None and prices and vendor not in prices:  # a typo, not a missing price
+        raise fail(f"field 'vendor_snapshot_prices' has no price for the vendor {vendor!r}")
     root = _root_of(path)
     return Manifest(
         path=path,
         root=root,
-        seed=data["seed"],
-        lab=data["lab"],
-        hardware_target=data["hardware_target"],
-        vendor=data["vendor"],
+        seed=data.get("seed"),
+        lab=data.get("lab"),
+        hardware_target=data.get("hardware_target"),
+        vendor=vendor,
         currency="USD",
         ceiling=ceiling,
         lab_caps=MappingProxyType(caps),
         ledger_path=os.path.join(root, data["spend_log_path"]),
-        snapshot_date=data["vendor_snapshot_date"],
+        snapshot_date=data.get("vendor_snapshot_date"),
         prices=MappingProxyType(prices),
         gpus=_gpus(data.get("gpus", 2), fail),
         ledger_url=_ledger_url(data.get("ledger_url"), fail),
@@ -211,12 +265,14 @@ def _build(path: str, data: dict[str, Any]) -> Manifest:
 
 
 def _root_of(path: str) -> str:
-    """The repository root of a manifest at its usual place; else the manifest's folder."""
-    folder = os.path.realpath(path)
-    home = MANIFEST_PATH.split("/")
-    at_home = folder.split(os.sep)[-len(home) :] == home
-    for _ in range(len(home) if at_home else 1):
-        folder = os.path.dirname(folder)
+    """The repository root of a manifest in one of the :data:`HOMES`; else the manifest's
+    folder."""
+    folder = os.path.dirname(os.path.realpath(path))
+    parts = folder.split(os.sep)
+    for home in HOMES:
+        names = home.split("/")
+        if parts[-len(names) :] == names:
+            return os.sep.join(parts[: -len(names)]) or os.sep
     return folder
 
 

@@ -71,7 +71,7 @@ class Settings:
     @property
     def vendor(self) -> str:
         """Whose CLI lists and terminates instances when a command does not say."""
-        return self.manifest.vendor if self.manifest else "runpod"
+        return (self.manifest.vendor if self.manifest else None) or "runpod"
 
     def ledger(self) -> Ledger:
         """Where the lines live: LYNX_LEDGER_URL, else the manifest's ledger_url, else the file."""
@@ -88,6 +88,7 @@ class Settings:
             raise InputError(
                 "no ceiling: run inside the repository (it has "
                 f"{manifest_module.MANIFEST_PATH}), pass --ceiling USD, or set {CEILING_ENV}"
+                " (`budget init --ceiling USD` sets a repository up)"
             )
         ledger = self.ledger()
         noted = _SaysNoCaps(ledger) if self.uncapped else None
@@ -116,7 +117,9 @@ def resolve(
     if os.environ.get(LEDGER_URL_ENV):  # PostgreSQL: the manifest of the working folder
         path = manifest or manifest_module.find()
         loaded = manifest_module.load(path) if path else None
-        ledger_path = ledger or (loaded.ledger_path if loaded else DEFAULT_LOG_PATH)
+        ledger_path = ledger or (
+            loaded.ledger_path if loaded else manifest_module.default_ledger() or DEFAULT_LOG_PATH
+        )
     else:
         ledger_path, loaded = _jsonl(ledger, manifest)
     if ceiling is not None:
@@ -135,7 +138,13 @@ def _jsonl(ledger: str | None, manifest: str | None) -> tuple[str, Manifest | No
     if ledger is None:
         path = manifest or manifest_module.find()
         if path is None:
-            ledger = DEFAULT_LOG_PATH
+            ledger = manifest_module.default_ledger()
+            if ledger is None:
+                raise InputError(
+                    "no budget here: no manifest.json or spend.jsonl in this folder or above it,"
+                    " and no git repository; run `budget init --ceiling USD` inside your"
+                    " repository, or pass --ledger PATH"
+                )
         else:  # the manifest says where the ledger is; it governs it only if it is beside it
             named = manifest_module.load(path)
             own = manifest_module.beside(named.ledger_path)

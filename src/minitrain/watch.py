@@ -200,7 +200,8 @@ def default_cap(status: Status, label: str, manifest: Manifest | None) -> Decima
     """The cap when none is given: what the label's latest open reservation buys at the
     manifest's price, never past the vendor-side auto-termination."""
     reserved = [op.charged for op in status.open_operations if op.label == label]
-    hourly = manifest.price_per_gpu_hour * manifest.gpus if manifest else None
+    price = manifest.price_per_gpu_hour if manifest else None
+    hourly = price * manifest.gpus if manifest and price is not None else None
     return cap_hours(reserved[-1], hourly, MAX_HOURS) if reserved else Decimal(MAX_HOURS)
 
 

@@ -13,7 +13,6 @@ import pytest
 from minitrain import BudgetGuard, day
 from minitrain.cli.budget import main as budget
 from minitrain.errors import InputError, Interrupted, NoReservation
-from minitrain.preflight.session import checklist_path
 from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson, go
 
 pytestmark = pytest.mark.usefixtures("file_mode")
@@ -93,23 +92,13 @@ def test_status_says_the_next_step_of_each_open_reservation(
     assert "next for lab02-a: budget launch -- runpodctl pod create" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    ("given", "expected"),
-    [
-        (None, "checklists/pre-flight.yaml"),
-        ("post-flight", "checklists/post-flight.yaml"),
-        ("post-start", "checklists/post-start.yaml"),
-        ("mine.yaml", "mine.yaml"),
-        ("other/list", "other/list"),
-    ],
-)
-def test_a_bare_word_names_a_checklist_anything_else_is_a_path(
-    given: str | None, expected: str
-) -> None:
-    named = given is None or expected.startswith("checklists/")
-    assert checklist_path(given, Path("/repo")) == (
-        Path("/repo") / expected if named else Path(expected)
-    )
+def test_a_bare_word_names_a_checklist(lab: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from minitrain import checklists
+
+    monkeypatch.chdir(lab)
+    for name in ("pre-flight", "post-start", "post-flight"):
+        assert checklists.locate(Path(name), root=lab) == lab / "checklists" / f"{name}.yaml"
+    assert checklists.locate(None, root=lab) == lab / "checklists" / "pre-flight.yaml"
 
 
 def test_the_post_flight_takes_the_label_and_estimate_from_the_reservation(lab: Path) -> None:

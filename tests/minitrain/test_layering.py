@@ -176,3 +176,10 @@ def test_no_module_is_over_400_lines() -> None:
         name: n for name, path in MODULES.items() if (n := len(path.read_text().splitlines())) > 400
     }
     assert not long, f"over 400 lines: {long}"
+
+
+def test_init_writes_files_and_decides_nothing_about_money() -> None:
+    """``budget init`` (issue 25) checks what it writes with the manifest's loader; it never
+    reaches the ledger, the guard, the pre-flight or the CLI."""
+    reached = {_floor(dep) for dep in _reach("minitrain.init")}
+    assert not reached & {"ledger", "budget_guard", "settings", "preflight", "cli"}, reached

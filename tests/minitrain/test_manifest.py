@@ -93,3 +93,58 @@ def test_the_schema_accepts_the_real_manifest_and_rejects_what_the_loader_reject
         {"ceiling_per_lab": {"\u0660\u0662": 3, "buffer": 2}},  # Arabic-Indic digits
     ):
         assert list(validator.iter_errors({**GOOD, **change})), change
+
+
+MINIMAL = {"currency": "USD", "ceiling_usd": 5.00, "spend_log_path": "budget/spend.jsonl"}
+
+
+def test_only_the_ceiling_the_currency_and_the_ledger_are_required(tmp_path: Path) -> None:
+    """Issue 25: the course's fields (seed, lab, hardware target), the caps and the vendor are
+    optional, so a manifest fits any repository."""
+    import jsonschema
+
+    path = tmp_path / "budget" / "manifest.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(MINIMAL))
+    loaded = manifest.load(path)
+    assert (loaded.seed, loaded.lab, loaded.hardware_target, loaded.vendor) == (None,) * 4
+    assert (dict(loaded.lab_caps), loaded.price_per_gpu_hour) == ({}, None)
+    assert loaded.ledger_path == str(tmp_path / "budget" / "spend.jsonl")
+    assert loaded.root == tmp_path
+    schema = json.loads((REAL_MANIFEST.parent / "manifest.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    assert not list(validator.iter_errors(MINIMAL))
+    assert not list(validator.iter_errors({**MINIMAL, "vendor": "vast"}))  # no price: none
+    for missing in MINIMAL:
+        rest = {k: v for k, v in MINIMAL.items() if k != missing}
+        assert list(validator.iter_errors(rest)), missing
+        path.write_text(json.dumps(rest))
+        with pytest.raises(FileFormatError, match=f"missing field {missing!r}"):
+            manifest.load(path)
+
+
+def test_a_vendor_without_a_price_has_none_and_a_listed_vendor_needs_its_own(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "budget" / "manifest.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({**MINIMAL, "vendor": "vast"}))
+    assert manifest.load(path).price_per_gpu_hour is None
+    path.write_text(json.dumps({**MINIMAL, "vendor": "vast", "vendor_snapshot_prices": {"x": 1}}))
+    with pytest.raises(FileFormatError, match="no price for the vendor 'vast'"):
+        manifest.load(path)
+
+
+def test_found_in_either_home_never_above_the_repository_s_root(tmp_path: Path) -> None:
+    outer = write(tmp_path, GOOD)  # this course's folder, at the outer root
+    inner = tmp_path / "vendored" / "project"
+    (inner / "budget").mkdir(parents=True)
+    (inner / "lib").mkdir()
+    assert manifest.find(inner / "lib") == str(outer)  # no repository: the folders above
+    (inner / ".git").mkdir()
+    assert manifest.find(inner / "lib") is None  # a repository of its own: its root is the top
+    assert manifest.repository_root(inner / "lib") == str(inner)
+    (inner / "budget" / "manifest.json").write_text(json.dumps(MINIMAL))
+    assert manifest.find(inner / "lib") == str(inner / "budget" / "manifest.json")
+    assert manifest.default_ledger(inner / "lib") == str(inner / "budget" / "spend.jsonl")
+    assert manifest.default_ledger(tmp_path / "vendored") is None  # no repository, no ledger

@@ -8,19 +8,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from minitrain.cli import _day
+from minitrain.cli import _books, _day
 from minitrain.cli._args import Args, Command, build
 from minitrain.cli._handler import run, wants_json
-from minitrain.errors import ExitCode
+from minitrain.errors import ExitCode, InputError
 from minitrain.money import format_usd, parse_usd, usd_text
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
 if TYPE_CHECKING:
-    from decimal import Decimal
-
-    from minitrain.budget_guard import BudgetGuard, Status
+    from minitrain.budget_guard import Status
     from minitrain.settings import Settings
 
 
@@ -56,6 +54,13 @@ def _add_common(parser: argparse.ArgumentParser, after_command: bool) -> None:
     )
 
 
+def _init_arguments(init: argparse.ArgumentParser) -> None:
+    init.add_argument("--cap", action="append", default=[], metavar="LAB=USD", help="a lab's cap")
+    init.add_argument("--buffer", metavar="USD", help="outside the labs (default: what is left)")
+    init.add_argument("--vendor", help="who you rent from: runpod or vast (default: none)")
+    init.add_argument("--price", metavar="USD", help="the vendor's price per GPU-hour")
+
+
 def _status_arguments(status: argparse.ArgumentParser) -> None:
     status.add_argument("--all", action="store_true", help="list every operation, not only open")
 
@@ -70,24 +75,24 @@ def _report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument("--png", metavar="FILE", help="also save a chart (needs matplotlib)")
 
 
-def _db_arguments(db: argparse.ArgumentParser) -> None:
-    db.add_argument("action", choices=["init"], help="create or upgrade the schema")
-
-
-def _export_arguments(export: argparse.ArgumentParser) -> None:
-    export.add_argument("--out", metavar="FILE", help="write here (default: stdout)")
-
-
-def _import_arguments(load: argparse.ArgumentParser) -> None:
-    load.add_argument("file", help="a spend.jsonl (every line must be sound)")
-
-
-def _repair_arguments(repair: argparse.ArgumentParser) -> None:
-    repair.add_argument("--line", type=int, help="void this bad line instead of a torn tail")
-    repair.add_argument("--reason", help="why (required with --line)")
-
-
 _settings = _day.settings_of
+
+
+def _init(args: Args) -> int:
+    from minitrain import init
+
+    if args.ledger or args.manifest:
+        raise InputError("init takes no --ledger or --manifest: it writes both, beside each other")
+    done = init.init(
+        ceiling=args.ceiling,
+        caps=args.cap,
+        buffer=args.buffer,
+        vendor=args.vendor,
+        price=args.price,
+        ask=input if sys.stdin.isatty() else None,
+    )
+    _say(args, done.message(), done.data())
+    return ExitCode.OK
 
 
 def _status(args: Args) -> int:
@@ -145,63 +150,6 @@ def _authorize(args: Args) -> int:
     return ExitCode.OK
 
 
-def _db(args: Args) -> int:
-    from minitrain.ledger import admin
-
-    ready = admin.init_schema(_settings(args).ledger())
-    _say(args, ready.message(), ready.data())
-    return ExitCode.OK
-
-
-def _export(args: Args) -> int:
-    from pathlib import Path
-
-    from minitrain.ledger import admin
-
-    exported = admin.export(_settings(args).ledger(), Path(args.out) if args.out else None)
-    if args.out:
-        print(f"exported {exported.lines} lines to {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.buffer.write(exported.data)
-    return ExitCode.OK
-
-
-def _import(args: Args) -> int:
-    from minitrain.ledger import admin
-
-    imported = admin.import_file(_settings(args).ledger(), args.file)
-    _say(args, imported.message(), imported.data())
-    return ExitCode.OK
-
-
-def _verify(args: Args) -> int:
-    from minitrain.ledger import admin
-
-    resolved = _settings(args)
-    verified = admin.verify(resolved.ledger(), lambda: _limits(resolved.guard()))
-    for line in verified.problem_lines():
-        print(line, file=sys.stderr)
-    verified.require_sound()
-    for line in verified.findings:
-        print(f"budget: {line}", file=sys.stderr)
-    if verified.over:
-        return ExitCode.REFUSED
-    _say(args, verified.summary(), verified.data())
-    return ExitCode.OK
-
-
-def _limits(guard: BudgetGuard) -> tuple[Decimal, Mapping[str, Decimal]]:
-    return guard.ceiling, guard.lab_caps
-
-
-def _repair(args: Args) -> int:
-    from minitrain.ledger import admin
-
-    repaired = admin.repair(_settings(args).ledger(), line=args.line, reason=args.reason)
-    _say(args, repaired.message(), repaired.data())
-    return ExitCode.OK
-
-
 _say = _day.say
 
 
@@ -227,11 +175,16 @@ _COMMANDS: dict[str, Command] = {
         _day.watch_arguments,
         _day.watch,
     ),
-    "db": ("the PostgreSQL ledger: db init", _db_arguments, _db),
-    "export": ("the ledger as JSONL lines", _export_arguments, _export),
-    "import": ("JSONL lines into the database", _import_arguments, _import),
-    "verify": ("check every line of the ledger", _only_common, _verify),
-    "repair": ("void a torn last line (or --line N) by appending", _repair_arguments, _repair),
+    "db": ("the PostgreSQL ledger: db init", _books.db_arguments, _books.db),
+    "export": ("the ledger as JSONL lines", _books.export_arguments, _books.export),
+    "import": ("JSONL lines into the database", _books.import_arguments, _books.import_),
+    "verify": ("check every line of the ledger", _only_common, _books.verify),
+    "repair": (
+        "void a torn last line (or --line N) by appending",
+        _books.repair_arguments,
+        _books.repair,
+    ),
+    "init": ("set up this git repository: manifest, ledger, git lines", _init_arguments, _init),
 }
 # Each command's help ends with one of these.
 _EXAMPLES = {
@@ -246,4 +199,5 @@ _EXAMPLES = {
     "import": "budget import spend.jsonl",
     "verify": "budget verify",
     "repair": "budget repair",
+    "init": "budget init --ceiling 5.00 --cap 02=3.00",
 }

@@ -51,7 +51,7 @@ def _run_arguments(go: argparse.ArgumentParser) -> None:
 
 
 def _lint_arguments(lint: argparse.ArgumentParser) -> None:
-    lint.add_argument("checklist", type=Path, help="a checklist YAML file")
+    lint.add_argument("checklist", type=Path, help="a checklist YAML file, or a name: pre-flight")
 
 
 def _render_arguments(render: argparse.ArgumentParser) -> None:
@@ -104,9 +104,10 @@ def _vendor(args: Args) -> str:
 
 
 def _lint(args: Args) -> int:
+    from minitrain import checklists
     from minitrain.preflight import checklist, lint
 
-    findings = lint.lint(checklist.load(args.checklist))
+    findings = lint.lint(checklist.load(checklists.locate(args.checklist)))
     for finding in findings:
         print(finding, file=sys.stderr)
     if findings:
@@ -116,9 +117,11 @@ def _lint(args: Args) -> int:
 
 
 def _render(args: Args) -> int:
+    from minitrain import checklists
     from minitrain.preflight import checklist, render
 
-    sys.stdout.write("\n".join(render.markdown(checklist.load(p)) for p in args.checklist))
+    loaded = [checklist.load(checklists.locate(p)) for p in args.checklist]
+    sys.stdout.write("\n".join(render.markdown(one) for one in loaded))
     return ExitCode.OK
 
 

@@ -33,7 +33,14 @@ def _judge_number(step: Step, value: str, text: Mapping[str, str]) -> tuple[bool
     shown = format_usd(number) if step.type == "money" else f"{number:g} {step.unit or ''}"
     shown = shown.strip()
     if step.equals is not None:
-        target = parse_usd(step.equals.format_map(text))
+        wanted = step.equals.format_map(text)
+        try:
+            target = parse_usd(wanted)
+        except InputError:  # a fact the manifest does not give: no vendor or price (budget init)
+            return False, (
+                f"there is nothing to compare it with: the figure is {wanted}; name the vendor"
+                " and its price (vendor, vendor_snapshot_prices) in the manifest"
+            )
         if number != target:
             return False, f"you entered {shown}; it must be {format_usd(target)}"
     if step.max is not None and number > step.max:

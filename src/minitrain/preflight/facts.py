@@ -48,6 +48,7 @@ class Facts(Struct, frozen=True):
     hardware: Target | None = None  # the manifest's hardware_target, once lab 02 fills it in
     lab_remaining: Decimal | None = None  # the lab's cap minus what its operations hold
     pool: str = BUFFER  # the cap it draws on: its lab's ("02"), else the buffer's
+    capped: bool = True  # False: the manifest has no caps (``budget init`` without them)
 
     @property
     def needed(self) -> Decimal:
@@ -63,6 +64,10 @@ class Facts(Struct, frozen=True):
     def hourly(self) -> Decimal | None:
         return None if self.price is None else self.price * self.gpus
 
+    @property
+    def _buffer(self) -> str:
+        return "the buffer" if self.capped else "overall"
+
     def as_text(self) -> dict[str, str]:
         """The facts as a person reads them, for ``{name}`` placeholders in a checklist."""
         hourly = self.hourly
@@ -75,7 +80,7 @@ class Facts(Struct, frozen=True):
         return {
             "label": self.label,
             "estimate": format_usd(self.estimate),
-            "lab": "the buffer" if self.pool == BUFFER else f"lab {self.pool}",
+            "lab": f"lab {self.pool}" if self.pool != BUFFER else self._buffer,
             "lab_cap": format_usd(self.lab_cap) if self.lab_cap is not None else unknown,
             "alert": format_usd(self.alert) if self.alert is not None else unknown,
             "ceiling": format_usd(self.ceiling),
@@ -100,13 +105,14 @@ def compute(
         label=label,
         estimate=estimate,
         lab=lab,
-        lab_cap=caps.get(pool),
+        lab_cap=caps.get(pool) if caps else status.ceiling,  # no caps: the ceiling is the cap
         ceiling=status.ceiling,
         remaining=status.remaining,
         price=manifest.price_per_gpu_hour if manifest else None,
         gpus=manifest.gpus if manifest else 2,
-        vendor=manifest.vendor if manifest else "your vendor",
+        vendor=(manifest.vendor if manifest else None) or "your vendor",
         hardware=target_from(manifest.hardware_target) if manifest else None,
         lab_remaining=caps[pool] - status.lab_spent(pool) if pool in caps else None,
         pool=pool,
+        capped=bool(caps),
     )

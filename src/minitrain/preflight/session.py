@@ -6,7 +6,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from minitrain import day, labs, runs
+from minitrain import checklists, day, labs, runs
 from minitrain import settings as settings_module
 from minitrain._struct import Struct
 from minitrain.budget_guard import BudgetGuard, check_label
@@ -21,8 +21,6 @@ from minitrain.preflight.runner import Walk, ending
 from minitrain.preflight.sources import Question, Scripted, Source, Terminal, load_answers
 from minitrain.reservations import same_label
 from minitrain.runs import ChecklistRef, Gate, Preflight, RunRecord, StepResult
-
-DEFAULT_CHECKLIST = Path("checklists/pre-flight.yaml")
 
 
 class Options(Struct, frozen=True):
@@ -44,8 +42,9 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     config = settings_module.resolve(
         ledger=options.ledger, ceiling=options.ceiling, manifest=options.manifest
     )
-    root = config.manifest.root if config.manifest else Path.cwd()
-    checklist = checklist_module.load(checklist_path(options.checklist, root))
+    root = config.manifest.root if config.manifest else checklists.repository_root()
+    given = Path(options.checklist) if options.checklist is not None else None
+    checklist = checklist_module.load(checklists.locate(given, root=root))
     guard = config.guard()
     label, estimate = _label_and_estimate(options, checklist, guard)
     folder = options.records or config.runs_folder
@@ -85,17 +84,6 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     return Walk(
         checklist, facts, guard, source, record, root, options.dry_run, earlier, sensed
     ).go()
-
-
-def checklist_path(given: Path | str | None, root: Path) -> Path:
-    """A bare word (no ``/``, no ``.yaml``) names one of the repository's checklists
-    (``pre-flight``, the default; ``post-start``; ``post-flight``); anything else is a path."""
-    if given is None:
-        return root / DEFAULT_CHECKLIST
-    text = str(given)
-    if "/" in text or text.endswith((".yaml", ".yml")):
-        return Path(given)
-    return root / DEFAULT_CHECKLIST.parent / f"{text}.yaml"
 
 
 def _label_and_estimate(
