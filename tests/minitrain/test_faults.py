@@ -76,7 +76,7 @@ def kill_loop(ledger: Path, iterations: int, seed: int) -> dict[str, int]:
             [torn] = snapshot.problems
             assert torn.line == snapshot.lines
             before = ledger.read_bytes()
-            _, kept = jsonl.JsonlLedger(ledger).repair(reason="killed mid-write")
+            _, kept, _ = jsonl.JsonlLedger(ledger).repair(reason="killed mid-write")
             assert ledger.read_bytes().startswith(before)
             seen["kept" if kept else "torn"] += 1
         after = jsonl.JsonlLedger(ledger).read(full=True)
@@ -466,3 +466,93 @@ def test_verify_names_caps_that_add_up_past_a_lowered_ceiling(
         "note: the caps add up to $5.00 (02 $3.00 + 03 $0.00 + buffer $2.00), more than the"
         " ceiling $3.00: the ceiling binds first"
     ) in err
+
+
+# --- a ledger that shrank never lowers the books (issue 21) -----------------------------------
+
+
+def shrunk_after(ledger: Path, cut: Callable[[bytes], int]) -> None:
+    """Two returned authorizations in lab 02 ($0.50, then $2.00), then the file cut short."""
+    guard = BudgetGuard("5.00", ledger, lab_caps=CAPS)
+    guard.authorize("lab02-a", "0.50")
+    guard.authorize("lab02-b", "2.00")
+    data = ledger.read_bytes()
+    os.truncate(ledger, cut(data))
+
+
+def _without_last_line(data: bytes) -> int:
+    return data.rstrip(b"\n").rfind(b"\n") + 1
+
+
+def _mid_last_line(data: bytes) -> int:
+    return _without_last_line(data) + 40
+
+
+@pytest.mark.parametrize("cut", [_without_last_line, _mid_last_line], ids=["line", "mid-line"])
+@pytest.mark.parametrize(
+    "command", [["status"], ["status", "--all"], ["authorize", "lab02-c", "0.10"], ["verify"]]
+)
+def test_a_ledger_shorter_than_its_mark_is_refused_by_every_command_but_repair(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    cut: Callable[[bytes], int],
+    command: list[str],
+) -> None:
+    """The issue's reproductions: the last line (a returned $2.00 authorization) removed with
+    truncate, or cut mid-line. The books must not fall back to $0.50."""
+    ledger = tmp_path / "spend.jsonl"
+    shrunk_after(ledger, cut)
+    before = ledger.read_bytes()
+    code, err = budget_line(["--ledger", str(ledger), "--ceiling", "5.00", *command], capsys)
+    assert code == 4
+    assert "shorter than this guard last wrote it" in err
+    assert "a truncation" in err
+    assert "git checked out an older ledger" in err
+    assert "`budget repair`" in err
+    assert ledger.read_bytes() == before
+
+
+def repair_says(ledger: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    from minitrain.cli.budget import main
+
+    assert main(["--ledger", str(ledger), "--ceiling", "5.00", "repair"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out
+    return out
+
+
+def test_repair_records_the_loss_of_a_removed_last_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    shrunk_after(ledger, _without_last_line)
+    said = repair_says(ledger, capsys)
+    assert "recorded the loss of $2.00 (lab 02)" in said
+    lines = ledger.read_bytes().splitlines()
+    loss = json.loads(lines[-1])
+    assert loss["kind"] == "loss"
+    assert set(loss) == {
+        "id", "ts", "kind", "op_label", "lab", "actual", "reason", "op_ids", "currency", "crc32"
+    }  # fmt: skip
+    assert (loss["op_label"], loss["actual"], loss["lab"]) == ("ledger-repair", "2.00", "02")
+    assert len(loss["op_ids"]) == 1  # the lost authorization's id, known from the mark
+    guard = BudgetGuard("5.00", ledger, lab_caps=CAPS)
+    assert guard.total_spent == Decimal("2.50")
+    assert guard.status().lab_spent("02") == Decimal("2.50")
+    with pytest.raises(BudgetGuardExceeded):
+        guard.authorize("lab02-c", "1.00")  # the cap still counts what was granted
+    from minitrain.cli.budget import main
+
+    assert main(["--ledger", str(ledger), "--ceiling", "5.00", "verify"]) == 0
+
+
+def test_repair_of_a_mid_line_cut_says_the_line_had_been_granted_and_records_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    shrunk_after(ledger, _mid_last_line)
+    said = repair_says(ledger, capsys)
+    assert "voided line 2" in said
+    assert "had been granted" in said
+    assert "recorded the loss of $2.00 (lab 02)" in said
+    assert BudgetGuard("5.00", ledger, lab_caps=CAPS).total_spent == Decimal("2.50")

@@ -26,6 +26,7 @@ import os
 import time
 
 from minitrain.errors import InputError, LedgerError
+from minitrain.ledger import mark
 from minitrain.ledger.entries import void_of
 from minitrain.ledger.file import (
     FileSpan,
@@ -66,10 +67,14 @@ class JsonlLedger:
         self._unsynced: list[tuple[int, bool]] = []  # appended, fsync after unlocking
         self._opened: list[int] = []  # a transaction's read descriptor, for its append
         self._held = -1  # that descriptor while it holds the file's own lock (see _open)
+        self._mark_path = mark.path_for(self.lock_path)
+        self._marking: tuple[bytes, Entry] | None = None  # appended: the mark follows it
+        self._shrunk: mark.Mark | None = None  # what repair's read found lost
 
     def read(self, *, full: bool = False) -> Snapshot:
         """What the ledger holds, read under a shared lock so a line being appended is not torn."""
         if not is_ledger_file(self.path):
+            self._require_unshrunk(0)
             return parse(b"", location=self.location)
         if not full:
             self._reader.prepare()
@@ -96,29 +101,80 @@ class JsonlLedger:
         finally:
             if txn is not None:
                 txn.settle()
+        self._save_mark()
         self._reader.save_checkpoint()
 
-    def repair(self, *, line: int | None = None, reason: str) -> tuple[Problem, bool]:
-        """Void one bad line by appending; by default the torn last line.
+    def _save_mark(self) -> None:
+        """The high-water mark follows this object's write (see ``mark``), before it returns."""
+        marking, self._marking = self._marking, None
+        state = self._reader.state
+        if marking is None or state is None:
+            return
+        line, entry = marking
+        op = entry.id if entry.kind == "authorize" else entry.op_id
+        paths = (self._mark_path, self._reader.checkpoint_path)
+        mark.save(*paths, state, last_line=line, last_op=op, last_lab=entry.lab)
 
-        Returns the line and whether it was kept instead (complete but for its newline).
-        Only a torn tail is voided without naming it: a bad line followed by good ones is not a
-        crash, and a person must say which line and why (``line`` and ``reason``).
+    def _require_unshrunk(self, size: int, *, repairing: bool = False) -> None:
+        found = mark.shrunk(self._mark_path, self._reader.checkpoint_path, size)
+        if repairing:
+            self._shrunk = found
+        elif found is not None:
+            raise mark.refusal(self.location, size, found)
+
+    def repair(
+        self, *, line: int | None = None, reason: str
+    ) -> tuple[Problem | None, bool, tuple[Entry, ...]]:
+        """Void one bad line by appending; by default the torn last line. Then, if the ledger is
+        shorter than its mark (see ``mark``), append what it lost as ``loss`` lines.
+
+        Returns the line (None if none was bad), whether it was kept instead (complete but for
+        its newline), and the losses recorded. Only a torn tail is voided without naming it: a
+        bad line followed by good ones is not a crash, and a person must say which line and why
+        (``line`` and ``reason``).
         """
         fd = self._lock(fcntl.LOCK_EX)
         try:
-            snapshot = self._read(full=True, appending=True)
-            target = self._repair_target(snapshot, line)
-            if target.torn and not parse(read_bytes(self.path) + b"\n", location="").problems:
-                # Complete but for its newline: keeping it only adds the reservation or the
-                # actual it already says; voiding it could lose a real actual.
-                self._write(b"\n")
-                return target, True
-            self._write((b"\n" if target.torn else b"") + encode(void_of(target, reason)))
-            return target, False
+            snapshot = self._read(full=True, appending=True, repairing=True)
+            target, kept, shrunk = None, False, self._shrunk
+            if snapshot.problems or shrunk is None:
+                target = self._repair_target(snapshot, line)
+                kept = self._void(target, reason)
+            if shrunk is None:
+                return target, kept, ()
+            return target, kept, self._record_loss(shrunk)
         finally:
             self._sync_appended()  # closes the file (and so unlocks it) if nothing was written
             os.close(fd)
+
+    def _record_loss(self, shrunk: mark.Mark) -> tuple[Entry, ...]:
+        """Append a loss line per lab for what the mark says is gone, then lower the mark to
+        the file as it now is (it counts what was granted again)."""
+        try:
+            data = read_bytes(self.path)
+        except FileNotFoundError:  # all of it lost: the first loss line makes it again
+            data = b""
+        lost = mark.losses(shrunk, parse(data, location=self.location), len(data))
+        lines = [encode(entry) for entry in lost]
+        if lines:
+            self._write(b"".join(lines))
+        state = Parser(self.location, keep_entries=False)
+        state.feed(data + b"".join(lines))
+        self._reader.state = None  # the next read of this object starts over
+        paths = (self._mark_path, self._reader.checkpoint_path)
+        last = lines[-1] if lines else b""
+        mark.save(*paths, state, last_line=last, last_op=None, last_lab=None, lower=True)
+        return tuple(lost)
+
+    def _void(self, target: Problem, reason: str) -> bool:
+        """Append what takes a bad line out of the books; True if it was kept instead."""
+        if target.torn and not parse(read_bytes(self.path) + b"\n", location="").problems:
+            # Complete but for its newline: keeping it only adds the reservation or the
+            # actual it already says; voiding it could lose a real actual.
+            self._write(b"\n")
+            return True
+        self._write((b"\n" if target.torn else b"") + encode(void_of(target, reason)))
+        return False
 
     def _repair_target(self, snapshot: Snapshot, line: int | None) -> Problem:
         if not snapshot.problems:
@@ -137,7 +193,9 @@ class JsonlLedger:
             raise InputError(f"{self.path}:{line}: that line is not a bad line")
         return matches[0]
 
-    def _read(self, *, full: bool, appending: bool = False, lock: int = 0) -> Snapshot:
+    def _read(
+        self, *, full: bool, appending: bool = False, lock: int = 0, repairing: bool = False
+    ) -> Snapshot:
         """``appending``: a writer's read, by a descriptor its append then writes through (an
         open, an fstat and a close fewer under the lock); closed after the unlock either way.
         It locks the file itself exclusively (see :meth:`_open`); else ``lock`` says how."""
@@ -146,8 +204,14 @@ class JsonlLedger:
         try:
             fd, stat, checked = self._open(flags, "append to" if appending else "read", how)
         except FileNotFoundError:
+            self._require_unshrunk(0, repairing=repairing)
             self._reader.state = None
             return parse(b"", location=self.location)
+        try:
+            self._require_unshrunk(stat.st_size, repairing=repairing)
+        except LedgerError:
+            os.close(fd)
+            raise
         if appending:
             self._opened.append(fd)
             self._held = fd
@@ -343,6 +407,7 @@ class _FileTransaction:
         ledger = self._ledger
         ledger._write(line, sync_later=True)
         self._line = line
+        ledger._marking = (line, entry)
         if ledger._reader.state is None:  # the file was made (or not read whole): read it back now
             self._fold()
         return entry.replace(line=snapshot.lines + 1)

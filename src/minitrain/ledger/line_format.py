@@ -36,6 +36,14 @@ def encode(entry: Entry) -> bytes:
         fields["reason"] = entry.reason
         fields["currency"] = CURRENCY
         return seal(fields)
+    if entry.kind == "loss":
+        assert entry.reason is not None
+        fields["lab"] = entry.lab
+        fields["actual"] = _amount(entry.actual)
+        fields["reason"] = entry.reason
+        fields["op_ids"] = list(entry.op_ids or ())
+        fields["currency"] = CURRENCY
+        return seal(fields)
     fields["lab"] = entry.lab
     if entry.kind == "actual":
         fields["op_id"] = entry.op_id
@@ -128,7 +136,7 @@ def _fields_failure(fields: dict[str, Any]) -> None:
     kind = fields.get("kind")
     expected = FIELDS.get(kind) if type(kind) is str else None
     if expected is None:
-        raise BadLine(f"unknown kind {kind!r}; expected authorize, actual or void")
+        raise BadLine(f"unknown kind {kind!r}; expected authorize, actual, void or loss")
     keys = set(fields) - {"crc32"}  # the CRC check guarantees a crc32 key
     missing, extra = sorted(expected - keys), sorted(keys - expected)
     raise BadLine(f"fields do not match a {kind} line (missing {missing}, unknown {extra})")

@@ -206,12 +206,14 @@ class Parser:
         get = fields.get  # the keys were checked: a key this kind lacks gives None
         self._check(
             fields["kind"], get("id"), get("ts"), get("currency"), get("op_label"), get("lab"),
-            get("op_id"), get("estimated"), get("actual"), number, get("voids"),
+            get("op_id"), get("estimated"), get("actual"), number, get("voids"), get("reason"),
+            get("op_ids"),
         )  # fmt: skip
 
     def _check(  # noqa: PLR0917 - one decoded line, field by field
         self, kind: Kind, entry_id: Any, ts: Any, currency: Any, label: Any, lab: Any,
         op_id: Any, estimated: Any, actual: Any, number: int, voids: Any = None,
+        reason: Any = None, op_ids: Any = None,
     ) -> None:  # fmt: skip
         """Every check of a line's fields, whichever decoder read it; then fold it in.
 
@@ -238,11 +240,14 @@ class Parser:
             raise BadLine("op_label must be a non-empty string")
         estimate = None if estimated is None else _cents(estimated, "estimated")
         spent = None if kind == "authorize" else _cents(actual, "actual")
+        if kind == "loss":
+            op_ids = _loss_fields(reason, op_ids)
         entry = None
         if self.keep_entries:
             entry = Entry(
                 entry_id, datetime.fromisoformat(ts), kind, label, _maybe_dollars(estimate),
                 actual=_maybe_dollars(spent), op_id=op_id, lab=lab, line=number,
+                reason=reason if kind == "loss" else None, op_ids=op_ids,
             )  # fmt: skip
         self._apply(kind, entry_id, ts, label, lab, op_id, estimate, spent, number, entry)
 
@@ -251,8 +256,9 @@ class Parser:
         op_id: str | None, estimate: int | None, spent: int | None, number: int,
         entry: Entry | None,
     ) -> None:  # fmt: skip
-        """Link one authorize or actual line, then fold it into the totals (see totals.added_by:
-        an authorization reserves its estimate; an actual replaces the reservation it closes)."""
+        """Link one authorize, actual or loss line, then fold it into the totals (see
+        totals.added_by: an authorization reserves its estimate; an actual replaces the
+        reservation it closes; a loss, which closes none, counts in full)."""
         charged = self.charged  # _charge inlined: this runs once per line of a cold read
         if kind == "authorize":
             if estimate is None:
@@ -335,6 +341,14 @@ def _open_entry(op_id: str, row: list[Any]) -> Entry:
         when = datetime.fromisoformat(ts) if type(ts) is str else ts
         row[5] = Entry(op_id, when, "authorize", label, _dollars(cents), lab=lab, line=line)
     return row[5]  # type: ignore[no-any-return]
+
+
+def _loss_fields(reason: object, op_ids: object) -> tuple[str, ...]:
+    if type(reason) is not str or not reason:
+        raise BadLine("a loss line needs a reason")
+    if type(op_ids) is not list or any(type(op) is not str for op in op_ids):
+        raise BadLine("op_ids must be a list of strings")
+    return tuple(op_ids)
 
 
 def _timestamp(ts: object) -> str:
