@@ -8,7 +8,7 @@ budget. The rules it keeps (measured, see ``shared/LEDGER-NOTES.md``):
   (readers take it shared). Not the ledger itself: ``git pull`` replaces the ledger's inode, and
   a lock on the old inode excludes nobody. Not ``lockf``: closing any descriptor of the file
   drops every POSIX lock of the process. The lock is named from the *resolved* path, and the
-  ledger's own inode is flocked after it (see ``_open``): every name of one file (a symlink,
+  ledger's own inode is flocked after it (see ``lock``): every name of one file (a symlink,
   ``..``, a hard link, a bind mount, ``/proc/self/fd/N``) takes one lock, or both sides
   overspend.
 * Each line goes out in one ``os.write`` of the whole line, then ``fsync`` (a transaction's
@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import time
 
 from minitrain.errors import InputError, LedgerError
 from minitrain.ledger import mark
 from minitrain.ledger.entries import void_of
 from minitrain.ledger.file import (
     FileSpan,
-    folder_of,
     fsync,
     fsync_dir,
     is_ledger_file,
@@ -39,6 +37,7 @@ from minitrain.ledger.file import (
     write_line,
 )
 from minitrain.ledger.line_format import encode
+from minitrain.ledger.lock import lock_name, open_locked
 from minitrain.ledger.parser import Parser, parse
 from minitrain.ledger.reader import FileReader
 
@@ -66,7 +65,7 @@ class JsonlLedger:
         self._reader = FileReader(self.path, self.location, resolved + ".checkpoint")
         self._unsynced: list[tuple[int, bool]] = []  # appended, fsync after unlocking
         self._opened: list[int] = []  # a transaction's read descriptor, for its append
-        self._held = -1  # that descriptor while it holds the file's own lock (see _open)
+        self._held = -1  # that descriptor while it holds the file's own lock (see lock.py)
         self._mark_path = mark.path_for(self.lock_path)
         self._marking: tuple[bytes, Entry] | None = None  # appended: the mark follows it
         self._shrunk: mark.Mark | None = None  # what repair's read found lost
@@ -133,7 +132,7 @@ class JsonlLedger:
         bad line followed by good ones is not a crash, and a person must say which line and why
         (``line`` and ``reason``).
         """
-        fd = self._lock(fcntl.LOCK_EX)
+        fd = lock_name(self.path, self.lock_path, fcntl.LOCK_EX)
         try:
             snapshot = self._read(full=True, appending=True, repairing=True)
             target, kept, shrunk = None, False, self._shrunk
@@ -198,11 +197,13 @@ class JsonlLedger:
     ) -> Snapshot:
         """``appending``: a writer's read, by a descriptor its append then writes through (an
         open, an fstat and a close fewer under the lock); closed after the unlock either way.
-        It locks the file itself exclusively (see :meth:`_open`); else ``lock`` says how."""
+        It locks the file itself exclusively (see ``lock.open_locked``); else ``lock`` says how."""
         flags = os.O_RDWR | os.O_APPEND if appending else os.O_RDONLY
         how = fcntl.LOCK_EX if appending else lock
         try:
-            fd, stat, checked = self._open(flags, "append to" if appending else "read", how)
+            fd, stat, checked = open_locked(
+                self.path, flags, "append to" if appending else "read", how
+            )
         except FileNotFoundError:
             self._require_unshrunk(0, repairing=repairing)
             self._reader.state = None
@@ -225,39 +226,6 @@ class JsonlLedger:
             if not appending:
                 os.close(fd)
 
-    def _open(self, flags: int, verb: str, lock: int) -> tuple[int, os.stat_result, int]:
-        """The ledger opened (FileNotFoundError if there is none), its ``fstat``, and the time
-        taken just before that stat (see checkpoint.anchor).
-
-        ``lock`` (LOCK_SH or LOCK_EX): the file's own inode is flocked too, through this
-        descriptor, after the lock file (always in that order, and nothing waits while holding
-        this one, so no two writers wait on each other). A hard link or a bind mount of the
-        file has a real path of its own, and so a lock file of its own; its inode is the same
-        (flock locks follow the open file, not the name). The lock file stays: ``git
-        checkout`` replaces the file (a new inode) under the name, and its lock file still
-        serialises writers that opened the old one with those that open the new. A name that
-        no longer holds the file this locked (replaced while this waited) is opened again.
-        """
-        while True:
-            checked = time.time_ns()  # before the stat: see checkpoint.anchor
-            fd, stat = open_ledger_file(self.path, flags, verb)
-            if not lock:
-                return fd, stat, checked
-            try:
-                fcntl.flock(fd, lock)
-                checked = time.time_ns()
-                stat = os.fstat(fd)
-                named = os.stat(self.path)
-            except FileNotFoundError:  # removed while this waited: as if never there
-                os.close(fd)
-                continue
-            except BaseException:
-                os.close(fd)
-                raise
-            if (named.st_dev, named.st_ino) == (stat.st_dev, stat.st_ino):
-                return fd, stat, checked
-            os.close(fd)
-
     def _unlock_file(self) -> None:
         """Release the file's own lock (the descriptor stays open for the fsync)."""
         held, self._held = self._held, -1
@@ -270,29 +238,6 @@ class JsonlLedger:
         if self._reader.state is None:  # the locked read found no file (or a bad line)
             return self._read(full=False)
         return self._reader.folded(line)
-
-    def _lock(self, how: int) -> int:
-        """The lock file's descriptor, locked ``how``; closing it releases the lock."""
-        is_ledger_file(self.path)  # refuse a folder, a FIFO or a device before making a lock
-        try:
-            try:
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-            except FileNotFoundError:
-                if how != fcntl.LOCK_EX:
-                    raise
-                os.makedirs(folder_of(self.path), exist_ok=True)  # a first write makes it
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise LedgerError(
-                f"{self.lock_path}: cannot create the ledger's lock file: {exc.strerror};"
-                " nothing was written (is the folder writable?)"
-            ) from None
-        try:
-            fcntl.flock(fd, how)
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
 
     def _write(self, line: bytes, *, sync_later: bool = False) -> None:
         """Append one whole line; fsync it now, or (a transaction's append) once the lock is
@@ -349,7 +294,7 @@ class _Turn:
         ledger = self._ledger
         ledger._reader.prepare()
         try:
-            self._lock = ledger._lock(fcntl.LOCK_EX)
+            self._lock = lock_name(ledger.path, ledger.lock_path, fcntl.LOCK_EX)
             self._txn = _FileTransaction(ledger, ledger._read(full=False, appending=True))
         except BaseException:
             self.__exit__()
@@ -360,7 +305,7 @@ class _Turn:
         txn, self._txn = self._txn, None
         try:
             try:
-                self._ledger._unlock_file()  # the file's own lock first: see JsonlLedger._open
+                self._ledger._unlock_file()  # the file's own lock first: see lock.py
             finally:
                 if self._lock != -1:
                     os.close(self._lock)  # closing the descriptor releases the flock
