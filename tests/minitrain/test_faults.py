@@ -556,3 +556,122 @@ def test_repair_of_a_mid_line_cut_says_the_line_had_been_granted_and_records_it(
     assert "had been granted" in said
     assert "recorded the loss of $2.00 (lab 02)" in said
     assert BudgetGuard("5.00", ledger, lab_caps=CAPS).total_spent == Decimal("2.50")
+
+
+# --- no crash, no hang (issue 21) ---------------------------------------------------------------
+
+
+def nested_line(depth: int) -> bytes:
+    """An authorize line whose lab is ``depth`` nested arrays, sealed with a valid CRC as the
+    encoder seals (the encoder itself cannot write it: it recurses)."""
+    import zlib
+
+    body = (
+        b'{"id":"deep","ts":"2026-01-01T00:00:00.000000+00:00","kind":"authorize",'
+        b'"op_label":"x","lab":' + b"[" * depth + b"]" * depth + b',"estimated":"1.00",'
+        b'"currency":"USD"}'
+    )
+    return body[:-1] + b',"crc32":"%08x"}\n' % zlib.crc32(body)
+
+
+@pytest.mark.parametrize(
+    "command", [["status"], ["verify"], ["authorize", "lab02-a", "0.10"], ["status", "--all"]]
+)
+def test_a_line_of_100000_nested_arrays_is_a_ledger_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard("5.00", ledger).authorize("a", "0.10")
+    with ledger.open("ab") as f:
+        f.write(nested_line(100_000))
+    before = ledger.read_bytes()
+    if command == ["verify"]:  # verify lists each bad line, then says how many
+        from minitrain.cli.budget import main
+
+        code = main(["--ledger", str(ledger), "--ceiling", "5.00", *command])
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+    else:
+        code, err = budget_line(["--ledger", str(ledger), "--ceiling", "5.00", *command], capsys)
+    assert code == 4
+    assert "spend.jsonl:2: not valid JSON: nested too deeply" in err
+    assert ledger.read_bytes() == before
+
+
+def test_a_nested_line_read_by_either_decoder_is_a_bad_line(tmp_path: Path) -> None:
+    from minitrain.ledger import parser
+
+    data = line_format.encode(entries.new_entry("authorize", "a", estimated=Decimal("1.00")))
+    data += nested_line(100_000)
+    for typed_read in (0, 1 << 62):  # msgspec first, then the standard library alone
+        state = parser.Parser("spend.jsonl")
+        saved, parser.TYPED_READ = parser.TYPED_READ, typed_read
+        try:
+            state.feed(data)
+        finally:
+            parser.TYPED_READ = saved
+        [bad] = state.snapshot().problems
+        assert (bad.line, bad.torn) == (2, False)
+        assert "nested too deeply" in bad.reason
+
+
+def _short_sys_file() -> str | None:
+    """A read-only file under /sys whose reads end before the size stat reports (4096)."""
+    for path in ("/sys/kernel/uevent_seqnum", "/sys/kernel/profiling"):
+        try:
+            found = Path(path).stat()
+            size = len(Path(path).read_bytes())
+        except OSError:
+            continue
+        if found.st_mode & 0o222 == 0 and size < found.st_size:
+            return path
+    return None
+
+
+@pytest.mark.parametrize("command", [["status"], ["verify"]])
+def test_a_ledger_that_ends_before_its_reported_size_is_a_ledger_error(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """The issue's reproduction: `--ledger /sys/...` (read only here: nothing may write there)."""
+    path = _short_sys_file()
+    if path is None:
+        pytest.skip("no read-only /sys file here that reads shorter than its size")
+    code, err = budget_line(["--ledger", path, "--ceiling", "5.00", *command], capsys)
+    assert code == 4
+    assert "ended at byte" in err
+    assert "before the 4096 bytes its size says" in err
+
+
+def test_a_read_that_ends_before_the_size_is_one_ledger_error(tmp_path: Path) -> None:
+    """The same without /sys: a span that reaches past the file's end, as a short read does."""
+    from minitrain.errors import LedgerError
+    from minitrain.ledger import file, parser
+
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard("5.00", ledger).authorize("a", "0.10")
+    size = ledger.stat().st_size
+    fd = os.open(ledger, os.O_RDONLY)
+    try:
+        with pytest.raises(LedgerError, match=rf"ended at byte {size}, before the {size + 100}"):
+            parser.Parser(str(ledger)).feed(file.FileSpan(fd, 0, size + 100, str(ledger)))
+    finally:
+        os.close(fd)
+
+
+def test_a_torn_tail_of_a_gigabyte_is_read_in_linear_time(tmp_path: Path) -> None:
+    """The issue's reproduction grown to 1 GiB (sparse: no disk): a torn tail the parser once
+    rebuilt for every 1 MiB block (256 MB took 50 s) is one ledger error, read once. The
+    timeout catches a hang; the figure is benchmarks/codec.py --torn's."""
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard("5.00", ledger).authorize("a", "0.10")
+    with ledger.open("ab") as f:
+        f.write(b'{"id":"torn","kind":"authorize","op_label":"')
+        f.truncate(ledger.stat().st_size + (1 << 30))  # zeros to the end: no newline
+    argv = ["--ledger", str(ledger), "--ceiling", "5.00", "status"]
+    script = f"from minitrain.cli.budget import main; raise SystemExit(main({argv!r}))"
+    ran = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert ran.returncode == 4, ran.stderr
+    assert "spend.jsonl:2: torn last line" in ran.stderr
+    assert ran.stderr.count("\n") == 1

@@ -219,7 +219,7 @@ class JsonlLedger:
         try:
             if full:
                 state = Parser(self.location)
-                state.feed(FileSpan(fd, 0, stat.st_size))
+                state.feed(FileSpan(fd, 0, stat.st_size, self.path))
                 return state.snapshot()
             return self._reader.totals(fd, stat, checked)
         finally:
