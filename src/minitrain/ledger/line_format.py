@@ -232,16 +232,18 @@ class Unfinished:
         self.head = b""
 
     def add(self, piece: bytes) -> None:
-        from zlib import crc32
-
-        self.length += len(piece)
-        if self.crc >= 0:
-            self.crc = crc32(piece, self.crc)
+        if not piece:
             return
-        self.pieces.append(piece)
-        if self.length > LONGEST:
-            whole, self.pieces = b"".join(self.pieces), []
-            self.head, self.crc = whole[:_HEAD], crc32(whole)
+        self.length += len(piece)
+        if self.crc < 0:
+            self.pieces.append(piece)
+            if self.length <= LONGEST:
+                return
+            piece, self.pieces = b"".join(self.pieces), []
+            self.head, self.crc = piece[:_HEAD], 0
+        from zlib import crc32  # only for a line this long: an empty status checks no CRC
+
+        self.crc = crc32(piece, self.crc)
 
     def joined(self) -> bytes | None:
         """The line's bytes; None if it was too long to keep."""
