@@ -127,10 +127,13 @@ def save(
     last_lab: str | None,
     lower: bool = False,
 ) -> None:
-    """Record the ledger as this write left it (atomically: rename). Another writer's mark
-    that already reaches further stays, unless ``lower`` (repair, after recording a loss)."""
-    if not lower and _claimed_size(path) > state.size:
-        return
+    """Record the ledger as this write left it. Another writer's mark that already reaches
+    further stays, unless ``lower`` (repair, after recording a loss).
+
+    One ``pwrite`` over the old record, padded to its length with spaces (which JSON ignores),
+    not a temporary file renamed: that cost ~0.8 ms a write here, a writer's whole turn. A
+    reader that meets a write half done sees a bad MAC and ignores the mark for that read:
+    it fails open, never closed (a mark never claims more than the file held)."""
     import hashlib  # with hmac (the signature) anyway: no more start-up than the key needs
 
     body = {
@@ -142,23 +145,25 @@ def save(
         "last_op": last_op,
         "last_lab": last_lab,
     }
-    folder, name = os.path.split(path)
-    temp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
         key = checkpoint.secret(checkpoint_path, create=True)
         if key is None:  # pragma: no cover - secret() makes one when asked to
             return
         text = checkpoint.canonical(body)
-        with open(temp, "w", encoding="utf-8") as out:
-            out.write(f'{{"body": {text}, "mac": "{checkpoint.sign(key, text)}"}}')
-        os.replace(temp, path)
+        record = f'{{"body": {text}, "mac": "{checkpoint.sign(key, text)}"}}'.encode()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            old = os.pread(fd, 1 << 16, 0)
+            if lower or _claimed_size(old) <= state.size:
+                os.pwrite(fd, record.ljust(len(old)), 0)
+        finally:
+            os.close(fd)
     except OSError:
         return  # the lock file's folder is writable, or this write had failed before
 
 
-def _claimed_size(path: str) -> int:
+def _claimed_size(record: bytes) -> int:
     try:
-        with open(path, "rb") as f:
-            return int(json.loads(f.read())["body"]["size"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(json.loads(record)["body"]["size"])
+    except (ValueError, KeyError, TypeError):
         return -1

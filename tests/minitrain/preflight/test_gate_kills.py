@@ -1,7 +1,7 @@
 """A SIGKILL at every write of the gate, then a rerun: exactly one reservation (or actual), and a
 record that tells the truth. The run is a child process whose own ``os.replace`` (every record
-save) and ``os.write`` (the ledger line) kill it before or after the k-th write once the gate
-is answered: no hook in the code under test."""
+save), ``os.write`` (the ledger line) and ``os.pwrite`` (its mark) kill it before or after the
+k-th write once the gate is answered: no hook in the code under test."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ CHILD = textwrap.dedent(
 
     os.replace = killing(os.replace)
     os.write = killing(os.write)
+    os.pwrite = killing(os.pwrite)  # the ledger's high-water mark
     answers = {answers}
     options = Options("lab02-tp-spinup", "3.00", checklist=Path(checklist) if checklist else None)
     run_checklist(options, terminal=Person(answers))
