@@ -512,6 +512,19 @@ def test_a_ledger_shorter_than_its_mark_is_refused_by_every_command_but_repair(
     assert ledger.read_bytes() == before
 
 
+def test_a_mark_forged_without_the_key_refuses_nothing(tmp_path: Path) -> None:
+    """A mark edited to claim more than the file holds is not signed by the ledger's key: it is
+    ignored, so nobody can lock a ledger by editing its mark."""
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard("5.00", ledger).authorize("a", "0.10")
+    mark = ledger.with_name("spend.jsonl.mark")
+    data = json.loads(mark.read_text())
+    data["size"] = data["body"]["size"] = 10**9
+    mark.write_text(json.dumps(data))  # "size" first, as the guard writes it
+    assert mark.read_text().startswith('{"size": 1000000000,')
+    assert BudgetGuard("5.00", ledger).total_spent == Decimal("0.10")
+
+
 def repair_says(ledger: Path, capsys: pytest.CaptureFixture[str]) -> str:
     from minitrain.cli.budget import main
 

@@ -60,12 +60,18 @@ def shrunk(path: str, checkpoint_path: str, size: int) -> Mark | None:
     """The mark, when it is signed and claims more than the ``size`` bytes the ledger has now;
     None otherwise (no mark, a mark the file reaches, or one nobody signed)."""
     try:
-        with open(path, "rb") as f:
-            data = json.loads(f.read())
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # under every writer's lock: no io layer
+        try:
+            record = os.read(fd, 1 << 16)
+        finally:
+            os.close(fd)
+        if _claimed_size(record) <= size:  # the common case: decided on the unsigned prefix
+            return None
+        data = json.loads(record)
         body, mac = data["body"], str(data["mac"])
         if body["v"] != VERSION or int(body["size"]) <= size:
             return None
-        key = checkpoint.secret(checkpoint_path, create=False)
+        key = _secret(checkpoint_path, create=False)
         if key is None or not checkpoint.same(
             checkpoint.sign(key, checkpoint.canonical(body)), mac
         ):
@@ -146,11 +152,12 @@ def save(
         "last_lab": last_lab,
     }
     try:
-        key = checkpoint.secret(checkpoint_path, create=True)
+        key = _secret(checkpoint_path, create=True)
         if key is None:  # pragma: no cover - secret() makes one when asked to
             return
         text = checkpoint.canonical(body)
-        record = f'{{"body": {text}, "mac": "{checkpoint.sign(key, text)}"}}'.encode()
+        mac = checkpoint.sign(key, text)
+        record = f'{{"size": {state.size}, "body": {text}, "mac": "{mac}"}}'.encode()
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             old = os.pread(fd, 1 << 16, 0)
@@ -163,7 +170,26 @@ def save(
 
 
 def _claimed_size(record: bytes) -> int:
-    try:
-        return int(json.loads(record)["body"]["size"])
-    except (ValueError, KeyError, TypeError):
+    """The size a record claims, read from its unsigned prefix (``{"size": N, ...``) without
+    parsing it: -1 if it has none. Only a claim above the file's size is then checked whole
+    (its MAC covers the body's own size): a forged prefix can hide a mark, as deleting the
+    file can, but never make one refuse."""
+    if not record.startswith(_PREFIX):
         return -1
+    try:
+        return int(record[len(_PREFIX) : record.find(b",", len(_PREFIX))])
+    except ValueError:
+        return -1
+
+
+_PREFIX = b'{"size": '
+_KEYS: dict[str, bytes] = {}  # checkpoint path -> its key: read once per process (every write)
+
+
+def _secret(checkpoint_path: str, *, create: bool) -> bytes | None:
+    key = _KEYS.get(checkpoint_path)
+    if key is None:
+        key = checkpoint.secret(checkpoint_path, create=create)
+        if key is not None:
+            _KEYS[checkpoint_path] = key
+    return key
