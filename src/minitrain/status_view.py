@@ -7,6 +7,7 @@ fast.
 
 from __future__ import annotations
 
+from minitrain.ledger.entries import LOSS_LABEL
 from minitrain.money import format_usd, usd_text
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
@@ -38,11 +39,12 @@ def status_text(status: Status, operations: list[Operation], *, listed: str) -> 
         for op in operations:
             estimated = format_usd(op.estimated) if op.estimated is not None else "-"
             actual = format_usd(op.actual) if op.actual is not None else "-"
-            state = (
-                "open (reserved)"
-                if op.is_open
-                else ("closed" if op.estimated is not None else "unauthorized spend")
-            )
+            if op.is_open:
+                state = "open (reserved)"
+            elif op.estimated is not None:
+                state = "closed"
+            else:  # an actual with no reservation: said so with --unplanned, or a repair's loss
+                state = "lost; recorded by repair" if op.label == LOSS_LABEL else "unplanned"
             lines.append(f"{op.line:>5}  {op.label:<28} {estimated:>10} {actual:>9}  {state}")
     if listed == "open":
         lines += ["", "(open authorizations only; `budget status --all` lists every operation)"]

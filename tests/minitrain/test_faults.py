@@ -76,7 +76,7 @@ def kill_loop(ledger: Path, iterations: int, seed: int) -> dict[str, int]:
             [torn] = snapshot.problems
             assert torn.line == snapshot.lines
             before = ledger.read_bytes()
-            _, kept = jsonl.JsonlLedger(ledger).repair(reason="killed mid-write")
+            _, kept, _ = jsonl.JsonlLedger(ledger).repair(reason="killed mid-write")
             assert ledger.read_bytes().startswith(before)
             seen["kept" if kept else "torn"] += 1
         after = jsonl.JsonlLedger(ledger).read(full=True)
@@ -484,3 +484,225 @@ def test_verify_names_caps_that_add_up_past_a_lowered_ceiling(
         "note: the caps add up to $5.00 (02 $3.00 + 03 $0.00 + buffer $2.00), more than the"
         " ceiling $3.00: the ceiling binds first"
     ) in err
+
+
+# --- a ledger that shrank never lowers the books (issue 21) -----------------------------------
+
+
+def shrunk_after(ledger: Path, cut: Callable[[bytes], int]) -> None:
+    """Two returned authorizations in lab 02 ($0.50, then $2.00), then the file cut short."""
+    guard = BudgetGuard("5.00", ledger, lab_caps=CAPS)
+    guard.authorize("lab02-a", "0.50")
+    guard.authorize("lab02-b", "2.00")
+    data = ledger.read_bytes()
+    os.truncate(ledger, cut(data))
+
+
+def _without_last_line(data: bytes) -> int:
+    return data.rstrip(b"\n").rfind(b"\n") + 1
+
+
+def _mid_last_line(data: bytes) -> int:
+    return _without_last_line(data) + 40
+
+
+@pytest.mark.parametrize("cut", [_without_last_line, _mid_last_line], ids=["line", "mid-line"])
+@pytest.mark.parametrize(
+    "command", [["status"], ["status", "--all"], ["authorize", "lab02-c", "0.10"], ["verify"]]
+)
+def test_a_ledger_shorter_than_its_mark_is_refused_by_every_command_but_repair(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    cut: Callable[[bytes], int],
+    command: list[str],
+) -> None:
+    """The issue's reproductions: the last line (a returned $2.00 authorization) removed with
+    truncate, or cut mid-line. The books must not fall back to $0.50."""
+    ledger = tmp_path / "spend.jsonl"
+    shrunk_after(ledger, cut)
+    before = ledger.read_bytes()
+    code, err = budget_line(["--ledger", str(ledger), "--ceiling", "5.00", *command], capsys)
+    assert code == 4
+    assert "shorter than this guard last wrote it" in err
+    assert "a truncation" in err
+    assert "git checked out an older ledger" in err
+    assert "`budget repair`" in err
+    assert ledger.read_bytes() == before
+
+
+def test_a_mark_forged_without_the_key_refuses_nothing(tmp_path: Path) -> None:
+    """A mark edited to claim more than the file holds is not signed by the ledger's key: it is
+    ignored, so nobody can lock a ledger by editing its mark."""
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard("5.00", ledger).authorize("a", "0.10")
+    mark = ledger.with_name("spend.jsonl.mark")
+    data = json.loads(mark.read_text())
+    data["size"] = data["body"]["size"] = 10**9
+    mark.write_text(json.dumps(data))  # "size" first, as the guard writes it
+    assert mark.read_text().startswith('{"size": 1000000000,')
+    assert BudgetGuard("5.00", ledger).total_spent == Decimal("0.10")
+
+
+def repair_says(ledger: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    from minitrain.cli.budget import main
+
+    assert main(["--ledger", str(ledger), "--ceiling", "5.00", "repair"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out
+    return out
+
+
+def test_repair_records_the_loss_of_a_removed_last_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    shrunk_after(ledger, _without_last_line)
+    said = repair_says(ledger, capsys)
+    assert "recorded the loss of $2.00 (lab 02)" in said
+    lines = ledger.read_bytes().splitlines()
+    loss = json.loads(lines[-1])
+    assert loss["kind"] == "loss"
+    assert set(loss) == {
+        "id", "ts", "kind", "op_label", "lab", "actual", "reason", "op_ids", "currency", "crc32"
+    }  # fmt: skip
+    assert (loss["op_label"], loss["actual"], loss["lab"]) == ("ledger-repair", "2.00", "02")
+    assert len(loss["op_ids"]) == 1  # the lost authorization's id, known from the mark
+    guard = BudgetGuard("5.00", ledger, lab_caps=CAPS)
+    assert guard.total_spent == Decimal("2.50")
+    assert guard.status().lab_spent("02") == Decimal("2.50")
+    with pytest.raises(BudgetGuardExceeded):
+        guard.authorize("lab02-c", "1.00")  # the cap still counts what was granted
+    from minitrain.cli.budget import main
+
+    assert main(["--ledger", str(ledger), "--ceiling", "5.00", "verify"]) == 0
+
+
+def test_repair_of_a_mid_line_cut_says_the_line_had_been_granted_and_records_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    shrunk_after(ledger, _mid_last_line)
+    said = repair_says(ledger, capsys)
+    assert "voided line 2" in said
+    assert "had been granted" in said
+    assert "recorded the loss of $2.00 (lab 02)" in said
+    assert BudgetGuard("5.00", ledger, lab_caps=CAPS).total_spent == Decimal("2.50")
+
+
+# --- no crash, no hang (issue 21) ---------------------------------------------------------------
+
+
+def nested_line(depth: int) -> bytes:
+    """An authorize line whose lab is ``depth`` nested arrays, sealed with a valid CRC as the
+    encoder seals (the encoder itself cannot write it: it recurses)."""
+    import zlib
+
+    body = (
+        b'{"id":"deep","ts":"2026-01-01T00:00:00.000000+00:00","kind":"authorize",'
+        b'"op_label":"x","lab":' + b"[" * depth + b"]" * depth + b',"estimated":"1.00",'
+        b'"currency":"USD"}'
+    )
+    return body[:-1] + b',"crc32":"%08x"}\n' % zlib.crc32(body)
+
+
+@pytest.mark.parametrize(
+    "command", [["status"], ["verify"], ["authorize", "lab02-a", "0.10"], ["status", "--all"]]
+)
+def test_a_line_of_100000_nested_arrays_is_a_ledger_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard("5.00", ledger).authorize("a", "0.10")
+    with ledger.open("ab") as f:
+        f.write(nested_line(100_000))
+    before = ledger.read_bytes()
+    if command == ["verify"]:  # verify lists each bad line, then says how many
+        from minitrain.cli.budget import main
+
+        code = main(["--ledger", str(ledger), "--ceiling", "5.00", *command])
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+    else:
+        code, err = budget_line(["--ledger", str(ledger), "--ceiling", "5.00", *command], capsys)
+    assert code == 4
+    assert "spend.jsonl:2: not valid JSON: nested too deeply" in err
+    assert ledger.read_bytes() == before
+
+
+def test_a_nested_line_read_by_either_decoder_is_a_bad_line(tmp_path: Path) -> None:
+    from minitrain.ledger import parser
+
+    data = line_format.encode(entries.new_entry("authorize", "a", estimated=Decimal("1.00")))
+    data += nested_line(100_000)
+    for typed_read in (0, 1 << 62):  # msgspec first, then the standard library alone
+        state = parser.Parser("spend.jsonl")
+        saved, parser.TYPED_READ = parser.TYPED_READ, typed_read
+        try:
+            state.feed(data)
+        finally:
+            parser.TYPED_READ = saved
+        [bad] = state.snapshot().problems
+        assert (bad.line, bad.torn) == (2, False)
+        assert "nested too deeply" in bad.reason
+
+
+def _short_sys_file() -> str | None:
+    """A read-only file under /sys whose reads end before the size stat reports (4096)."""
+    for path in ("/sys/kernel/uevent_seqnum", "/sys/kernel/profiling"):
+        try:
+            found = Path(path).stat()
+            size = len(Path(path).read_bytes())
+        except OSError:
+            continue
+        if found.st_mode & 0o222 == 0 and size < found.st_size:
+            return path
+    return None
+
+
+@pytest.mark.parametrize("command", [["status"], ["verify"]])
+def test_a_ledger_that_ends_before_its_reported_size_is_a_ledger_error(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """The issue's reproduction: `--ledger /sys/...` (read only here: nothing may write there)."""
+    path = _short_sys_file()
+    if path is None:
+        pytest.skip("no read-only /sys file here that reads shorter than its size")
+    code, err = budget_line(["--ledger", path, "--ceiling", "5.00", *command], capsys)
+    assert code == 4
+    assert "ended at byte" in err
+    assert "before the 4096 bytes its size says" in err
+
+
+def test_a_read_that_ends_before_the_size_is_one_ledger_error(tmp_path: Path) -> None:
+    """The same without /sys: a span that reaches past the file's end, as a short read does."""
+    from minitrain.errors import LedgerError
+    from minitrain.ledger import file, parser
+
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard("5.00", ledger).authorize("a", "0.10")
+    size = ledger.stat().st_size
+    fd = os.open(ledger, os.O_RDONLY)
+    try:
+        with pytest.raises(LedgerError, match=rf"ended at byte {size}, before the {size + 100}"):
+            parser.Parser(str(ledger)).feed(file.FileSpan(fd, 0, size + 100, str(ledger)))
+    finally:
+        os.close(fd)
+
+
+def test_a_torn_tail_of_a_gigabyte_is_read_in_linear_time(tmp_path: Path) -> None:
+    """The issue's reproduction grown to 1 GiB (sparse: no disk): a torn tail the parser once
+    rebuilt for every 1 MiB block (256 MB took 50 s) is one ledger error, read once. The
+    timeout catches a hang; the figure is benchmarks/codec.py --torn's."""
+    ledger = tmp_path / "spend.jsonl"
+    BudgetGuard("5.00", ledger).authorize("a", "0.10")
+    with ledger.open("ab") as f:
+        f.write(b'{"id":"torn","kind":"authorize","op_label":"')
+        f.truncate(ledger.stat().st_size + (1 << 30))  # zeros to the end: no newline
+    argv = ["--ledger", str(ledger), "--ceiling", "5.00", "status"]
+    script = f"from minitrain.cli.budget import main; raise SystemExit(main({argv!r}))"
+    ran = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert ran.returncode == 4, ran.stderr
+    assert "spend.jsonl:2: torn last line" in ran.stderr
+    assert ran.stderr.count("\n") == 1

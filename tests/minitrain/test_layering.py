@@ -91,7 +91,7 @@ def test_the_rules_know_the_ledger_only_through_its_package() -> None:
 
 
 def test_the_cli_imports_no_ledger_backend_or_line_format() -> None:
-    backends = ("jsonl", "memory", "postgres", "checkpoint", "reader", "file")
+    backends = ("jsonl", "memory", "postgres", "checkpoint", "reader", "file", "lock", "mark")
     format_ = ("entries", "line_format", "parser", "snapshot")
     inner = {f"minitrain.ledger.{m}" for m in (*backends, *format_)}
     for module in (m for m in MODULES if m.startswith("minitrain.cli")):

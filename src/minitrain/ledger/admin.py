@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from minitrain.cents import format_usd, usd_text
 from minitrain.errors import InputError, LedgerError
 from minitrain.ledger import Ledger, audit, file, jsonl, memory
-from minitrain.ledger.entries import Problem
+from minitrain.ledger.entries import Entry, Problem
 from minitrain.ledger.line_format import encode
 from minitrain.ledger.parser import parse
 from minitrain.ledger.totals import fold_operations
@@ -101,25 +101,42 @@ def verify(ledger: Ledger, limits: Callable[[], Limits]) -> Verified:
 
 @dataclass(frozen=True)
 class Repaired:
-    """``budget repair``: the bad line, and whether it was kept (complete but its newline)."""
+    """``budget repair``: the bad line (if any), whether it was kept (complete but its newline),
+    and the losses recorded for a ledger shorter than its mark (``ledger/mark.py``)."""
 
-    line: Problem
+    line: Problem | None
     kept: bool
+    lost: tuple[Entry, ...] = ()
 
     def message(self) -> str:
-        bad = self.line
-        if self.kept:
-            return (
+        bad, said = self.line, []
+        if bad is not None and self.kept:
+            said.append(
                 f"line {bad.line} was complete but for its newline; it is kept"
                 f" ({bad.looks_like}); check `budget status`"
             )
-        said = f"voided line {bad.line} ({bad.looks_like or bad.reason}) by appending"
-        if "actual" in bad.looks_like:
-            said += "; it looked like an actual: record it again with `budget record`"
-        return said
+        elif bad is not None:
+            said.append(f"voided line {bad.line} ({bad.looks_like or bad.reason}) by appending")
+            if self.lost and bad.torn:
+                said.append("it had been granted: it was written whole before the file was cut")
+            elif "actual" in bad.looks_like:
+                said.append("it looked like an actual: record it again with `budget record`")
+        if self.lost:
+            amounts = ", ".join(
+                f"{format_usd(e.actual or Decimal(0))} ({f'lab {e.lab}' if e.lab else 'no lab'})"
+                for e in self.lost
+            )
+            said.append(
+                f"recorded the loss of {amounts} by appending, so the books keep counting what"
+                " was granted"
+            )
+        elif bad is None:
+            said.append("the ledger was shorter than its mark, but no lab's total fell: no loss")
+        return "; ".join(said)
 
     def data(self) -> dict[str, object]:
-        return {"voided_line": self.line.line, "kept": self.kept}
+        lost = [{"lab": e.lab, "actual": usd_text(e.actual or Decimal(0))} for e in self.lost]
+        return {"voided_line": self.line and self.line.line, "kept": self.kept, "lost": lost}
 
 
 def repair(ledger: Ledger, *, line: int | None = None, reason: str | None = None) -> Repaired:
@@ -132,8 +149,7 @@ def repair(ledger: Ledger, *, line: int | None = None, reason: str | None = None
         raise InputError(
             f"{ledger.location} is not a JSONL file: a database has no torn lines to repair"
         )
-    voided, kept = ledger.repair(line=line, reason=reason or TORN_REASON)
-    return Repaired(voided, kept)
+    return Repaired(*ledger.repair(line=line, reason=reason or TORN_REASON))
 
 
 @dataclass(frozen=True)

@@ -119,8 +119,8 @@ def load(
         same_file = (body["dev"], body["ino"]) == (stat.st_dev, stat.st_ino)
         if body["v"] != VERSION or not same_file or stat.st_size < int(body["size"]):
             return None, False, checked
-        key = _key(path, create=False)
-        if key is None or not _same(_mac(key, _canonical(body)), str(mac)):
+        key = secret(path, create=False)
+        if key is None or not same(sign(key, canonical(body)), str(mac)):
             return None, False, checked
         digest, resave, since = _trusted(fd, body, stat, checked)
         if digest is None:
@@ -218,14 +218,14 @@ def save(path: str, body: dict[str, Any] | None) -> None:
     folder, name = os.path.split(path)
     temp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
-        key = _key(path, create=True)
+        key = secret(path, create=True)
         if key is None:
             return
         # Encoded once: the text the MAC covers is the body as written (sorted keys, so that
         # a reader re-encoding the body it loads gets the same text back).
-        text = _canonical(body)
+        text = canonical(body)
         with open(temp, "w", encoding="utf-8") as out:
-            out.write(f'{{"body": {text}, "mac": "{_mac(key, text)}"}}')
+            out.write(f'{{"body": {text}, "mac": "{sign(key, text)}"}}')
         os.replace(temp, path)
     except OSError:
         return  # not ``contextlib.suppress``: importing it is start-up time
@@ -242,8 +242,9 @@ def saved_by(path: str) -> tuple[int, int] | None:
     return stat.st_ino, stat.st_mtime_ns
 
 
-def _key(checkpoint: str, *, create: bool) -> bytes | None:
-    """The per-ledger secret; made once (0600) by the first writer of a checkpoint."""
+def secret(checkpoint: str, *, create: bool) -> bytes | None:
+    """The per-ledger secret; made once (0600) by the first writer of a checkpoint (or of the
+    high-water mark, ``mark``, which the same key signs)."""
     path = key_path(checkpoint)
     try:
         return _read_bytes(path)
@@ -262,7 +263,7 @@ def _key(checkpoint: str, *, create: bool) -> bytes | None:
     return key
 
 
-def _canonical(body: object) -> str:
+def canonical(body: object) -> str:
     return json.dumps(body, sort_keys=True)
 
 
@@ -276,13 +277,13 @@ def _read_bytes(path: str) -> bytes:
         return f.read()
 
 
-def _mac(key: bytes, text: str) -> str:
+def sign(key: bytes, text: str) -> str:
     import hmac
 
     return hmac.new(key, text.encode(), "sha256").hexdigest()
 
 
-def _same(a: str, b: str) -> bool:
+def same(a: str, b: str) -> bool:
     import hmac
 
     return hmac.compare_digest(a, b)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from typing import Any, Literal
 
-    Kind = Literal["authorize", "actual", "void"]
+    Kind = Literal["authorize", "actual", "void", "loss"]
 
 
 class LazyDatetime:
@@ -58,7 +58,11 @@ FIELDS = {
     "authorize": {"id", "ts", "kind", "op_label", "lab", "estimated", "currency"},
     "actual": {"id", "ts", "kind", "op_label", "lab", "op_id", "estimated", "actual", "currency"},
     "void": {"id", "ts", "kind", "op_label", "voids", "reason", "currency"},
+    # what `budget repair` found lost from a ledger shorter than its mark (``mark``): counted as
+    # spent like a closed actual, so the books keep counting what was granted
+    "loss": {"id", "ts", "kind", "op_label", "lab", "actual", "reason", "op_ids", "currency"},
 }
+LOSS_LABEL = "ledger-repair"
 
 
 class Voided(Fields):
@@ -71,8 +75,9 @@ class Voided(Fields):
 
 
 class Entry(Fields):
-    """One line of the ledger: an authorization, a recorded actual, or a void (which names a
-    bad line it takes out of the books; it counts nothing itself)."""
+    """One line of the ledger: an authorization, a recorded actual, a void (which names a
+    bad line it takes out of the books; it counts nothing itself), or a loss (what repair
+    found lost from a shrunk ledger: spent, like a closed actual)."""
 
     __slots__ = (
         "actual",
@@ -82,8 +87,9 @@ class Entry(Fields):
         "lab",
         "line",  # 1-based line number in the file; 0 until written
         "op_id",  # actual: the authorization it closes (None: nothing was open)
+        "op_ids",  # loss: the operations known lost (possibly none)
         "op_label",
-        "reason",  # void: why a person (or repair) voided it
+        "reason",  # void, loss: why a person (or repair) wrote it
         "ts",
         "voids",  # void: the bad line
     )
@@ -101,10 +107,11 @@ class Entry(Fields):
         line: int = 0,
         voids: Voided | None = None,
         reason: str | None = None,
+        op_ids: tuple[str, ...] | None = None,
     ) -> None:
         self.id, self.ts, self.kind, self.op_label = id, ts, kind, op_label
         self.estimated, self.actual, self.op_id, self.lab = estimated, actual, op_id, lab
-        self.line, self.voids, self.reason = line, voids, reason
+        self.line, self.voids, self.reason, self.op_ids = line, voids, reason, op_ids
 
 
 class Problem(Fields):
@@ -137,6 +144,7 @@ def new_entry(
     entry_id: str | None = None,
     voids: Voided | None = None,
     reason: str | None = None,
+    op_ids: tuple[str, ...] | None = None,
 ) -> Entry:
     return Entry(
         id=entry_id or new_id(),
@@ -149,13 +157,21 @@ def new_entry(
         lab=lab,
         voids=voids,
         reason=reason,
+        op_ids=op_ids,
     )
 
 
 def void_of(bad: Problem, reason: str) -> Entry:
     """The entry that voids one bad line (appended by ``budget repair``; nothing is deleted)."""
     span = Voided(bad.offset, bad.length, bad.crc32)
-    return new_entry("void", "ledger-repair", estimated=None, voids=span, reason=reason)
+    return new_entry("void", LOSS_LABEL, estimated=None, voids=span, reason=reason)
+
+
+def loss_of(amount: Decimal, lab: str | None, op_ids: tuple[str, ...], reason: str) -> Entry:
+    """The entry that records money granted and then lost from the file (``budget repair``)."""
+    return new_entry(
+        "loss", LOSS_LABEL, estimated=None, actual=amount, lab=lab, op_ids=op_ids, reason=reason
+    )
 
 
 def new_id() -> str:

@@ -22,11 +22,11 @@ from minitrain.errors import LedgerError
 class FileSpan:
     """Bytes of an open file still to be read, handed out in blocks (memory stays flat)."""
 
-    __slots__ = ("end", "fd", "start")
+    __slots__ = ("end", "fd", "path", "start")
     BLOCK = 1 << 20
 
-    def __init__(self, fd: int, start: int, end: int) -> None:
-        self.fd, self.start, self.end = fd, start, end
+    def __init__(self, fd: int, start: int, end: int, path: str = "the ledger") -> None:
+        self.fd, self.start, self.end, self.path = fd, start, end, path
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -36,7 +36,7 @@ class FileSpan:
         while offset < self.end:
             block = os.pread(self.fd, min(self.BLOCK, self.end - offset), offset)
             if not block:
-                raise OSError(f"the ledger ended at byte {offset} while being read")
+                raise _ended(self.path, offset, self.end)
             offset += len(block)
             yield block
 
@@ -97,9 +97,19 @@ def read_bytes(path: str) -> bytes:
     """The whole ledger file (FileNotFoundError if there is none)."""
     fd, stat = open_ledger_file(path, os.O_RDONLY, "read")
     try:
-        return os.pread(fd, stat.st_size, 0)
+        return b"".join(FileSpan(fd, 0, stat.st_size, path).blocks())
     finally:
         os.close(fd)
+
+
+def _ended(path: str, offset: int, size: int) -> LedgerError:
+    """A file whose reads end before the size ``stat`` reports: not one this tool writes (a
+    file under /sys says 4096 bytes and holds a few), or one cut while it was read."""
+    return LedgerError(
+        f"{path}: the ledger ended at byte {offset}, before the {size} bytes its size says: not"
+        " a ledger file (one under /sys or /proc?), or one cut while it was read; point --ledger"
+        " at the .jsonl file, or run the command again"
+    )
 
 
 def write_line(path: str, fd: int, line: bytes) -> None:

@@ -8,7 +8,7 @@ budget. The rules it keeps (measured, see ``shared/LEDGER-NOTES.md``):
   (readers take it shared). Not the ledger itself: ``git pull`` replaces the ledger's inode, and
   a lock on the old inode excludes nobody. Not ``lockf``: closing any descriptor of the file
   drops every POSIX lock of the process. The lock is named from the *resolved* path, and the
-  ledger's own inode is flocked after it (see ``_open``): every name of one file (a symlink,
+  ledger's own inode is flocked after it (see ``lock``): every name of one file (a symlink,
   ``..``, a hard link, a bind mount, ``/proc/self/fd/N``) takes one lock, or both sides
   overspend.
 * Each line goes out in one ``os.write`` of the whole line, then ``fsync`` (a transaction's
@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import time
 
 from minitrain.errors import InputError, LedgerError
+from minitrain.ledger import mark
 from minitrain.ledger.entries import void_of
 from minitrain.ledger.file import (
     FileSpan,
-    folder_of,
     fsync,
     fsync_dir,
     is_ledger_file,
@@ -38,6 +37,7 @@ from minitrain.ledger.file import (
     write_line,
 )
 from minitrain.ledger.line_format import encode
+from minitrain.ledger.lock import lock_name, open_locked
 from minitrain.ledger.parser import Parser, parse
 from minitrain.ledger.reader import FileReader
 
@@ -65,11 +65,15 @@ class JsonlLedger:
         self._reader = FileReader(self.path, self.location, resolved + ".checkpoint")
         self._unsynced: list[tuple[int, bool]] = []  # appended, fsync after unlocking
         self._opened: list[int] = []  # a transaction's read descriptor, for its append
-        self._held = -1  # that descriptor while it holds the file's own lock (see _open)
+        self._held = -1  # that descriptor while it holds the file's own lock (see lock.py)
+        self._mark_path = mark.path_for(self.lock_path)
+        self._marking: tuple[bytes, Entry] | None = None  # appended: the mark follows it
+        self._shrunk: mark.Mark | None = None  # what repair's read found lost
 
     def read(self, *, full: bool = False) -> Snapshot:
         """What the ledger holds, read under a shared lock so a line being appended is not torn."""
         if not is_ledger_file(self.path):
+            self._require_unshrunk(0)
             return parse(b"", location=self.location)
         if not full:
             self._reader.prepare()
@@ -96,29 +100,80 @@ class JsonlLedger:
         finally:
             if txn is not None:
                 txn.settle()
+        self._save_mark()
         self._reader.save_checkpoint()
 
-    def repair(self, *, line: int | None = None, reason: str) -> tuple[Problem, bool]:
-        """Void one bad line by appending; by default the torn last line.
+    def _save_mark(self) -> None:
+        """The high-water mark follows this object's write (see ``mark``), before it returns."""
+        marking, self._marking = self._marking, None
+        state = self._reader.state
+        if marking is None or state is None:
+            return
+        line, entry = marking
+        op = entry.id if entry.kind == "authorize" else entry.op_id
+        paths = (self._mark_path, self._reader.checkpoint_path)
+        mark.save(*paths, state, last_line=line, last_op=op, last_lab=entry.lab)
 
-        Returns the line and whether it was kept instead (complete but for its newline).
-        Only a torn tail is voided without naming it: a bad line followed by good ones is not a
-        crash, and a person must say which line and why (``line`` and ``reason``).
+    def _require_unshrunk(self, size: int, *, repairing: bool = False) -> None:
+        found = mark.shrunk(self._mark_path, self._reader.checkpoint_path, size)
+        if repairing:
+            self._shrunk = found
+        elif found is not None:
+            raise mark.refusal(self.location, size, found)
+
+    def repair(
+        self, *, line: int | None = None, reason: str
+    ) -> tuple[Problem | None, bool, tuple[Entry, ...]]:
+        """Void one bad line by appending; by default the torn last line. Then, if the ledger is
+        shorter than its mark (see ``mark``), append what it lost as ``loss`` lines.
+
+        Returns the line (None if none was bad), whether it was kept instead (complete but for
+        its newline), and the losses recorded. Only a torn tail is voided without naming it: a
+        bad line followed by good ones is not a crash, and a person must say which line and why
+        (``line`` and ``reason``).
         """
-        fd = self._lock(fcntl.LOCK_EX)
+        fd = lock_name(self.path, self.lock_path, fcntl.LOCK_EX)
         try:
-            snapshot = self._read(full=True, appending=True)
-            target = self._repair_target(snapshot, line)
-            if target.torn and not parse(read_bytes(self.path) + b"\n", location="").problems:
-                # Complete but for its newline: keeping it only adds the reservation or the
-                # actual it already says; voiding it could lose a real actual.
-                self._write(b"\n")
-                return target, True
-            self._write((b"\n" if target.torn else b"") + encode(void_of(target, reason)))
-            return target, False
+            snapshot = self._read(full=True, appending=True, repairing=True)
+            target, kept, shrunk = None, False, self._shrunk
+            if snapshot.problems or shrunk is None:
+                target = self._repair_target(snapshot, line)
+                kept = self._void(target, reason)
+            if shrunk is None:
+                return target, kept, ()
+            return target, kept, self._record_loss(shrunk)
         finally:
             self._sync_appended()  # closes the file (and so unlocks it) if nothing was written
             os.close(fd)
+
+    def _record_loss(self, shrunk: mark.Mark) -> tuple[Entry, ...]:
+        """Append a loss line per lab for what the mark says is gone, then lower the mark to
+        the file as it now is (it counts what was granted again)."""
+        try:
+            data = read_bytes(self.path)
+        except FileNotFoundError:  # all of it lost: the first loss line makes it again
+            data = b""
+        lost = mark.losses(shrunk, parse(data, location=self.location), len(data))
+        lines = [encode(entry) for entry in lost]
+        if lines:
+            self._write(b"".join(lines))
+        state = Parser(self.location, keep_entries=False)
+        state.feed(data + b"".join(lines))
+        self._reader.state = None  # the next read of this object starts over
+        paths = (self._mark_path, self._reader.checkpoint_path)
+        last = lines[-1] if lines else b""
+        mark.save(*paths, state, last_line=last, last_op=None, last_lab=None, lower=True)
+        return tuple(lost)
+
+    def _void(self, target: Problem, reason: str) -> bool:
+        """Append what takes a bad line out of the books; True if it was kept instead."""
+        if target.torn and not parse(read_bytes(self.path) + b"\n", location="").problems:
+            # Complete but for its newline: keeping it only adds the reservation or the
+            # actual it already says; voiding it could lose a real actual.
+            self._write(b"\n")
+            return True
+        self._write((b"\n" if target.torn else b"") + encode(void_of(target, reason)))
+        return False
 
     def _repair_target(self, snapshot: Snapshot, line: int | None) -> Problem:
         if not snapshot.problems:
@@ -137,62 +192,39 @@ class JsonlLedger:
             raise InputError(f"{self.path}:{line}: that line is not a bad line")
         return matches[0]
 
-    def _read(self, *, full: bool, appending: bool = False, lock: int = 0) -> Snapshot:
+    def _read(
+        self, *, full: bool, appending: bool = False, lock: int = 0, repairing: bool = False
+    ) -> Snapshot:
         """``appending``: a writer's read, by a descriptor its append then writes through (an
         open, an fstat and a close fewer under the lock); closed after the unlock either way.
-        It locks the file itself exclusively (see :meth:`_open`); else ``lock`` says how."""
+        It locks the file itself exclusively (see ``lock.open_locked``); else ``lock`` says how."""
         flags = os.O_RDWR | os.O_APPEND if appending else os.O_RDONLY
         how = fcntl.LOCK_EX if appending else lock
         try:
-            fd, stat, checked = self._open(flags, "append to" if appending else "read", how)
+            fd, stat, checked = open_locked(
+                self.path, flags, "append to" if appending else "read", how
+            )
         except FileNotFoundError:
+            self._require_unshrunk(0, repairing=repairing)
             self._reader.state = None
             return parse(b"", location=self.location)
+        try:
+            self._require_unshrunk(stat.st_size, repairing=repairing)
+        except LedgerError:
+            os.close(fd)
+            raise
         if appending:
             self._opened.append(fd)
             self._held = fd
         try:
             if full:
                 state = Parser(self.location)
-                state.feed(FileSpan(fd, 0, stat.st_size))
+                state.feed(FileSpan(fd, 0, stat.st_size, self.path))
                 return state.snapshot()
             return self._reader.totals(fd, stat, checked)
         finally:
             if not appending:
                 os.close(fd)
-
-    def _open(self, flags: int, verb: str, lock: int) -> tuple[int, os.stat_result, int]:
-        """The ledger opened (FileNotFoundError if there is none), its ``fstat``, and the time
-        taken just before that stat (see checkpoint.anchor).
-
-        ``lock`` (LOCK_SH or LOCK_EX): the file's own inode is flocked too, through this
-        descriptor, after the lock file (always in that order, and nothing waits while holding
-        this one, so no two writers wait on each other). A hard link or a bind mount of the
-        file has a real path of its own, and so a lock file of its own; its inode is the same
-        (flock locks follow the open file, not the name). The lock file stays: ``git
-        checkout`` replaces the file (a new inode) under the name, and its lock file still
-        serialises writers that opened the old one with those that open the new. A name that
-        no longer holds the file this locked (replaced while this waited) is opened again.
-        """
-        while True:
-            checked = time.time_ns()  # before the stat: see checkpoint.anchor
-            fd, stat = open_ledger_file(self.path, flags, verb)
-            if not lock:
-                return fd, stat, checked
-            try:
-                fcntl.flock(fd, lock)
-                checked = time.time_ns()
-                stat = os.fstat(fd)
-                named = os.stat(self.path)
-            except FileNotFoundError:  # removed while this waited: as if never there
-                os.close(fd)
-                continue
-            except BaseException:
-                os.close(fd)
-                raise
-            if (named.st_dev, named.st_ino) == (stat.st_dev, stat.st_ino):
-                return fd, stat, checked
-            os.close(fd)
 
     def _unlock_file(self) -> None:
         """Release the file's own lock (the descriptor stays open for the fsync)."""
@@ -206,29 +238,6 @@ class JsonlLedger:
         if self._reader.state is None:  # the locked read found no file (or a bad line)
             return self._read(full=False)
         return self._reader.folded(line)
-
-    def _lock(self, how: int) -> int:
-        """The lock file's descriptor, locked ``how``; closing it releases the lock."""
-        is_ledger_file(self.path)  # refuse a folder, a FIFO or a device before making a lock
-        try:
-            try:
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-            except FileNotFoundError:
-                if how != fcntl.LOCK_EX:
-                    raise
-                os.makedirs(folder_of(self.path), exist_ok=True)  # a first write makes it
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise LedgerError(
-                f"{self.lock_path}: cannot create the ledger's lock file: {exc.strerror};"
-                " nothing was written (is the folder writable?)"
-            ) from None
-        try:
-            fcntl.flock(fd, how)
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
 
     def _write(self, line: bytes, *, sync_later: bool = False) -> None:
         """Append one whole line; fsync it now, or (a transaction's append) once the lock is
@@ -285,7 +294,7 @@ class _Turn:
         ledger = self._ledger
         ledger._reader.prepare()
         try:
-            self._lock = ledger._lock(fcntl.LOCK_EX)
+            self._lock = lock_name(ledger.path, ledger.lock_path, fcntl.LOCK_EX)
             self._txn = _FileTransaction(ledger, ledger._read(full=False, appending=True))
         except BaseException:
             self.__exit__()
@@ -296,7 +305,7 @@ class _Turn:
         txn, self._txn = self._txn, None
         try:
             try:
-                self._ledger._unlock_file()  # the file's own lock first: see JsonlLedger._open
+                self._ledger._unlock_file()  # the file's own lock first: see lock.py
             finally:
                 if self._lock != -1:
                     os.close(self._lock)  # closing the descriptor releases the flock
@@ -348,6 +357,7 @@ class _FileTransaction:
         ledger = self._ledger
         ledger._write(line, sync_later=True)
         self._line = line
+        ledger._marking = (line, entry)
         if ledger._reader.state is None:  # the file was made (or not read whole): read it back now
             self._fold()
         return entry.replace(line=snapshot.lines + 1)

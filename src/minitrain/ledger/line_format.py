@@ -12,13 +12,18 @@ import json.scanner
 import re
 from decimal import Decimal
 
-from minitrain.ledger.entries import CURRENCY, FIELDS
+from minitrain.errors import InputError
+from minitrain.ledger.entries import CURRENCY, FIELDS, LazyDatetime
+from minitrain.money import parse_usd
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
 if TYPE_CHECKING:
+    from datetime import datetime
     from typing import Any
 
     from minitrain.ledger.entries import Entry
+else:
+    datetime = LazyDatetime(globals())
 
 
 def encode(entry: Entry) -> bytes:
@@ -34,6 +39,14 @@ def encode(entry: Entry) -> bytes:
         v = entry.voids
         fields["voids"] = {"offset": v.offset, "length": v.length, "crc32": v.crc32}
         fields["reason"] = entry.reason
+        fields["currency"] = CURRENCY
+        return seal(fields)
+    if entry.kind == "loss":
+        assert entry.reason is not None
+        fields["lab"] = entry.lab
+        fields["actual"] = _amount(entry.actual)
+        fields["reason"] = entry.reason
+        fields["op_ids"] = list(entry.op_ids or ())
         fields["currency"] = CURRENCY
         return seal(fields)
     fields["lab"] = entry.lab
@@ -96,10 +109,16 @@ def crc_failure(raw: bytes) -> None:
     raise BadLine("crc32 does not match the line's bytes: the line was changed")
 
 
+_TOO_DEEP = "not valid JSON: nested too deeply to read (no line this tool writes nests)"
+
+
 def decode(raw: bytes) -> dict[str, Any]:
+    """A sealed line's fields, each kind's keys checked (a BadLine says what is wrong)."""
     try:
         line = raw.decode()
         fields, end = _SCAN(line, 0)
+    except RecursionError:  # the C scanner recurses per level: 100,000 nested arrays
+        raise BadLine(_TOO_DEEP) from None
     except (StopIteration, ValueError):
         return _decode_slowly(raw)
     if end != len(line) or type(fields) is not dict:
@@ -116,6 +135,8 @@ def _decode_slowly(raw: bytes) -> dict[str, Any]:
         fields = json.loads(raw, parse_float=Decimal, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadLine(f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise BadLine(_TOO_DEEP) from None
     if type(fields) is not dict:
         raise BadLine("not a JSON object")
     kind = fields.get("kind")
@@ -128,7 +149,7 @@ def _fields_failure(fields: dict[str, Any]) -> None:
     kind = fields.get("kind")
     expected = FIELDS.get(kind) if type(kind) is str else None
     if expected is None:
-        raise BadLine(f"unknown kind {kind!r}; expected authorize, actual or void")
+        raise BadLine(f"unknown kind {kind!r}; expected authorize, actual, void or loss")
     keys = set(fields) - {"crc32"}  # the CRC check guarantees a crc32 key
     missing, extra = sorted(expected - keys), sorted(keys - expected)
     raise BadLine(f"fields do not match a {kind} line (missing {missing}, unknown {extra})")
@@ -145,3 +166,85 @@ def describe_torn(data: bytes) -> str:
         f"actual ${actual.group(1).decode()}" if actual else "",
     ]
     return ", ".join(p for p in parts if p) or "nothing readable"
+
+
+# --- a line's field values -------------------------------------------------------------------
+
+
+def loss_fields(reason: object, op_ids: object) -> tuple[str, ...]:
+    if type(reason) is not str or not reason:
+        raise BadLine("a loss line needs a reason")
+    if type(op_ids) is not list or any(type(op) is not str for op in op_ids):
+        raise BadLine("op_ids must be a list of strings")
+    return tuple(op_ids)
+
+
+def timestamp(ts: object) -> str:
+    if type(ts) is not str or not ts:
+        raise BadLine("ts must be a non-empty string")
+    try:
+        parsed = datetime.fromisoformat(ts)
+    except ValueError:
+        raise BadLine(f"ts {ts!r} is not an ISO-8601 timestamp") from None
+    # a parsed text ending in "+00:00" has that offset: only other texts need the call
+    if not ts.endswith("+00:00") and parsed.utcoffset() is None:
+        raise BadLine(f"ts {ts!r} has no UTC offset")
+    return ts
+
+
+_CENTS: dict[str, int] = {}  # an amount's text -> whole cents: a ledger repeats a few amounts
+
+
+def cents(value: object, what: str) -> int:
+    """``parse_usd`` (every check), once per distinct text; as exact integer cents."""
+    if type(value) is str:  # a dict or list is not hashable: only a text is looked up
+        hit = _CENTS.get(value)
+        if hit is not None:
+            return hit
+    try:
+        number = int(parse_usd(value, what=what).scaleb(2))
+    except InputError as exc:
+        raise BadLine(str(exc)) from None
+    if type(value) is str and len(_CENTS) < 4096:
+        _CENTS[value] = number
+    return number
+
+
+# --- a line fed in pieces --------------------------------------------------------------------
+
+# Far above any line this tool writes (under 1 KiB): a longer line is only measured, not kept,
+# so a torn tail of gigabytes (a file filled with junk) costs flat memory.
+LONGEST = 1 << 24
+_HEAD = 1 << 16  # what a measured line keeps, to say what it looked like
+
+
+class Unfinished:
+    """The bytes of one line arriving block by block (each added once: linear in its length,
+    where joining the pieces at every block was quadratic): kept whole up to ``LONGEST``;
+    beyond it only measured (its length, CRC-32 and first bytes)."""
+
+    __slots__ = ("crc", "head", "length", "pieces")
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+        self.length = 0
+        self.crc = -1  # >= 0 once measured only
+        self.head = b""
+
+    def add(self, piece: bytes) -> None:
+        if not piece:
+            return
+        self.length += len(piece)
+        if self.crc < 0:
+            self.pieces.append(piece)
+            if self.length <= LONGEST:
+                return
+            piece, self.pieces = b"".join(self.pieces), []
+            self.head, self.crc = piece[:_HEAD], 0
+        from zlib import crc32  # only for a line this long: an empty status checks no CRC
+
+        self.crc = crc32(piece, self.crc)
+
+    def joined(self) -> bytes | None:
+        """The line's bytes; None if it was too long to keep."""
+        return None if self.crc >= 0 else b"".join(self.pieces)

@@ -14,12 +14,21 @@ from _weakref import ref as weak  # weakref.ref itself: the weakref module costs
 from collections.abc import Callable
 from decimal import Decimal
 
-from minitrain.errors import InputError
 from minitrain.ledger.entries import CURRENCY, Entry, LazyDatetime, Problem
-from minitrain.ledger.line_format import SEALED, SUFFIX, BadLine, crc_failure, decode, describe_torn
+from minitrain.ledger.line_format import (
+    SEALED,
+    SUFFIX,
+    BadLine,
+    Unfinished,
+    cents,
+    crc_failure,
+    decode,
+    describe_torn,
+    loss_fields,
+    timestamp,
+)
 from minitrain.ledger.snapshot import Snapshot
 from minitrain.ledger.totals import Totals
-from minitrain.money import parse_usd
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
 if TYPE_CHECKING:
@@ -27,6 +36,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from minitrain.ledger.entries import Kind
+
+    Taker = Callable[[bytes, int], None]
     from minitrain.ledger.file import FileSpan
 else:
     datetime = LazyDatetime(globals())
@@ -96,9 +107,9 @@ class Parser:
         """A totals-only parser positioned where a checkpoint ends."""
         state = cls(location, keep_entries=False, digest=digest)
         state.size, state.lines, state.charged = size, lines, charged
-        for op_id, ts, label, lab, cents, line in open_ops:
-            state.open[op_id] = [ts, label, lab, cents, line, None]
-            state.reserved += cents
+        for op_id, ts, label, lab, amount, line in open_ops:
+            state.open[op_id] = [ts, label, lab, amount, line, None]
+            state.reserved += amount
         return state
 
     @property
@@ -130,18 +141,42 @@ class Parser:
         """Take the bytes that follow the ones already fed (the file from ``self.size`` on)."""
         self._unshare()
         take = self._typed_take() if len(data) >= TYPED_READ else self._take
-        rest = b""
+        tail = Unfinished()  # a line's bytes across blocks: each is added once (linear time)
         for block in (data,) if type(data) is bytes else data.blocks():  # type: ignore[union-attr]
             if self.digest is not None:
                 self.digest.update(block)
-            *whole, rest = (rest + block if rest else block).split(b"\n")
+            first = block.find(b"\n")
+            if first == -1:
+                tail.add(block)
+                continue
+            text = block
+            if tail.length:
+                tail.add(block[:first])
+                self._take_unfinished(tail, take, torn=False)
+                tail, text = Unfinished(), block[first + 1 :]
+            *whole, rest = text.split(b"\n")
             if whole:
                 self._take_lines(whole, take)
-        if rest:  # a last line without its newline: a crash mid-write
-            self.lines += 1
-            self._problem(rest, _TORN, torn=True)
-            self.size += len(rest)
+            tail.add(rest)
+        if tail.length:  # a last line without its newline: a crash mid-write
+            self._take_unfinished(tail, take, torn=True)
         self._apply_voids()
+
+    def _take_unfinished(self, tail: Unfinished, take: Taker, *, torn: bool) -> None:
+        """A line fed in pieces; one too long to keep was only measured (see Unfinished)."""
+        raw = tail.joined()
+        if raw is not None and not torn:
+            self._take_lines([raw], take)
+            return
+        self.lines += 1
+        if raw is not None:
+            self._problem(raw, _TORN, torn=True)
+        else:
+            reason = f"a line of {tail.length} bytes: longer than any this tool writes"
+            looks_like = describe_torn(tail.head) if torn else ""
+            where = (self.lines, self.size, tail.length, _TORN if torn else reason, torn)
+            self.problems.append(Problem(*where, f"{tail.crc:08x}", looks_like))
+        self.size += tail.length + (0 if torn else 1)
 
     def append(self, entry: Entry) -> Entry:
         """Fold an entry the caller checked itself (test mode's in-memory ledger)."""
@@ -206,12 +241,14 @@ class Parser:
         get = fields.get  # the keys were checked: a key this kind lacks gives None
         self._check(
             fields["kind"], get("id"), get("ts"), get("currency"), get("op_label"), get("lab"),
-            get("op_id"), get("estimated"), get("actual"), number, get("voids"),
+            get("op_id"), get("estimated"), get("actual"), number, get("voids"), get("reason"),
+            get("op_ids"),
         )  # fmt: skip
 
     def _check(  # noqa: PLR0917 - one decoded line, field by field
         self, kind: Kind, entry_id: Any, ts: Any, currency: Any, label: Any, lab: Any,
         op_id: Any, estimated: Any, actual: Any, number: int, voids: Any = None,
+        reason: Any = None, op_ids: Any = None,
     ) -> None:  # fmt: skip
         """Every check of a line's fields, whichever decoder read it; then fold it in.
 
@@ -223,7 +260,7 @@ class Parser:
             raise BadLine(f"duplicate id {entry_id}")
         if currency != CURRENCY:
             raise BadLine(f"currency {currency!r}; this ledger is in {CURRENCY}")
-        ts = _timestamp(ts)
+        ts = timestamp(ts)
         if kind == "void":
             if type(voids) is not dict:
                 raise BadLine("void line without an {offset, length, crc32} object")
@@ -236,13 +273,16 @@ class Parser:
             raise BadLine("op_id must be a string or null")
         if type(label) is not str or not label:
             raise BadLine("op_label must be a non-empty string")
-        estimate = None if estimated is None else _cents(estimated, "estimated")
-        spent = None if kind == "authorize" else _cents(actual, "actual")
+        estimate = None if estimated is None else cents(estimated, "estimated")
+        spent = None if kind == "authorize" else cents(actual, "actual")
+        if kind == "loss":
+            op_ids = loss_fields(reason, op_ids)
         entry = None
         if self.keep_entries:
             entry = Entry(
                 entry_id, datetime.fromisoformat(ts), kind, label, _maybe_dollars(estimate),
                 actual=_maybe_dollars(spent), op_id=op_id, lab=lab, line=number,
+                reason=reason if kind == "loss" else None, op_ids=op_ids,
             )  # fmt: skip
         self._apply(kind, entry_id, ts, label, lab, op_id, estimate, spent, number, entry)
 
@@ -251,8 +291,9 @@ class Parser:
         op_id: str | None, estimate: int | None, spent: int | None, number: int,
         entry: Entry | None,
     ) -> None:  # fmt: skip
-        """Link one authorize or actual line, then fold it into the totals (see totals.added_by:
-        an authorization reserves its estimate; an actual replaces the reservation it closes)."""
+        """Link one authorize, actual or loss line, then fold it into the totals (see
+        totals.added_by: an authorization reserves its estimate; an actual replaces the
+        reservation it closes; a loss, which closes none, counts in full)."""
         charged = self.charged  # _charge inlined: this runs once per line of a cold read
         if kind == "authorize":
             if estimate is None:
@@ -335,37 +376,6 @@ def _open_entry(op_id: str, row: list[Any]) -> Entry:
         when = datetime.fromisoformat(ts) if type(ts) is str else ts
         row[5] = Entry(op_id, when, "authorize", label, _dollars(cents), lab=lab, line=line)
     return row[5]  # type: ignore[no-any-return]
-
-
-def _timestamp(ts: object) -> str:
-    if type(ts) is not str or not ts:
-        raise BadLine("ts must be a non-empty string")
-    try:
-        parsed = datetime.fromisoformat(ts)
-    except ValueError:
-        raise BadLine(f"ts {ts!r} is not an ISO-8601 timestamp") from None
-    # a parsed text ending in "+00:00" has that offset: only other texts need the call
-    if not ts.endswith("+00:00") and parsed.utcoffset() is None:
-        raise BadLine(f"ts {ts!r} has no UTC offset")
-    return ts
-
-
-_CENTS: dict[str, int] = {}  # an amount's text -> whole cents: a ledger repeats a few amounts
-
-
-def _cents(value: object, what: str) -> int:
-    """``parse_usd`` (every check), once per distinct text; as exact integer cents."""
-    if type(value) is str:  # a dict or list is not hashable: only a text is looked up
-        hit = _CENTS.get(value)
-        if hit is not None:
-            return hit
-    try:
-        number = int(parse_usd(value, what=what).scaleb(2))
-    except InputError as exc:
-        raise BadLine(str(exc)) from None
-    if type(value) is str and len(_CENTS) < 4096:
-        _CENTS[value] = number
-    return number
 
 
 def _dollars(cents: int) -> Decimal:

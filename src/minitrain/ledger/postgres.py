@@ -359,7 +359,7 @@ def _usd(amount: Decimal | None) -> str:
 
 
 def _values(entry: Entry) -> tuple[object, ...]:
-    lost = getattr(entry, "op_ids", None)  # a loss's op ids (the JSONL format's, once it has)
+    lost = entry.op_ids  # a loss's op ids
     return (
         entry.id,
         entry.ts,
@@ -376,7 +376,7 @@ def _values(entry: Entry) -> tuple[object, ...]:
 
 def _entry(row: tuple[Any, ...], line: int) -> Entry:
     id_, ts, kind, label, lab, op_id, estimated, actual, reason, op_ids = row
-    entry = Entry(id_, ts, kind, label, estimated, actual, op_id, lab, line, reason=reason)
-    if op_ids is not None and "op_ids" in Entry.__slots__:
-        return entry.replace(op_ids=tuple(op_ids))
-    return entry
+    ids = None if op_ids is None else tuple(op_ids)
+    return Entry(
+        id_, ts, kind, label, estimated, actual, op_id, lab, line, reason=reason, op_ids=ids
+    )

@@ -55,7 +55,7 @@ class FileReader:
                     state, self._anchor = self.fresh_parser(), checkpoint.anchor(stat, checked)
                 end = _complete_lines(fd, stat.st_size)
                 if end - state.size >= UNLOCKED_READ:
-                    state.feed(FileSpan(fd, state.size, end))
+                    state.feed(FileSpan(fd, state.size, end, self.path))
                 if state.size and not state.problems:
                     self._keep(fd, state, (stat.st_dev, stat.st_ino))
             finally:
@@ -101,7 +101,7 @@ class FileReader:
 
     def _fed_from(self, fd: int, state: Parser, stat: os.stat_result) -> Snapshot:
         """``state`` continued with the file's bytes from where it ends, block by block."""
-        state.feed(FileSpan(fd, state.size, stat.st_size))
+        state.feed(FileSpan(fd, state.size, stat.st_size, self.path))
         if state.problems:
             self.state = None
         else:

@@ -2,7 +2,9 @@
 
 An operation counts its actual once recorded, else its estimate: the estimate is a reservation
 until the actual replaces it (it is never added to it). An actual recorded with no open
-authorization still counts in full: the money was spent. :func:`charged` says it for one
+authorization still counts in full: the money was spent; so does a ``loss`` (what ``budget
+repair`` found granted and then cut from a shrunk ledger), like a closed actual. :func:`charged`
+says it for one
 operation, :func:`added_by` for one entry (how much the books move when it is appended); the JSONL
 fold, the in-memory backend, ``budget_guard``, ``report`` and the PostgreSQL totals (whose SQL is
 tested against this fold) all use it.
@@ -32,9 +34,12 @@ def charged(estimated: Decimal | None, actual: Decimal | None) -> Decimal:
 
 def added_by(kind: str, estimated: Decimal | None, actual: Decimal | None) -> Decimal:
     """How much spent moves when one entry is appended: an authorization adds its reservation;
-    an actual replaces the reservation it closes (``estimated``; None when nothing was open)."""
+    an actual replaces the reservation it closes (``estimated``; None when nothing was open);
+    a loss adds its amount (``actual``), as an actual that closed nothing."""
     if kind == "authorize":
         return charged(estimated, None)
+    if kind == "loss":
+        return charged(None, actual)
     before = Decimal(0) if estimated is None else charged(estimated, None)
     return charged(estimated, actual) - before
 
@@ -80,6 +85,8 @@ class Totals(Fields):
             self.open_ops[entry.id] = entry
             self.reserved += entry.estimated
             self._charge(entry.lab, added_by("authorize", entry.estimated, None))
+        elif entry.kind == "loss":
+            self._charge(entry.lab, added_by("loss", None, entry.actual))
         elif entry.op_id is not None:
             opened = self.open_ops.pop(entry.op_id)
             assert opened.estimated is not None

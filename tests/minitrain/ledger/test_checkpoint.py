@@ -94,9 +94,11 @@ def test_a_ledger_swapped_under_the_checkpoint_is_read_in_full(
     ledger: Path, tmp_path: Path
 ) -> None:
     other = tmp_path / "other.jsonl"
-    BudgetGuard(5, other).authorize("x", "4.50")
+    newer = BudgetGuard(5, other)
+    for label in "wxyz":  # longer than the ledger it replaces: not an older one (see mark.py)
+        newer.authorize(label, "1.10")
     other.replace(ledger)  # `git checkout`: another file at the same path
-    assert fresh_total(ledger) == Decimal("4.50")
+    assert fresh_total(ledger) == Decimal("4.40")
 
 
 def test_an_edit_in_place_is_not_hidden_by_the_checkpoint(ledger: Path) -> None:
@@ -165,7 +167,7 @@ def test_a_forged_checkpoint_saying_nothing_spent_cannot_authorize(
     data = json.loads(path.read_text())
     data["body"].update(reserved="0", charged_by_lab={}, open=[])
     forger_key = b"a guess: the real key is not in git"
-    data["mac"] = checkpoint_module._mac(forger_key, checkpoint_module._canonical(data["body"]))
+    data["mac"] = checkpoint_module.sign(forger_key, checkpoint_module.canonical(data["body"]))
     path.write_text(json.dumps(data))
     assert main(["authorize", "big", "300", "--ceiling", "340", "--ledger", str(ledger)]) == 3
     assert "spent $337.50" in capsys.readouterr().err

@@ -80,3 +80,29 @@ def test_totals_show_the_open_authorizations_as_they_were_when_taken(asked: str)
     state.append(entries.new_entry("authorize", "c", estimated=Decimal("1.00")))
     assert [e.op_label for e in later.open_ops.values()] == ["b"]
     assert sorted(e.op_label for e in state.totals.open_ops.values()) == ["b", "c"]
+
+
+def test_a_line_too_long_to_keep_is_measured_and_the_lines_after_it_still_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fed block by block, a line past ``LONGEST`` is kept only as its length and CRC (flat
+    memory); it is a bad line at its place, and the next line is read at the right offset."""
+    import zlib
+
+    from minitrain.ledger import file
+
+    monkeypatch.setattr(line_format, "LONGEST", 1 << 20)
+    junk = b"x" * (3 << 20) + b"\n"
+    good = line_format.encode(entries.new_entry("authorize", "a", estimated=Decimal("1.25")))
+    path = tmp_path / "spend.jsonl"
+    path.write_bytes(junk + good + junk[:-1])
+    with path.open("rb") as f:
+        state = parser.Parser(str(path))
+        state.feed(file.FileSpan(f.fileno(), 0, path.stat().st_size, str(path)))
+    long, torn = state.snapshot().problems
+    assert (long.line, long.offset, long.length) == (1, 0, len(junk) - 1)
+    assert long.crc32 == f"{zlib.crc32(junk[:-1]):08x}"
+    assert "longer than any this tool writes" in long.reason
+    assert (torn.line, torn.offset, torn.torn) == (3, len(junk) + len(good), True)
+    assert state.totals.spent == Decimal("1.25")
+    assert state.size == path.stat().st_size

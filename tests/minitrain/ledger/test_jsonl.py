@@ -33,7 +33,7 @@ def test_torn_last_line_fails_closed_until_repaired_by_appending(
         guard.record_actual("lab02-tp-spinup", "2.00")
     assert ledger.read_bytes() == torn
 
-    voided, kept = jsonl.JsonlLedger(ledger).repair(reason="torn")
+    voided, kept, _ = jsonl.JsonlLedger(ledger).repair(reason="torn")
     assert (voided.line, kept) == (2, False)
     assert "kind actual" in voided.looks_like
     assert ledger.read_bytes().startswith(torn)
@@ -50,7 +50,7 @@ def test_torn_line_missing_only_its_newline_is_kept(guard: BudgetGuard, ledger: 
         f.write(line[:-1])
     with pytest.raises(LedgerError):
         guard.total_spent  # noqa: B018 - reading is the point
-    _, kept = jsonl.JsonlLedger(ledger).repair(reason="torn")
+    _, kept, _ = jsonl.JsonlLedger(ledger).repair(reason="torn")
     assert kept
     assert guard.total_spent == Decimal("3.00")
 
@@ -77,12 +77,14 @@ def test_a_ledger_replaced_under_a_running_guard_is_read_again(
     guard.authorize("b", "1.00")
     assert guard.total_spent == Decimal("2.00")  # cached from here on
     other = tmp_path / "other.jsonl"
-    BudgetGuard(5, other).authorize("c", "4.00")
+    newer = BudgetGuard(5, other)
+    for label, amount in [("c", "2.00"), ("c2", "1.00"), ("c3", "1.00")]:
+        newer.authorize(label, amount)  # longer than the ledger it replaces (see mark.py)
     other.replace(ledger)  # what `git checkout` does: a new inode at the same path
     assert guard.total_spent == Decimal("4.00")
     with pytest.raises(BudgetGuardExceeded):
         guard.authorize("d", "1.01")
-    same_inode = ledger.read_bytes().replace(b'"4.00"', b'"9.00"')
+    same_inode = ledger.read_bytes().replace(b'"2.00"', b'"7.00"')
     with ledger.open("r+b") as f:  # an edit in place, same inode and size
         f.write(same_inode)
     with pytest.raises(LedgerError, match="crc32 does not match"):

@@ -1,7 +1,7 @@
 """A SIGKILL at every write of the gate, then a rerun: exactly one reservation (or actual), and a
 record that tells the truth. The run is a child process whose own ``os.replace`` (every record
-save) and ``os.write`` (the ledger line) kill it before or after the k-th write once the gate
-is answered: no hook in the code under test."""
+save), ``os.write`` (the ledger line) and ``os.pwrite`` (its mark) kill it before or after the
+k-th write once the gate is answered: no hook in the code under test."""
 
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ CHILD = textwrap.dedent(
 
     os.replace = killing(os.replace)
     os.write = killing(os.write)
+    os.pwrite = killing(os.pwrite)  # the ledger's high-water mark
     answers = {answers}
     options = Options("lab02-tp-spinup", "3.00", checklist=Path(checklist) if checklist else None)
     run_checklist(options, terminal=Person(answers))
@@ -100,7 +101,11 @@ def rerun(lab: Path, checklist: Path | None, answers: dict[str, str]) -> str:
     return outcome.message
 
 
-WRITES = range(1, 5)  # the gate's step saved, the op id saved, the ledger line, the finish
+# the gate's step saved, the op id saved, the ledger line, the ledger's key (made by its first
+# write) and its high-water mark (ledger/mark.py), the finish
+WRITES = range(1, 7)
+# the post-flight gate writes to a ledger that has a key already: one write fewer
+POST_WRITES = range(1, 6)
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
@@ -119,7 +124,7 @@ def test_a_kill_at_any_write_of_the_gate_then_a_rerun_reserves_exactly_once(
     [authorized] = [r for r in records if r["status"] == "authorized"]
     assert authorized["gate"]["op_id"] == line["id"]  # the record names the line it wrote
     assert not [r for r in records if r["status"] == "running"]  # no run left "running"
-    if kill_at == 4 and when == "after":  # the run had finished: the rerun says what is open
+    if kill_at == WRITES[-1] and when == "after":  # it had finished: the rerun says what is open
         assert "already has an open reservation: $3.00 authorized" in said
         assert line["id"] in said
     else:
@@ -131,7 +136,7 @@ def test_the_gate_makes_the_writes_the_kill_test_counts(lab: Path) -> None:
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
-@pytest.mark.parametrize("kill_at", WRITES)
+@pytest.mark.parametrize("kill_at", POST_WRITES)
 def test_a_kill_at_any_write_of_the_post_flight_gate_records_the_actual_once(
     lab: Path, kill_at: int, when: str
 ) -> None:
@@ -144,7 +149,7 @@ def test_a_kill_at_any_write_of_the_post_flight_gate_records_the_actual_once(
     checklist = lab / "checklists" / "post-flight.yaml"
     assert child(lab, kill_at, when, str(checklist), POST) == -1
     said = rerun(lab, checklist, POST)
-    if kill_at == 4 and when == "after":  # it had finished: the rerun asks nothing, and says so
+    if kill_at == POST_WRITES[-1] and when == "after":  # it had finished: the rerun says so
         assert "nothing to record: the actual of 'lab02-tp-spinup' was already recorded" in said
     actuals = [line for line in ledger_lines(lab) if line["kind"] == "actual"]
     assert [a["actual"] for a in actuals] == ["2.47"]
