@@ -60,7 +60,7 @@ def test_a_failed_answer_is_asked_again_and_only_stop_ends_the_run(
     lab: Path, step: str, wrong: str, note: str
 ) -> None:
     person = FakePerson({**CI_ANSWERS, step: [wrong, "stop"]})
-    with pytest.raises(NotPassed, match=rf"stopped at step \d \({step}\)"):
+    with pytest.raises(NotPassed, match=rf"you typed stop at step \d of 8 \({step}\)"):
         go(lab, person)
     assert person.asked.count(step) == 2
     assert not ledger(lab).exists()
@@ -143,7 +143,7 @@ def test_interrupt_mid_run_aborts_with_nothing_authorized(lab: Path) -> None:
     class CtrlC(FakePerson):
         def answer(self, step, question):  # type: ignore[no-untyped-def]
             if step.id == "auto-termination":
-                raise Interrupted("stopped at the prompt")
+                raise Interrupted("Ctrl-C")
             return super().answer(step, question)
 
     with pytest.raises(Interrupted):
@@ -192,7 +192,7 @@ def test_post_flight_records_the_actual(lab: Path) -> None:
     proof = lab / "experiments" / "35-tp-inference" / "proof-terminated.png"
     proof.parent.mkdir(parents=True)
     proof.write_bytes(b"\x89PNG")
-    person = FakePerson({"terminated": "yes", "actual-cost": "2.47", "gate": "authorize"})
+    person = FakePerson({"terminated": "yes", "actual-cost": "2.47", "gate": "record"})
     outcome = go(lab, person, checklist=lab / "checklists" / "post-flight.yaml")
     assert outcome.status == "recorded"  # type: ignore[attr-defined]
     assert BudgetGuard(5, ledger(lab)).total_spent == Decimal("2.47")
@@ -201,7 +201,7 @@ def test_post_flight_records_the_actual(lab: Path) -> None:
 def test_a_second_post_flight_stops_before_the_first_question(lab: Path) -> None:
     BudgetGuard(5, ledger(lab)).authorize("lab02-tp-spinup", "3.00")
     BudgetGuard(5, ledger(lab)).record_actual("lab02-tp-spinup", "2.47")
-    person = FakePerson({"terminated": "yes", "actual-cost": "2.47", "gate": "authorize"})
+    person = FakePerson({"terminated": "yes", "actual-cost": "2.47", "gate": "record"})
     with pytest.raises(NotPassed, match=r"nothing to record: .* already recorded: \$2\.47 at"):
         go(lab, person, checklist=lab / "checklists" / "post-flight.yaml")
     assert person.asked == []
@@ -262,7 +262,7 @@ steps:
     go(lab, vast, checklist=path, dry_run=True)
     assert vast.asked == ["vendor", "vast-destroy", "gate"]
     lam = FakePerson({"vendor": ["lambda", "stop"]})
-    with pytest.raises(NotPassed, match=r"stopped at step 1 \(vendor\)"):
+    with pytest.raises(NotPassed, match=r"you typed stop at step 1 of 3 \(vendor\)"):
         go(lab, lam, checklist=path, dry_run=True)
     assert (
         "  FAILED: chose lambda. Fix it, then type the value you now see, or type stop" in lam.shown
