@@ -31,6 +31,7 @@ from minitrain.runs import MAX_HOURS, STALE_AFTER
 from minitrain.vendors import runpod
 
 COMMAND_TIMEOUT_S = 600
+_WATCHERS: list[subprocess.Popen[bytes]] = []  # detached watchers, held for this process's life
 TYPED = vendors.AutoTermination(
     "typed in the pre-flight", None, "the vendor cannot prove it from the create command"
 )
@@ -95,6 +96,12 @@ def launch(
             f" watch the time cap with `budget watch --label {label}"
             f" --instance {created.instance_id}`"
         )
+    elif ran.missing:  # the vendor's CLI is not here: nothing ran, so nothing was created
+        message = (
+            f"the launch failed: `{argv[0]}` is not installed here (or not on PATH): nothing ran,"
+            f" so no instance was created. Close the reservation with `budget record {label}"
+            f" 0.00`, put `{argv[0]}` on PATH, then run a new pre-flight to launch"
+        )
     else:
         message = _after_failure(guard, label, vendor, created)
     output = "\n".join(part for part in (ran.stdout, ran.stderr, ran.problem) if part)
@@ -141,6 +148,7 @@ def start_watcher(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )  # outlives us
+    _WATCHERS.append(child)  # never reaped here: dropped, it warns "subprocess N is still running"
     return log, child.pid
 
 

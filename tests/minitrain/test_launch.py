@@ -118,7 +118,7 @@ def test_when_the_vendor_cannot_be_asked_the_reservation_stays_open(
     monkeypatch.setenv("PATH", str(lab))  # neither the command nor runpodctl exists
     assert main([*LAUNCH, *CREATE]) == 1
     out = capsys.readouterr().out
-    assert "whether an instance was created is unknown" in out
+    assert "nothing ran, so no instance was created" in out  # issue 23: not "unknown"
     assert BudgetGuard(5, ledger(lab)).total_spent == Decimal("3.00")
 
 

@@ -20,7 +20,7 @@ from tests.conftest import REPO
 from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson, go, ledger, records
 
 pytestmark = pytest.mark.usefixtures("file_mode")
-POST_FLIGHT = {"terminated": "yes", "actual-cost": "2.47", "gate": "record"}
+POST_FLIGHT = {"terminated": "0", "actual-cost": "2.47", "gate": "record"}
 POST_START = {"instance-id": "pod-abc123", "gate": "confirm"}
 WORDS = {"authorize": "authorize", "record_actual": "record", "confirm": "confirm"}  # gate action
 
