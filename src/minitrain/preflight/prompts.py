@@ -120,7 +120,10 @@ def _one_answer_per_prompt(
     shown."""
     bindings = KeyBindings()
 
+    # c-j too: prompt_toolkit's own c-j binding feeds a fresh Enter back into the queue, which
+    # would arrive "alone" and pass a gate's word sent as `authorize\n`
     @bindings.add("enter")
+    @bindings.add("c-j")
     def _enter(event: KeyPressEvent) -> None:
         queued = [k.key for k in event.app.key_processor.input_queue if k.key not in _NOT_TYPED]
         if queued:

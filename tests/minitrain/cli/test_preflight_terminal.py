@@ -349,7 +349,8 @@ def test_stop_ends_the_run_the_first_time_at_every_prompt(lab: Path, stop: int) 
     assert record["retries"] == []
 
 
-def test_the_gate_word_and_its_enter_in_one_write_authorize_nothing(lab: Path) -> None:
+@pytest.mark.parametrize("enter", ["\r", "\n"], ids=["cr", "lf"])
+def test_the_gate_word_and_its_enter_in_one_write_authorize_nothing(lab: Path, enter: str) -> None:
     """Issue 23: one write of b"authorize\\r" (tmux `send-keys $'authorize\\n'`, a one-line
     paste) authorized $1.00. The gate says why, empties the field and asks again."""
     child = spawn(lab)
@@ -357,7 +358,7 @@ def test_the_gate_word_and_its_enter_in_one_write_authorize_nothing(lab: Path) -
         answer(child, prompt, keys)
     child.expect_exact(GATE)
     time.sleep(0.2)  # the prompt is drawn; let it take the keyboard before the write arrives
-    child.send("authorize\r")  # one os.write to the pty
+    child.send(f"authorize{enter}")  # one os.write to the pty
     child.expect_exact("the Enter arrived together with the keys before it")
     assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
     child.send("authorize")  # typed: the Enter comes after the word is on screen

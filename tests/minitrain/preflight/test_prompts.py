@@ -134,11 +134,12 @@ def screen(out: io.StringIO) -> PlainTextOutput:
     return PlainTextOutput(out)  # type: ignore[arg-type]
 
 
-def test_at_a_gate_a_word_and_its_enter_in_one_write_do_nothing() -> None:
+@pytest.mark.parametrize("enter", ["\r", "\n"], ids=["cr", "lf"])
+def test_at_a_gate_a_word_and_its_enter_in_one_write_do_nothing(enter: str) -> None:
     """Issue 23: `send-keys $'authorize\\n'` (one write, as a paste) authorized $1.00."""
     shown = io.StringIO()
     # refused; the prompt waits on, then the input ends
-    with typed("authorize\r") as io_, pytest.raises(Interrupted):
+    with typed(f"authorize{enter}") as io_, pytest.raises(Interrupted):
         prompts.ask(
             "Authorize?",
             instruction="",
