@@ -417,3 +417,27 @@ def test_a_refused_answer_is_shown_in_full_above_an_empty_field(lab: Path) -> No
     child.sendcontrol("c")
     child.expect(pexpect.EOF)
     child.close()
+
+
+def test_a_run_stopped_at_the_gate_resumes_at_the_gate(lab: Path) -> None:
+    """Issue 23: resuming a run stopped at its gate went back to step 1's answers one by one."""
+    child = spawn(lab)
+    for _, prompt, keys in PROMPTS[:-1]:
+        answer(child, prompt, keys)
+    child.expect_exact(GATE)
+    time.sleep(0.2)  # the prompt is drawn; let it take the keyboard before the key arrives
+    stopped_with_nothing_spent(child, lab, "the gate (step 8 of 8)")
+    child = spawn(lab)
+    child.expect_exact("back at the gate, every answer kept; sensed steps are checked again")
+    answer(child, "type resume or new", "resume")
+    answer(child, PROMPTS[0][1], PROMPTS[0][2])  # the instance count is taken again, not kept
+    child.expect_exact("-> 2.40 (kept from the interrupted run)")  # asked nothing else
+    child.expect_exact("Review: every answer")
+    answer(child, GATE, "authorize")
+    child.expect_exact("authorized lab02-tp-spinup $3.00")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    first, second = records(lab)
+    assert (first["status"], second["status"]) == ("aborted", "authorized")
+    assert second["resumed_from"] is not None
