@@ -37,8 +37,9 @@ ANSWERS = [
     ("Type the hours configured", "4"),
     ("Type the hourly price the console shows", "0.70"),
     ("end this instance", "runpodctl pod delete POD_ID"),
-    ("type authorize, a step number", "authorize"),
+    ("type authorize, or a step number", "authorize"),
 ]
+HINT_END = "stop ends the run)"  # the end of the hint beside every question; the answer follows
 COLUMNS, ROWS = 100, 60
 PROMPT = "$ "
 
@@ -128,7 +129,9 @@ def record(folder: Path) -> pyte.Screen:
     shell.send(COMMAND + "\r")
     for shown, keys in ANSWERS:
         wait_for(shell, screen, functools.partial(_shows, shown))
-        shell.send(keys + "\r")
+        shell.send(keys)  # typed, then Enter once it is on screen: a gate refuses both at once
+        wait_for(shell, screen, functools.partial(_shows, f"{HINT_END} {keys}"))
+        shell.send("\r")
     wait_for(shell, screen, _prompt_is_back)
     shell.logfile_read = None  # the picture ends at the prompt; the shell's hangup is not in it
     shell.close(force=True)

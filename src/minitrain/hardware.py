@@ -25,6 +25,10 @@ _ANSI = r"\x1b\[[0-9;?]*[A-Za-z]"
 _GPU_COLUMN = r"^GPU(\d+)$"
 
 
+class NotOnAnInstance(InputError):
+    """``nvidia-smi`` is not installed here: this is not the GPU instance (a laptop, say)."""
+
+
 class Gpu(Struct, frozen=True):
     name: str
     memory_mib: int
@@ -71,7 +75,8 @@ class Target(Struct, frozen=True):
 
 
 def target_from(value: object) -> Target | None:
-    """The manifest's ``hardware_target``; None while it is still the seed's sentence."""
+    """The manifest's ``hardware_target``; None while it is still the seed's sentence ("to be
+    filled in lab 02"): then nothing is known to compare with, which is not a mismatch."""
     if not isinstance(value, Mapping):
         return None
     try:
@@ -160,7 +165,7 @@ def compare(found: Hardware, target: Target) -> list[str]:
 def _run(argv: list[str]) -> str:
     ran = run_command(argv, timeout=30)
     if ran.missing:
-        raise InputError("nvidia-smi is not installed here: run this on the GPU instance")
+        raise NotOnAnInstance("nvidia-smi is not installed here: run this on the GPU instance")
     if ran.problem:
         raise InputError(ran.problem)
     if not ran.ok:

@@ -31,6 +31,7 @@ from minitrain.runs import MAX_HOURS, STALE_AFTER
 from minitrain.vendors import runpod, vast_cap
 
 COMMAND_TIMEOUT_S = 600
+_WATCHERS: list[subprocess.Popen[bytes]] = []  # detached watchers, held for this process's life
 WATCHER_ONLY = vendors.AutoTermination(
     "only while `budget watch` runs", None, "the create command sets no cap of its own"
 )
@@ -183,6 +184,7 @@ def start_watcher(
             start_new_session=True,
             env={**os.environ, **(account or vendors.Account()).env("VAST_API_KEY", "VAST_URL")},
         )  # outlives us
+    _WATCHERS.append(child)  # never reaped here: dropped, it warns "subprocess N is still running"
     return log, child.pid
 
 

@@ -109,7 +109,7 @@ def test_post_start_checklist_senses_the_hardware(lab: Path, nvidia_smi: object)
     path.write_text(json.dumps(data))
     checklist = lab / "checklists" / "post-start.yaml"
     nvidia_smi("2x-rtx4090-pcie")  # type: ignore[operator]
-    person = FakePerson({"instance-id": "pod-abc123", "gate": "authorize"})
+    person = FakePerson({"instance-id": "pod-abc123", "gate": "confirm"})
     outcome = run_checklist(
         Options("lab02-tp-spinup", "3.00", checklist=checklist), terminal=person
     )

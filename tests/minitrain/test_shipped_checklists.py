@@ -105,6 +105,6 @@ def test_without_a_vendor_price_the_price_step_says_what_to_add(
     argv = ["run", "--label", "lab01-x", "--estimate", "1.00", "--dry-run"]
     assert preflight([*argv, "--answers", str(answers), "--records", str(tmp_path / "r")]) == 1
     out, err = capsys.readouterr()
-    assert "(80% of the overall cap $5.00)" in out  # no caps: the ceiling is the cap
+    assert "(80% of $5.00, the cap of the whole budget)" in out  # no caps: the ceiling is the cap
     assert "step 4 (instance-type) did not pass: there is nothing to compare it with" in err
     assert "name the vendor and its price (vendor, vendor_snapshot_prices)" in err

@@ -44,10 +44,16 @@ def _judge_number(step: Step, value: str, text: Mapping[str, str]) -> tuple[bool
         if number != target:
             return False, f"you entered {shown}; it must be {format_usd(target)}"
     if step.max is not None and number > step.max:
-        return False, f"you entered {shown}; the most allowed is {step.max:g}"
+        return False, f"you entered {shown}; the most allowed is {_bound(step, step.max)}"
     if step.min is not None and number < step.min:
-        return False, f"you entered {shown}; the least allowed is {step.min:g}"
+        return False, f"you entered {shown}; the least allowed is {_bound(step, step.min)}"
     return True, shown
+
+
+def _bound(step: Step, bound: Decimal) -> str:
+    if step.type == "money":
+        return format_usd(bound)
+    return f"{bound:g} {step.unit}" if step.unit else f"{bound:g}"
 
 
 def ask_again(step: Step, note: str, text: Mapping[str, str]) -> str:
@@ -104,7 +110,7 @@ def malformed(step: Step, answer: str) -> str | None:
     if problem is not None:
         return problem
     if step.type == "text" and step.pattern is not None and not re.fullmatch(step.pattern, text):
-        return f"that does not look right (expected to match {step.pattern})"
+        return step.pattern_hint  # the loader requires it: a person never reads a pattern
     return None
 
 

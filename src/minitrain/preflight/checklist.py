@@ -52,6 +52,7 @@ class Step(Struct, frozen=True):
     min: Decimal | None = None
     max: Decimal | None = None
     pattern: str | None = None
+    pattern_hint: str | None = None
     equals: str | None = None
     choices: tuple[str, ...] = ()
     passing: tuple[str, ...] = ()

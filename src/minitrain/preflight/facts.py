@@ -66,7 +66,7 @@ class Facts(Struct, frozen=True):
 
     @property
     def _buffer(self) -> str:
-        return "the buffer" if self.capped else "overall"
+        return "the buffer" if self.capped else "the whole budget"
 
     def as_text(self) -> dict[str, str]:
         """The facts as a person reads them, for ``{name}`` placeholders in a checklist."""

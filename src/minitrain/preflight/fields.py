@@ -34,6 +34,7 @@ class Field(Struct, frozen=True):
     enum: tuple[str, ...] = ()
     items: str = ""  # the JSON type of an array's items
     required: bool = False
+    needs: tuple[str, ...] = ()  # keys that must come with this one
 
 
 FIELDS: dict[str, Field] = {
@@ -60,7 +61,17 @@ FIELDS: dict[str, Field] = {
     ),
     "min": Field("number", "The smallest passing value.", kinds=("value",)),
     "max": Field("number", "The largest passing value.", kinds=("value",)),
-    "pattern": Field("string", "A regular expression the whole text must match.", kinds=("value",)),
+    "pattern": Field(
+        "string",
+        "A regular expression the whole text must match (never shown to the person).",
+        kinds=("value",),
+        needs=("pattern_hint",),
+    ),
+    "pattern_hint": Field(
+        "string",
+        "What the pattern asks for, in words: shown when a text does not match it.",
+        kinds=("value",),
+    ),
     "equals": Field(
         "string", "The value that passes, e.g. '{alert}'; any other fails.", kinds=("value",)
     ),
@@ -121,6 +132,13 @@ def check_fields(path: Path, raw: _yaml.LineDict, fields: dict[str, Field], *, w
                 path=path,
                 line=raw.key_lines[name],
             )
+        for needed in spec.needs if name in raw else ():
+            if needed not in raw:
+                raise FileFormatError(
+                    f"{where}: {name!r} needs {needed!r} ({fields[needed].doc})",
+                    path=path,
+                    line=raw.key_lines[name],
+                )
 
 
 _PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -213,6 +231,7 @@ def schema() -> dict[str, Any]:
                     "type": "object",
                     "additionalProperties": False,
                     "required": [n for n, s in FIELDS.items() if s.required],
+                    "dependentRequired": {n: list(s.needs) for n, s in FIELDS.items() if s.needs},
                     "properties": step_props,
                     "allOf": variants,
                 },

@@ -1,8 +1,10 @@
 """The gate: the last step, where a passed walk authorizes (or records, or confirms).
 
-Only a typed ``authorize`` at the gate (or the scripted one) calls ``BudgetGuard.authorize``; a
-dry run calls ``would_authorize``. The id of the ledger line is saved in the run's file before
-the line is written, so a rerun after a kill can tell whether it was.
+Each gate takes its own word: ``authorize`` (a reservation), ``record`` (an actual cost),
+``confirm`` (checks with no money in them). Only a typed ``authorize`` at an authorizing gate
+(or the scripted one) calls ``BudgetGuard.authorize``; a dry run calls ``would_authorize``. The
+id of the ledger line is saved in the run's file before the line is written, so a rerun after a
+kill can tell whether it was.
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ from minitrain._struct import Struct
 from minitrain.budget_guard import BudgetGuard
 from minitrain.ledger.entries import new_id
 from minitrain.money import format_usd, parse_usd
-from minitrain.preflight.answers import STOP
-from minitrain.preflight.checklist import Checklist
+from minitrain.preflight.checklist import Checklist, Step
 from minitrain.preflight.facts import Facts
 from minitrain.reservations import same_label
 from minitrain.runs import RunRecord, StepResult
@@ -33,12 +34,27 @@ class Outcome(Struct, frozen=True):
     message: str
 
 
+# The word each gate takes: what it does, so that a habit learned at one gate never passes
+# another (typing `authorize` to record a cost taught that the word means nothing).
+WORDS = {"authorize": "authorize", "record_actual": "record", "confirm": "confirm"}
+_DONE = {"authorize": "authorized", "record_actual": "recorded", "confirm": "confirmed"}
+
+
+def word(gate: Step) -> str:
+    return WORDS[gate.action or "authorize"]
+
+
+def nothing_done(gate: Step) -> str:
+    return f"nothing was {_DONE[gate.action or 'authorize']}"
+
+
 def answer_problem(
     answer: str, checklist: Checklist, results: Mapping[str, StepResult]
 ) -> str | None:
-    """Why ``answer`` is not an answer to the gate: authorize, stop, or a changeable step."""
+    """Why ``answer`` is not an answer to the gate: its word, or a changeable step."""
     answer = answer.strip().lower()
-    if answer in ("authorize", STOP):
+    expected = word(checklist.gate)
+    if answer == expected:
         return None
     if DIGITS.fullmatch(answer):
         index = int(answer)
@@ -50,7 +66,9 @@ def answer_problem(
         ):
             return None
         return f"step {index} has no answer to change"
-    return "type the whole word authorize, a step number, or stop"
+    if answer in WORDS.values():
+        return f"this gate takes {expected}, not {answer}: type the whole word {expected}"
+    return f"type the whole word {expected}, or a step number"
 
 
 def pass_gate(

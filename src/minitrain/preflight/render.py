@@ -22,7 +22,8 @@ def markdown(checklist: Checklist) -> str:
         lines += [f"**When:** {checklist.pause_point}.", ""]
     lines += [
         "Run it with `preflight run --label LABEL --estimate USD`: it asks each step in turn,"
-        " computes every number below for you, and stops at the first step that fails.",
+        " computes every number below for you, and stops at the first step that fails."
+        " Typing `stop` at any question ends the run there.",
         "",
     ]
     for index, step in enumerate(checklist.steps, 1):
@@ -52,15 +53,15 @@ def _step(index: int, step: Step) -> list[str]:
 
 def _how(step: Step) -> str:
     if step.kind == "confirm":
-        return "type `yes` or `no`; `no` stops the run."
+        return "type `yes` or `no`; `no` is asked again, once the console is fixed."
     if step.kind == "choice":
         return "type one of " + ", ".join(f"`{c}`" for c in step.choices) + "."
     if step.kind == "gate":
         return {
             "authorize": "review every answer, then type `authorize` (or a step number to"
             " change it).",
-            "record_actual": "type `authorize` to record the actual.",
-            "confirm": "type `authorize` to confirm the checks; no money moves.",
+            "record_actual": "review every answer, then type `record` to record the actual.",
+            "confirm": "type `confirm` to confirm the checks; no money moves.",
         }[step.action or "authorize"]
     if step.kind == "sensed":
         return {

@@ -16,13 +16,12 @@ from minitrain.budget_guard import BudgetGuard
 from minitrain.errors import BudgetGuardExceeded, InputError, Interrupted, NotPassed, Stopped
 from minitrain.preflight import answers, senses
 from minitrain.preflight import gate as gate_module
-from minitrain.preflight.answers import STOP
 from minitrain.preflight.checklist import ASKABLE_SENSES, Checklist, Step
 from minitrain.preflight.facts import Facts
 from minitrain.preflight.gate import Outcome
 from minitrain.preflight.review import review
-from minitrain.preflight.sources import Question, Source
-from minitrain.runs import RunRecord, StepResult
+from minitrain.preflight.sources import Question, Source, is_stop, stoppable
+from minitrain.runs import Origin, RunRecord, StepResult
 
 
 class Walk(Struct):
@@ -40,6 +39,7 @@ class Walk(Struct):
         self.text = self.facts.as_text()
         self.results: dict[str, StepResult] = {}
         self.fixes: dict[str, str] = {}  # a sensed step's own advice, when its check failed
+        self.gate_answered = False
 
     def go(self) -> Outcome:
         current: Step | None = None
@@ -50,9 +50,7 @@ class Walk(Struct):
             current = self.checklist.gate
             return self._gate()
         except BaseException as exc:  # every ending is recorded, then goes on up
-            error = (
-                Interrupted("interrupted (Ctrl-C)") if isinstance(exc, KeyboardInterrupt) else exc
-            )
+            error = self._interrupted(exc, current)
             self.record.finish(
                 ending(error),
                 reason=str(error) or type(error).__name__,
@@ -62,6 +60,18 @@ class Walk(Struct):
             if error is exc:
                 raise
             raise error from None
+
+    def _interrupted(self, exc: BaseException, step: Step | None) -> BaseException:
+        """Ctrl-C (or the end of input) as one line naming the step it stopped at."""
+        if not isinstance(exc, (KeyboardInterrupt, Interrupted)) or step is None:
+            return exc
+        how = str(exc) if isinstance(exc, Interrupted) and str(exc) else "Ctrl-C"
+        if self.gate_answered:  # the ledger may be being written: say only where to look
+            return Interrupted(
+                f"{how} at the gate, after it was answered: `budget status` shows what the"
+                " ledger holds"
+            )
+        return Interrupted(f"{how} at {self._where(step)}: {self._nothing()}")
 
     # --- one step -------------------------------------------------------------------------
 
@@ -106,13 +116,8 @@ class Walk(Struct):
             lambda answer: answers.malformed(step, answer),
             step.default,
         )
-        retrying = False
         while True:
-            answer, origin = self.source.answer(step, question)
-            if retrying and answer.strip().lower() == STOP:
-                raise Stopped(
-                    f"stopped at step {self._index(step)} ({step.id}): nothing was authorized"
-                )
+            answer, origin = self._answer(step, question)
             passed, note = answers.judge(step, answer, self.text)
             normal = answers.normal(step, answer)
             result = StepResult(step.id, step.kind, say, normal, origin, _now(), passed, note)
@@ -122,15 +127,15 @@ class Walk(Struct):
                 return result
             self.record.retry(result)
             self.source.show(answers.ask_again(step, note, self.text))
-            retrying = True
-            question = replace(
-                question,
-                instruction=f"{answers.instruction(step)}; or stop",
-                validate=lambda answer: (
-                    None if answer.strip().lower() == STOP else answers.malformed(step, answer)
-                ),
-                default=None,
-            )
+            question = replace(question, default=None)
+
+    def _answer(self, step: Step, question: Question) -> tuple[str, Origin]:
+        """One answer from the source; ``stop`` at any question ends the run there."""
+        answer, origin = self.source.answer(step, stoppable(question))
+        if is_stop(answer):
+            who = "you typed" if origin == "person" else "the answers file says"
+            raise Stopped(f"{who} stop at {self._where(step)}: {self._nothing()}")
+        return answer, origin
 
     def _keep(self, result: StepResult, *, changed: bool = False) -> None:
         """Keep a step's result (a changed one replaces the earlier); stop if it failed."""
@@ -153,26 +158,27 @@ class Walk(Struct):
     # --- the gate ---------------------------------------------------------------------------
 
     def _gate(self) -> Outcome:
-        """The review, then the gate's question until it is authorize (a step number changes
+        """The review, then the gate's question until its word is typed (a step number changes
         that step's answer and shows the review again)."""
         gate = self.checklist.gate
+        word = gate_module.word(gate)
         while True:
             self.source.show(review(self.checklist, self.results, self.facts, self.text))
             question = Question(
                 self._header(gate),
                 gate.say.format_map(self.text),
                 gate.why.format_map(self.text),
-                "type authorize, a step number to change its answer, or stop",
+                f"type {word}, or a step number to change its answer",
                 lambda answer: gate_module.answer_problem(answer, self.checklist, self.results),
+                typed=word,
             )
-            answer, origin = self.source.answer(gate, question)
+            answer, origin = self._answer(gate, question)
             answer = answer.strip().lower()
-            if answer == STOP:
-                raise Stopped("stopped at the gate: nothing was authorized")
             if not gate_module.DIGITS.fullmatch(answer):
                 break
             step = self.checklist.steps[int(answer) - 1]
             self._keep(self._do(step), changed=True)
+        self.gate_answered = True
         self.record.add(StepResult(gate.id, "gate", question.text, answer, origin, _now(), True))
         return gate_module.pass_gate(
             self.checklist, self.facts, self.guard, self.record, self.results, dry_run=self.dry_run
@@ -180,6 +186,14 @@ class Walk(Struct):
 
     def _header(self, step: Step) -> str:
         return f"Step {self._index(step)} of {len(self.checklist.steps)}"
+
+    def _where(self, step: Step) -> str:
+        if step.kind == "gate":
+            return f"the gate ({self._header(step).lower()})"
+        return f"{self._header(step).lower()} ({step.id})"
+
+    def _nothing(self) -> str:
+        return gate_module.nothing_done(self.checklist.gate)
 
     def _index(self, step: Step) -> int:
         return next(i for i, s in enumerate(self.checklist.steps, 1) if s.id == step.id)

@@ -65,16 +65,29 @@ def _instances(vendor_name: str) -> Sensed:
 
 
 def _hardware(facts: Facts) -> Sensed:
+    """The GPUs against the manifest's target. Without nvidia-smi this is not the instance: the
+    advice is where to run the check, never to terminate. With no target yet (lab 02 fills it
+    in), what was found is recorded and passes: there is nothing it could differ from."""
     try:
         found = hardware.read()
+    except hardware.NotOnAnInstance:
+        return Sensed(
+            "",
+            False,
+            "nvidia-smi is not installed here, so this is not the GPU instance",
+            fix="this step reads the GPUs of the instance itself: in a shell on the instance"
+            " (the vendor console's SSH or web terminal), with this project installed, run"
+            f" `preflight run --checklist checklists/post-start.yaml --label {facts.label}"
+            f" --estimate {facts.estimate}` (or `preflight hardware`, which needs no ledger)",
+        )
     except InputError as exc:
         return Sensed("", False, str(exc))
     if facts.hardware is None:
         return Sensed(
             found.describe(),
-            False,
-            f"found {found.describe()}; the manifest's"
-            " hardware_target is not filled in, so there is nothing to compare",
+            True,
+            f"found {found.describe()}; the manifest's hardware_target is not filled in yet"
+            " (lab 02 fills it in), so nothing was compared: what was found is recorded",
         )
     problems = hardware.compare(found, facts.hardware)
     if problems:

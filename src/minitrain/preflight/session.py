@@ -10,15 +10,24 @@ from minitrain import checklists, day, labs, runs
 from minitrain import settings as settings_module
 from minitrain._struct import Struct
 from minitrain.budget_guard import BudgetGuard, check_label
-from minitrain.errors import InputError
+from minitrain.errors import InputError, Interrupted, Stopped
 from minitrain.money import Amount, format_usd, parse_usd
 from minitrain.preflight import checklist as checklist_module
 from minitrain.preflight import facts as facts_module
+from minitrain.preflight import gate as gate_module
 from minitrain.preflight import prechecks
 from minitrain.preflight.checklist import Step
 from minitrain.preflight.gate import Outcome, Status
 from minitrain.preflight.runner import Walk, ending
-from minitrain.preflight.sources import Question, Scripted, Source, Terminal, load_answers
+from minitrain.preflight.sources import (
+    Question,
+    Scripted,
+    Source,
+    Terminal,
+    is_stop,
+    load_answers,
+    stoppable,
+)
 from minitrain.reservations import same_label
 from minitrain.runs import ChecklistRef, Gate, Preflight, RunRecord, StepResult
 
@@ -121,11 +130,24 @@ def _resume(
     if found is None:
         return None
     earlier, passed = found
-    if not _wants_resume(source, earlier, passed, checklist):
+    at_gate = _reached_gate(checklist, passed)
+    if not _wants_resume(source, earlier, passed, checklist, at_gate=at_gate):
         return None
     record.resumed_from(earlier.path)
-    # keep the answers before the last one; the last completed step is asked again
-    return {r.step: r for r in passed[:-1] if r.origin != "sensed"}
+    # at the gate every answer is kept; else the last completed step is asked again
+    kept = passed if at_gate else passed[:-1]
+    return {r.step: r for r in kept if r.origin != "sensed"}
+
+
+def _reached_gate(checklist: checklist_module.Checklist, passed: list[StepResult]) -> bool:
+    """Whether every step before the gate that applied had passed: the run stopped at its gate
+    (``stop``, Ctrl-C, a kill), so a resumed run goes back there."""
+    answers = {r.step: r.answer.lower() for r in passed}
+    for step in checklist.steps[:-1]:
+        applies = step.when is None or answers.get(step.when.step) == step.when.equals.lower()
+        if applies and step.id not in answers:
+            return False
+    return True
 
 
 def _finish_killed_gate(folder: Path, label: str, guard: BudgetGuard) -> tuple[str, Outcome] | None:
@@ -185,17 +207,20 @@ def _wants_resume(
     earlier: Preflight,
     passed: list[StepResult],
     checklist: checklist_module.Checklist,
+    *,
+    at_gate: bool,
 ) -> bool:
     step = Step(
         id="resume", kind="choice", say="", line=0, choices=("resume", "new"), critical=True
     )
     last = passed[-1]
     index = next(i for i, s in enumerate(checklist.steps, 1) if s.id == last.step)
-    again = (
-        f"step {index} and the other sensed steps are checked again"
-        if last.origin == "sensed"
-        else f"step {index} ({last.step}) is asked again; sensed steps are checked again"
-    )
+    if at_gate:
+        again = "back at the gate, every answer kept; sensed steps are checked again"
+    elif last.origin == "sensed":
+        again = f"step {index} and the other sensed steps are checked again"
+    else:
+        again = f"step {index} ({last.step}) is asked again; sensed steps are checked again"
     when = earlier.finished_at or earlier.started_at or "?"
     question = Question(
         "An earlier run of this label stopped",
@@ -205,5 +230,11 @@ def _wants_resume(
         "type resume or new",
         lambda a: None if a.strip().lower() in ("resume", "new") else "type resume or new",
     )
-    answer, _ = source.answer(step, question)
+    nothing = gate_module.nothing_done(checklist.gate)
+    try:
+        answer, _ = source.answer(step, stoppable(question))
+    except Interrupted as exc:
+        raise Interrupted(f"{exc} at the question whether to resume: {nothing}") from None
+    if is_stop(answer):
+        raise Stopped(f"you typed stop at the question whether to resume: {nothing}")
     return answer.strip().lower() == "resume"

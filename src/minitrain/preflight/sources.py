@@ -10,9 +10,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from minitrain._struct import Struct
+from minitrain._struct import Struct, replace
 from minitrain.errors import FileFormatError, InputError
 from minitrain.preflight import _yaml
+from minitrain.preflight.answers import STOP
 from minitrain.preflight.checklist import ASKABLE_SENSES, Checklist, Step
 from minitrain.runs import Origin
 
@@ -24,6 +25,21 @@ class Question(Struct, frozen=True):
     instruction: str  # how to answer: "type yes or no"
     validate: Callable[[str], str | None]  # None when the text is a well-formed answer
     default: str | None = None
+    typed: str | None = None  # a gate's word: its Enter must arrive alone, as a hand types it
+
+
+def is_stop(answer: str) -> bool:
+    return answer.strip().lower() == STOP
+
+
+def stoppable(question: Question) -> Question:
+    """Every question takes ``stop``, the first time it is asked, and its hint says so."""
+    validate = question.validate
+    return replace(
+        question,
+        instruction=f"{question.instruction}; stop ends the run",
+        validate=lambda answer: None if is_stop(answer) else validate(answer),
+    )
 
 
 class Source(Protocol):
@@ -57,6 +73,7 @@ class Terminal:
             instruction=f"({question.header}: {question.instruction})",
             validate=question.validate,
             default=question.default or "",
+            typed=question.typed,
             io=self._io,
         )
         return text.strip(), "person"

@@ -164,4 +164,7 @@ def test_stop_is_the_persons_decision_not_an_error(
     )
     assert main([*DRY, "--answers", answers(lab, text)]) == 1
     err = capsys.readouterr().err
-    assert err == "preflight: stopped: stopped at the gate: nothing was authorized\n"
+    assert err == (
+        "preflight: stopped: the answers file says stop at the gate (step 8 of 8):"
+        " nothing was authorized\n"
+    )

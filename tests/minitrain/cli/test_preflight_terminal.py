@@ -41,9 +41,19 @@ def spawn(
     )
 
 
+GATE = "type authorize, or a step number"
+
+
 def answer(child: pexpect.spawn, prompt: str, keys: str) -> None:
+    """Type an answer and Enter; at a gate, as a hand does: the Enter after the word is on
+    screen, so that it arrives in a read of its own."""
     child.expect_exact(prompt)
-    child.send(keys + "\r")
+    if prompt != GATE:
+        child.send(keys + "\r")
+        return
+    child.send(keys)
+    child.expect_exact(keys)  # drawn: the prompt has read it
+    child.send("\r")
 
 
 def test_a_person_walks_the_checklist_and_is_authorized(lab: Path) -> None:
@@ -56,7 +66,7 @@ def test_a_person_walks_the_checklist_and_is_authorized(lab: Path) -> None:
     answer(child, "end this instance", "runpodctl pod delete abc123")
     child.expect_exact("Gate: authorize $3.00 for lab02-tp-spinup (lab 02)")
     child.expect_exact("lab 02: $3.00 -> $0.00 of its cap $3.00")
-    answer(child, "type authorize, a step number", "authorize")
+    answer(child, GATE, "authorize")
     child.expect_exact("authorized lab02-tp-spinup $3.00; remaining $2.00 of $5.00")
     child.expect(pexpect.EOF)
     child.close()
@@ -71,7 +81,7 @@ def test_ctrl_c_mid_run_authorizes_nothing_and_records_where(lab: Path) -> None:
     answer(child, "Type the figure you set", "2.40")
     child.expect_exact("Type the hours configured")
     time.sleep(0.2)  # the prompt is drawn; let it take the keyboard before the key arrives
-    data = stopped_with_nothing_spent(child, lab)
+    data = stopped_with_nothing_spent(child, lab, "step 3 of 8 (auto-termination)")
     assert (data["status"], data["stopped_at_step"]) == ("aborted", "auto-termination")
 
 
@@ -81,8 +91,17 @@ PROMPTS = [
     ("auto-termination", "Type the hours configured", "4"),
     ("instance-type", "Type the hourly price the console shows", "0.70"),
     ("termination-plan", "end this instance", "runpodctl pod delete abc123"),
-    ("gate", "type authorize, a step number", "authorize"),
+    ("gate", GATE, "authorize"),
 ]
+
+WHERE = {
+    "no-other-instances": "step 1 of 8 (no-other-instances)",
+    "budget-alert": "step 2 of 8 (budget-alert)",
+    "auto-termination": "step 3 of 8 (auto-termination)",
+    "instance-type": "step 4 of 8 (instance-type)",
+    "termination-plan": "step 6 of 8 (termination-plan)",
+    "gate": "the gate (step 8 of 8)",
+}
 
 
 def records(lab: Path) -> list[dict[str, object]]:
@@ -91,11 +110,11 @@ def records(lab: Path) -> list[dict[str, object]]:
     return [json.loads(p.read_text()) for p in paths]
 
 
-def stopped_with_nothing_spent(child: pexpect.spawn, lab: Path) -> dict[str, object]:
-    """Ctrl-C at the prompt on screen: one plain line, exit 130, no ledger, and the run's one
-    record."""
+def stopped_with_nothing_spent(child: pexpect.spawn, lab: Path, where: str) -> dict[str, object]:
+    """Ctrl-C at the prompt on screen: one plain line naming the step, exit 130, no ledger, and
+    the run's one record."""
     child.sendcontrol("c")
-    child.expect_exact("preflight: stopped: stopped at the prompt")
+    child.expect_exact(f"preflight: stopped: Ctrl-C at {where}: nothing was authorized")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 130
@@ -114,6 +133,7 @@ def test_stopped_at_any_step_spends_nothing_and_says_where(lab: Path, stop: int,
     time.sleep(0.2)  # the prompt is drawn; let it take the keyboard before the key arrives
     if how == "ctrl-c":
         child.sendcontrol("c")
+        child.expect_exact(f"preflight: stopped: Ctrl-C at {WHERE[PROMPTS[stop][0]]}:")
     else:
         child.kill(9)
     child.expect(pexpect.EOF)
@@ -177,12 +197,11 @@ def test_one_paste_of_every_answer_authorizes_nothing(
     prompts = PROMPTS[:-1] if where == "gate" else []
     for _, prompt, keys in prompts:
         answer(child, prompt, keys)
-    child.expect_exact(
-        "type authorize, a step number" if where == "gate" else "Type the number you see there"
-    )
+    child.expect_exact(GATE if where == "gate" else "Type the number you see there")
     paste(child, bracketed)
     # the prompt still waits for its own answer; nothing was taken from the paste
-    record = stopped_with_nothing_spent(child, lab)
+    said = "the gate (step 8 of 8)" if where == "gate" else "step 1 of 8 (no-other-instances)"
+    record = stopped_with_nothing_spent(child, lab, said)
     answered = [s["step"] for s in record["steps"]]  # type: ignore[union-attr,index]
     assert [s for s in answered if s in {p[0] for p in PROMPTS}] == [p[0] for p in prompts]
     assert (record["status"], record["stopped_at_step"]) == ("aborted", PROMPTS[len(prompts)][0])
@@ -194,14 +213,12 @@ def test_a_mistyped_value_is_asked_again_and_authorizes_once(lab: Path) -> None:
     answer(child, "Type the figure you set", "2.04")
     child.expect_exact("FAILED: you entered $2.04; it must be $2.40")
     child.expect_exact("type the value you now see, or type stop")
-    answer(child, "; or stop", "2.40")
+    answer(child, "stop ends the run", "2.40")
     answer(child, "Type the hours configured", "4h")
     child.expect_exact("'4h' is not a number: type a number of hours")
-    child.send("\x08\x08")  # the person deletes the two characters and types it again
-    time.sleep(0.2)
-    child.send("6\r")
+    answer(child, "stop ends the run", "6")  # the field was emptied: 6, not 4h6
     child.expect_exact("you entered 6 hours; the most allowed is 4")
-    answer(child, "; or stop", "4")
+    answer(child, "stop ends the run", "4")
     for _, prompt, keys in PROMPTS[3:]:
         answer(child, prompt, keys)
     child.expect_exact("authorized lab02-tp-spinup $3.00")
@@ -218,11 +235,9 @@ def test_a_superscript_digit_at_the_gate_is_refused_plainly(lab: Path) -> None:
     child = spawn(lab)
     for _, prompt, keys in PROMPTS[:-1]:
         answer(child, prompt, keys)
-    answer(child, "type authorize, a step number", "\u00b2")
-    child.expect_exact("type the whole word authorize, a step number, or stop")
-    child.send("\x08")
-    time.sleep(0.2)
-    child.send("stop\r")
+    answer(child, GATE, "\u00b2")
+    child.expect_exact("type the whole word authorize, or a step number")
+    answer(child, GATE, "stop")
     child.expect(pexpect.EOF)
     child.close()
     assert "Unhandled exception" not in (child.before or "")
@@ -294,7 +309,7 @@ def test_the_step_line_stays_on_screen_in_a_small_terminal(lab: Path) -> None:
     screen = pyte.Screen(20, 10)
     stream = pyte.Stream(screen)
     child = spawn(lab, dimensions=(10, 20))
-    child.expect_exact("instances)")  # the end of the instruction, drawn last
+    child.expect_exact("the run)")  # the end of the instruction, drawn last
     stream.feed(child.before + child.after)
     shown = "".join(screen.display)  # 20-column rows: a wrapped line reads on
     assert "Step 1 of 8" in shown, screen.display
@@ -309,6 +324,120 @@ def test_keys_typed_before_the_first_prompt_never_answer_it(lab: Path) -> None:
     child.send(EVERY_ANSWER)  # typed while the program starts: before any prompt is drawn
     child.expect_exact("Type the number you see there")
     time.sleep(0.2)
-    record = stopped_with_nothing_spent(child, lab)
+    record = stopped_with_nothing_spent(child, lab, "step 1 of 8 (no-other-instances)")
     assert [s for s in record["steps"] if s["origin"] == "person"] == []  # type: ignore[union-attr,index]
     assert record["stopped_at_step"] == "no-other-instances"
+
+
+@pytest.mark.parametrize("stop", range(len(PROMPTS)), ids=[p[0] for p in PROMPTS])
+def test_stop_ends_the_run_the_first_time_at_every_prompt(lab: Path, stop: int) -> None:
+    """Issue 23: `stop` was refused at a number (`'stop' is not a number ...`) and at a pattern
+    (`that does not look right ...`) until an answer had failed once."""
+    child = spawn(lab)
+    for _, prompt, keys in PROMPTS[:stop]:
+        answer(child, prompt, keys)
+    child.expect_exact(PROMPTS[stop][1])
+    child.expect_exact("stop ends the run)")  # the hint beside the question says so
+    child.send("stop\r")
+    child.expect_exact(f"preflight: stopped: you typed stop at {WHERE[PROMPTS[stop][0]]}:")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
+    [record] = records(lab)
+    assert (record["status"], record["stopped_at_step"]) == ("not-passed", PROMPTS[stop][0])
+    assert record["retries"] == []
+
+
+@pytest.mark.parametrize("enter", ["\r", "\n"], ids=["cr", "lf"])
+def test_the_gate_word_and_its_enter_in_one_write_authorize_nothing(lab: Path, enter: str) -> None:
+    """Issue 23: one write of b"authorize\\r" (tmux `send-keys $'authorize\\n'`, a one-line
+    paste) authorized $1.00. The gate says why, empties the field and asks again."""
+    child = spawn(lab)
+    for _, prompt, keys in PROMPTS[:-1]:
+        answer(child, prompt, keys)
+    child.expect_exact(GATE)
+    time.sleep(0.2)  # the prompt is drawn; let it take the keyboard before the write arrives
+    child.send(f"authorize{enter}")  # one os.write to the pty
+    child.expect_exact("the Enter arrived together with the keys before it")
+    assert not (lab / "experiments/35-cloud-budget/spend.jsonl").exists()
+    child.send("authorize")  # typed: the Enter comes after the word is on screen
+    child.expect_exact("authorize")
+    child.send("\r")
+    child.expect_exact("authorized lab02-tp-spinup $3.00")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    lines = (lab / "experiments/35-cloud-budget/spend.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+
+
+class Screen:
+    """What a person sees: the program's output drawn on a pyte screen of the pty's size."""
+
+    def __init__(self, child: pexpect.spawn, rows: int, columns: int) -> None:
+        import pyte
+
+        self.child, self.columns = child, columns
+        self.screen = pyte.Screen(columns, rows)
+        self.stream = pyte.Stream(self.screen)
+
+    def text(self) -> str:
+        """The screen read on across wrapped lines, runs of spaces as one."""
+        joined = "".join(row.ljust(self.columns) for row in self.screen.display)
+        return " ".join(joined.split())
+
+    def until(self, shown: str) -> str:
+        """Read the output until ``shown`` is on screen (a generous timeout catches a hang)."""
+        deadline = time.monotonic() + 20
+        while shown not in self.text():
+            if time.monotonic() > deadline:
+                pytest.fail(f"never on screen: {shown!r}; the screen: {self.screen.display}")
+            try:
+                self.stream.feed(self.child.read_nonblocking(4096, timeout=0.5))
+            except pexpect.TIMEOUT:
+                continue
+        return self.text()
+
+
+def test_a_refused_answer_is_shown_in_full_above_an_empty_field(lab: Path) -> None:
+    """Issue 23: the reason sat in the bottom bar, cut at the window's width ('ten' is not a
+    numbe), and the refused text stayed in the field, the next try appended to it."""
+    child = spawn(lab, dimensions=(24, 40))
+    screen = Screen(child, 24, 40)
+    screen.until("stop ends the run)")
+    time.sleep(0.2)  # the prompt is drawn; let it take the keyboard before the keys arrive
+    child.send("ten\r")
+    reason = "'ten' is not a number: type a number of instances, in digits only"
+    shown = screen.until(reason)  # in full, though wider than the window
+    shown = screen.until(f"{reason} ? How many instances")  # the question drawn again below
+    assert shown.endswith("stop ends the run)"), screen.screen.display  # the field is empty
+    child.send("0\r")
+    screen.until("Type the figure you set")  # 0 passed: not "ten0"
+    child.sendcontrol("c")
+    child.expect(pexpect.EOF)
+    child.close()
+
+
+def test_a_run_stopped_at_the_gate_resumes_at_the_gate(lab: Path) -> None:
+    """Issue 23: resuming a run stopped at its gate went back to step 1's answers one by one."""
+    child = spawn(lab)
+    for _, prompt, keys in PROMPTS[:-1]:
+        answer(child, prompt, keys)
+    child.expect_exact(GATE)
+    time.sleep(0.2)  # the prompt is drawn; let it take the keyboard before the key arrives
+    stopped_with_nothing_spent(child, lab, "the gate (step 8 of 8)")
+    child = spawn(lab)
+    child.expect_exact("back at the gate, every answer kept; sensed steps are checked again")
+    answer(child, "type resume or new", "resume")
+    answer(child, PROMPTS[0][1], PROMPTS[0][2])  # the instance count is taken again, not kept
+    child.expect_exact("-> 2.40 (kept from the interrupted run)")  # asked nothing else
+    child.expect_exact("Review: every answer")
+    answer(child, GATE, "authorize")
+    child.expect_exact("authorized lab02-tp-spinup $3.00")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    first, second = records(lab)
+    assert (first["status"], second["status"]) == ("aborted", "authorized")
+    assert second["resumed_from"] is not None

@@ -29,10 +29,12 @@ class FakePerson:
         self.rejected: list[tuple[str, str, str]] = []
         self.shown: list[str] = []
         self.questions: dict[str, str] = {}  # step id -> the question's text, as last asked
+        self.hints: dict[str, str] = {}  # step id -> the hint beside the question, as last asked
 
     def answer(self, step: Step, question: Question) -> tuple[str, Origin]:
         self.asked.append(step.id)
         self.questions[step.id] = question.text
+        self.hints[step.id] = question.instruction
         queue = self.queues.get(step.id)
         while queue:
             text = queue.pop(0)

@@ -21,7 +21,7 @@ from tests.minitrain.preflight.conftest import CI_ANSWERS, FakePerson
 pytestmark = pytest.mark.usefixtures("file_mode")
 
 REPO = Path(__file__).resolve().parents[3]
-POST = {"terminated": "yes", "actual-cost": "2.47", "gate": "authorize"}
+POST = {"terminated": "0", "actual-cost": "2.47", "gate": "record"}
 CHILD = textwrap.dedent(
     """
     import os, signal, sys

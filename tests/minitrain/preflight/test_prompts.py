@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +13,7 @@ from prompt_toolkit.input.typeahead import store_typeahead
 from prompt_toolkit.key_binding import KeyPress
 from prompt_toolkit.keys import Keys
 from prompt_toolkit.output import DummyOutput
+from prompt_toolkit.output.plain_text import PlainTextOutput
 
 from minitrain.errors import Interrupted
 from minitrain.preflight import prompts
@@ -85,7 +87,7 @@ def test_a_paste_of_one_line_fills_the_field_and_enter_answers() -> None:
 
 
 def test_ctrl_c_aborts() -> None:
-    with pytest.raises(Interrupted, match="Ctrl-C"):
+    with pytest.raises(Interrupted, match=r"^Ctrl-C$"):  # the runner adds the step
         ask("ye\x03")
 
 
@@ -101,3 +103,64 @@ def test_end_of_input_aborts() -> None:
 
 def test_a_default_is_taken_by_enter_only_where_a_step_has_one() -> None:
     assert ask("\r", default="no") == "no"
+
+
+def test_a_refused_answer_is_said_in_full_above_the_question_and_the_field_emptied() -> None:
+    """Issue 23: the reason sat in the bottom bar, cut at the window's width ('ten' is not a
+    numbe), and the next try was appended to the refused text (ten$44,00)."""
+    reason = "'ten' is not a number: type a number of hours, in digits only " + "x" * 100
+    shown = io.StringIO()
+    with create_pipe_input() as pipe:
+
+        def hours(text: str) -> str | None:
+            if text == "4":
+                return None
+            if text == "ten":
+                pipe.send_text("4\r")  # the person reads the reason, then types again
+            else:
+                pipe.close()  # the test has failed: end the prompt
+            return reason
+
+        pipe.send_text("ten\r")
+        answer = prompts.ask(
+            "Hours?", instruction="", validate=hours, io={"input": pipe, "output": screen(shown)}
+        )
+    assert answer == "4"  # not "ten4": the refused text was cleared
+    assert f"  {reason}\r\n" in shown.getvalue()  # on a line of its own, never cut
+
+
+def screen(out: io.StringIO) -> PlainTextOutput:
+    """A plain-text output: what the prompt writes, without escape codes."""
+    return PlainTextOutput(out)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("enter", ["\r", "\n"], ids=["cr", "lf"])
+def test_at_a_gate_a_word_and_its_enter_in_one_write_do_nothing(enter: str) -> None:
+    """Issue 23: `send-keys $'authorize\\n'` (one write, as a paste) authorized $1.00."""
+    shown = io.StringIO()
+    # refused; the prompt waits on, then the input ends
+    with typed(f"authorize{enter}") as io_, pytest.raises(Interrupted):
+        prompts.ask(
+            "Authorize?",
+            instruction="",
+            validate=lambda text: None,
+            typed="authorize",
+            io={**io_, "output": screen(shown)},
+        )
+    assert prompts.TOGETHER_REFUSED in shown.getvalue()
+    # at any other question a fast typist's word and Enter may arrive together
+    assert ask("yes\r") == "yes"
+
+
+def test_a_burst_of_enters_is_called_what_it_is() -> None:
+    shown = io.StringIO()
+    with typed("\r\r\r") as io_, pytest.raises(Interrupted):
+        prompts.ask(
+            "Console lists nothing?",
+            instruction="",
+            validate=yes_or_no,
+            default="yes",
+            io={**io_, "output": screen(shown)},
+        )
+    assert prompts.ENTERS_REFUSED in shown.getvalue()
+    assert "paste" not in shown.getvalue()

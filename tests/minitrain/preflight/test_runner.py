@@ -50,9 +50,9 @@ def test_the_computed_numbers_are_shown(lab: Path) -> None:
 @pytest.mark.parametrize(
     ("step", "wrong", "note"),
     [
-        ("no-other-instances", "1", "you entered 1 instances; the most allowed is 0"),
+        ("no-other-instances", "1", "you entered 1 instances; the most allowed is 0 instances"),
         ("budget-alert", "2.50", "you entered $2.50; it must be $2.40"),
-        ("auto-termination", "6", "you entered 6 hours; the most allowed is 4"),
+        ("auto-termination", "6", "you entered 6 hours; the most allowed is 4 hours"),
         ("instance-type", "1.10", "you entered $1.10; it must be $0.70"),
     ],
 )
@@ -60,7 +60,7 @@ def test_a_failed_answer_is_asked_again_and_only_stop_ends_the_run(
     lab: Path, step: str, wrong: str, note: str
 ) -> None:
     person = FakePerson({**CI_ANSWERS, step: [wrong, "stop"]})
-    with pytest.raises(NotPassed, match=rf"stopped at step \d \({step}\)"):
+    with pytest.raises(NotPassed, match=rf"you typed stop at step \d of 8 \({step}\)"):
         go(lab, person)
     assert person.asked.count(step) == 2
     assert not ledger(lab).exists()
@@ -143,7 +143,7 @@ def test_interrupt_mid_run_aborts_with_nothing_authorized(lab: Path) -> None:
     class CtrlC(FakePerson):
         def answer(self, step, question):  # type: ignore[no-untyped-def]
             if step.id == "auto-termination":
-                raise Interrupted("stopped at the prompt")
+                raise Interrupted("Ctrl-C")
             return super().answer(step, question)
 
     with pytest.raises(Interrupted):
@@ -192,7 +192,7 @@ def test_post_flight_records_the_actual(lab: Path) -> None:
     proof = lab / "experiments" / "35-tp-inference" / "proof-terminated.png"
     proof.parent.mkdir(parents=True)
     proof.write_bytes(b"\x89PNG")
-    person = FakePerson({"terminated": "yes", "actual-cost": "2.47", "gate": "authorize"})
+    person = FakePerson({"terminated": "0", "actual-cost": "2.47", "gate": "record"})
     outcome = go(lab, person, checklist=lab / "checklists" / "post-flight.yaml")
     assert outcome.status == "recorded"  # type: ignore[attr-defined]
     assert BudgetGuard(5, ledger(lab)).total_spent == Decimal("2.47")
@@ -201,7 +201,7 @@ def test_post_flight_records_the_actual(lab: Path) -> None:
 def test_a_second_post_flight_stops_before_the_first_question(lab: Path) -> None:
     BudgetGuard(5, ledger(lab)).authorize("lab02-tp-spinup", "3.00")
     BudgetGuard(5, ledger(lab)).record_actual("lab02-tp-spinup", "2.47")
-    person = FakePerson({"terminated": "yes", "actual-cost": "2.47", "gate": "authorize"})
+    person = FakePerson({"terminated": "0", "actual-cost": "2.47", "gate": "record"})
     with pytest.raises(NotPassed, match=r"nothing to record: .* already recorded: \$2\.47 at"):
         go(lab, person, checklist=lab / "checklists" / "post-flight.yaml")
     assert person.asked == []
@@ -214,7 +214,7 @@ def test_post_flight_without_the_screenshot_does_not_record(lab: Path) -> None:
     with pytest.raises(NotPassed, match=r"proof-terminated\.png is missing"):
         go(
             lab,
-            FakePerson({"terminated": "yes"}),
+            FakePerson({"terminated": "0"}),
             checklist=lab / "checklists" / "post-flight.yaml",
         )
     assert ledger(lab).read_bytes() == before
@@ -223,7 +223,7 @@ def test_post_flight_without_the_screenshot_does_not_record(lab: Path) -> None:
 def test_a_post_flight_with_no_reservation_asks_nothing(lab: Path) -> None:
     """Issue 21: it asked every question, said "the actual replaces the reservation" of none,
     recorded, and only then warned. Now nothing is asked and nothing written."""
-    person = FakePerson({"terminated": "yes"})
+    person = FakePerson({"terminated": "0"})
     with pytest.raises(NotPassed, match="nothing to record: no open reservation of"):
         go(lab, person, checklist=lab / "checklists" / "post-flight.yaml")
     assert person.asked == []
@@ -262,7 +262,7 @@ steps:
     go(lab, vast, checklist=path, dry_run=True)
     assert vast.asked == ["vendor", "vast-destroy", "gate"]
     lam = FakePerson({"vendor": ["lambda", "stop"]})
-    with pytest.raises(NotPassed, match=r"stopped at step 1 \(vendor\)"):
+    with pytest.raises(NotPassed, match=r"you typed stop at step 1 of 3 \(vendor\)"):
         go(lab, lam, checklist=path, dry_run=True)
     assert (
         "  FAILED: chose lambda. Fix it, then type the value you now see, or type stop" in lam.shown
