@@ -34,7 +34,9 @@ _KEY_SHAPES = r"\brpa_[A-Za-z0-9]{16,}\b"  # RunPod API keys
 # the usual others; the value follows a space or '='. Matched ignoring case.
 _CREDENTIAL_FLAG = (
     r"(--?(?:api[-_]?key|apikey|(?:access[-_]?|auth[-_]?)?token|password|passwd|"
-    r"secret(?:[-_]?key)?|credentials?)(?:=|\s+))(?!\[redacted)(\S+)"
+    r"secret(?:[-_]?key)?|credentials?)(?:=|\s+))(?!\[redacted)"
+    # a help text's placeholder (`--api-key API_KEY]`) is no key: short capitals, never redacted
+    r"(?!(?-i:[A-Z][A-Z_]{0,11})(?:[\]|)\s]|$))(\S+)"
 )
 _FLAG_STEMS = ("key", "token", "passw", "secret", "credential")  # a word each flag holds
 _MIN_LENGTH = 8  # an environment credential shorter than this would redact ordinary words

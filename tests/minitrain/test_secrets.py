@@ -352,3 +352,11 @@ def test_redaction_by_position_is_the_old_pattern_s_or_more(text: str) -> None:
     if old != text:
         assert new != text
     assert "://" not in text or new.count("[redacted]") >= old.count("[redacted]")
+
+
+def test_a_help_placeholder_is_shown_and_a_key_in_capitals_is_not() -> None:
+    """`budget watch --help` says `--api-key API_KEY`; a real key, even in capitals, is long."""
+    from minitrain._secrets import redact
+
+    assert redact("[--api-key API_KEY] [--url URL]") == "[--api-key API_KEY] [--url URL]"
+    assert redact("--api-key ABCDEFGHIJKLMNOPQRS") == "--api-key [redacted]"

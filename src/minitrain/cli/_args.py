@@ -1,6 +1,7 @@
 """The command lines of `budget` and `preflight`: argparse reads every one of them.
 
-One parser per program, with one sub-parser per command. argparse's own error exit (usage on
+One parser per program reads the options before the command and its name; the command's own
+parser reads the rest. argparse's own error exit (usage on
 stderr, status 2) is replaced through ``ArgumentParser.error``, which argparse documents for
 that purpose: a refused command line becomes a :class:`UsageError`, so the one error handler
 prints it like every other error (as JSON too, with ``--json``)."""
@@ -8,10 +9,16 @@ prints it like every other error (as JSON too, with ``--json``)."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
-from typing import NoReturn
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 from minitrain.errors import InputError
+
+TYPE_CHECKING = False  # ``typing`` is ~3 ms of `budget status` (issue 20); mypy reads True
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 Args = argparse.Namespace
 
@@ -19,7 +26,7 @@ Args = argparse.Namespace
 # function it runs.
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[Args], int]]
 
-__all__ = ["Args", "Command", "Parser", "UsageError", "build"]
+__all__ = ["Args", "Command", "Parser", "UsageError", "parse"]
 
 
 class UsageError(InputError):
@@ -27,7 +34,16 @@ class UsageError(InputError):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse's parser, raising instead of exiting on a bad command line."""
+    """argparse's parser, raising instead of exiting on a bad command line.
+
+    Its help is sized by the terminal's width read here (``$COLUMNS``, else the terminal, else
+    80, as ``shutil.get_terminal_size`` reads it), handed to argparse's own ``HelpFormatter``:
+    left to find the width itself, argparse imports ``shutil`` (with ``bz2`` and ``lzma``) for
+    every command, ~4 ms of `budget status` (issue 20's 3x goal), to draw help it rarely shows."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", partial(argparse.HelpFormatter, width=_width()))
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see `{self.prog} --help`)")
@@ -58,31 +74,58 @@ class Version(argparse.Action):
         parser.exit()
 
 
-def build(
+def _width() -> int:
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):  # no stdout, or not a terminal
+            columns = 80
+    return max(columns, 40) - 2  # argparse's own margin
+
+
+def parse(
+    argv: Sequence[str],
+    *,
     prog: str,
     description: str,
     commands: Mapping[str, Command],
-    *,
     common: Callable[[argparse.ArgumentParser, bool], None] | None = None,
     examples: Mapping[str, str] | None = None,
-) -> Parser:
-    """The parser of ``prog`` and every command in ``commands``. ``common`` adds the options
-    every command takes (called with ``after_command``); ``examples`` ends a command's help."""
-    parser = Parser(prog=prog, description=description)
+) -> Args:
+    """``argv`` read by argparse in two steps: the program's parser reads the options before
+    the command and the command's name, then that command's own parser reads the rest. Only
+    the command run is built: building a parser for each of the eleven was ~5 ms of every
+    `budget status` (issue 20's 3x goal). ``common`` adds the options every command takes
+    (called with ``after_command``); ``examples`` ends a command's help."""
+    listed = "\n".join(
+        f"    {name:<10} {text.replace('%%', '%')}" for name, (text, _, _) in commands.items()
+    )
+    top = Parser(
+        prog=prog,
+        description=description,
+        epilog=f"commands:\n{listed}\n\n`{prog} COMMAND --help` shows a command's options",
+        formatter_class=partial(argparse.RawDescriptionHelpFormatter, width=_width()),
+    )
     if common:
-        common(parser, False)
-    parser.add_argument("--version", action=Version)
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    for name, (help_text, add_arguments, func) in commands.items():
-        example = (examples or {}).get(name)
-        one = sub.add_parser(
-            name,
-            help=help_text,
-            description=help_text.replace("%%", "%"),
-            epilog=f"example: {example}" if example else None,
-        )
-        if common:
-            common(one, True)
-        add_arguments(one)
-        one.set_defaults(func=func)
-    return parser
+        common(top, False)
+    top.add_argument("--version", action=Version)
+    top.add_argument("command", metavar="COMMAND", choices=list(commands), help="see below")
+    top.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = top.parse_args(argv)
+    help_text, add_arguments, func = commands[args.command]
+    example = (examples or {}).get(args.command)
+    one = Parser(
+        prog=f"{prog} {args.command}",
+        description=help_text,
+        epilog=f"example: {example}" if example else None,
+    )
+    if common:
+        common(one, True)
+    add_arguments(one)
+    one.parse_args(args.rest, namespace=args)
+    args.func = func
+    return args

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from minitrain.cli import _books, _day
-from minitrain.cli._args import Args, Command, build
+from minitrain.cli._args import Args, Command, parse
 from minitrain.cli._handler import run, wants_json
 from minitrain.errors import ExitCode, InputError
 from minitrain.money import format_usd, parse_usd, usd_text
@@ -26,14 +26,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
 
     def command() -> int:
-        parser = build(
-            "budget",
-            "Keep cloud GPU spend under a hard ceiling.",
-            _COMMANDS,
+        args = parse(
+            argv,
+            prog="budget",
+            description="Keep cloud GPU spend under a hard ceiling.",
+            commands=_COMMANDS,
             common=_add_common,
             examples=_EXAMPLES,
         )
-        args = parser.parse_args(argv)
         return int(args.func(args))
 
     return run("budget", command, json=wants_json(argv))
@@ -171,7 +171,7 @@ _COMMANDS: dict[str, Command] = {
         _day.launch,
     ),
     "watch": (
-        "warn at 80%% of the time cap; terminate the instance at the cap",
+        "warn at 80% of the time cap; terminate the instance at the cap",
         _day.watch_arguments,
         _day.watch,
     ),

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from minitrain.cli._args import Args, Command, build
+from minitrain.cli._args import Args, Command, parse
 from minitrain.cli._handler import run, wants_json
 from minitrain.errors import ExitCode, InputError, NotPassed
 
@@ -17,13 +17,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
 
     def command() -> int:
-        parser = build(
-            "preflight",
-            "Run the pre-flight checklist before renting GPUs.",
-            _COMMANDS,
+        args = parse(
+            argv,
+            prog="preflight",
+            description="Run the pre-flight checklist before renting GPUs.",
+            commands=_COMMANDS,
             examples=_EXAMPLES,
         )
-        args = parser.parse_args(argv)
         return int(args.func(args))
 
     return run("preflight", command, json=wants_json(argv))
