@@ -104,11 +104,17 @@ def launch(
     ran = run_command(capped.argv if capped else argv, timeout=COMMAND_TIMEOUT_S)
     status = ran.status if ran.status is not None else (127 if ran.missing else 124)
     created = vendors.get(vendor, account).created(ran)
-    nothing = ran.missing  # the only proof that nothing was created: nothing ran
-    if nothing:
+    # the only proofs that nothing was created: nothing ran, or the API refused the request
+    nothing = ran.missing or created.refused
+    if ran.missing:
         message = (
             f"the launch failed: {argv[0]} is not installed here, so nothing ran and nothing"
             f" was created; {label}'s pre-flight stays usable: install it and launch again"
+        )
+    elif created.refused:
+        message = (
+            f"the launch failed: {created.problem}; the vendor refused the request, so nothing"
+            f" was created; {label}'s pre-flight stays usable: fix what it says and launch again"
         )
     elif not created.problem:
         same = " with the create's --api-key/--url" if account and account.named() else ""

@@ -300,9 +300,26 @@ def test_a_create_the_vendor_refused_is_a_failed_launch(
         'the launch failed: runpodctl: api error: {"error":"Unauthorized"} (status 401)'
         in captured.out
     )
-    assert "the vendor's listing failed too" in captured.out
+    assert "the vendor refused the request, so nothing was created" in captured.out
     assert "no watcher is running" in captured.err
     assert BudgetGuard(5, ledger(lab)).total_spent == Decimal("3.00")  # stays reserved
+    assert launch_records(lab)[0]["created_nothing"] is True
+    monkeypatch.delenv("FAKE_VENDOR_MODE")  # the key fixed: the same pre-flight launches
+    assert main(["launch", "--", *CREATE]) == 0
+    assert "launched lab02-tp-spinup: instance pod0001" in capsys.readouterr().out
+
+
+def test_a_server_error_is_no_proof_and_its_pre_flight_is_spent(
+    lab: Path, cloud: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 500 may have created the pod: only a 4xx refusal or a missing CLI proves nothing was."""
+    passed_preflight()
+    monkeypatch.setenv("FAKE_VENDOR_MODE", "500")
+    assert main([*LAUNCH, *CREATE]) == 1
+    assert "refused the request" not in capsys.readouterr().out
+    monkeypatch.delenv("FAKE_VENDOR_MODE")
+    assert main(["launch", "--", *CREATE]) == 1
+    assert "was already used by" in capsys.readouterr().err
 
 
 def test_a_runpodctl_without_terminate_after_is_named_with_the_version_needed(

@@ -47,6 +47,9 @@ class Created(Struct, frozen=True):
 
     instance_id: str | None
     problem: str = ""  # "" only when the vendor's documented success was printed
+    # the vendor's API answered the create with its documented refusal (a 4xx status): the
+    # request was rejected, so nothing was created (issue 23: the pre-flight stays usable)
+    refused: bool = False
 
 
 class AutoTermination(Struct, frozen=True):

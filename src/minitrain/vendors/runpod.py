@@ -109,7 +109,17 @@ class RunPod:
                 else f"printed no pod JSON with an id on stdout: {one_line(ran.stdout)[:200]!r}"
             )
         )
-        return Created(pod_id, problem)
+        return Created(pod_id, problem, refused=pod_id is None and _refused(ran.stderr))
+
+
+# internal/api/client.go: a status outside 2xx is "api error: <body> (status N)"
+_API_STATUS = re.compile(r"api error: .* \(status (\d{3})\)")
+
+
+def _refused(stderr: str) -> bool:
+    """The API's own refusal of the create (a 4xx status): the request was rejected."""
+    codes = [int(code) for code in _API_STATUS.findall(stderr)]
+    return bool(codes) and all(400 <= code < 500 for code in codes)
 
 
 def explain(stderr: str) -> str | None:

@@ -130,7 +130,19 @@ class Vast:
                 f" {one_line(ran.stdout)[:200]!r}"
             )
         )
-        return Created(new, problem)
+        return Created(new, problem, refused=new is None and _refused(ran))
+
+
+def _refused(ran: Ran) -> bool:
+    """The API's own refusal of the create: ``{"error": true, "status_code": 4xx}`` (with
+    --raw) or ``Failed with error 4xx:`` (``_emit_error``). Not after an expired 2FA session's
+    retry with another key, which may have created the instance in that other account."""
+    if _TFA_EXPIRED in ran.stdout:
+        return False
+    lines = [line.strip() for line in ran.stderr.splitlines() if line.strip()]
+    codes = [int(e.get("status_code") or 0) for e in json_objects(lines) if e.get("error") is True]
+    codes += [int(m.group(1)) for m in map(_FAILED.match, lines) if m]
+    return bool(codes) and all(400 <= code < 500 for code in codes)
 
 
 def explain(stderr: str) -> str | None:
