@@ -100,3 +100,31 @@ def test_a_listing_without_instances_never_ends_the_watch_and_the_cap_still_dest
     assert "DELETE /api/v0/instances/9408/" in vast.calls
     assert vast.instances == []
     assert said[-1].startswith("terminated 9408")
+
+
+def test_the_pre_flight_lists_with_the_account_the_create_will_name(
+    lab: Path, vast: VastApi
+) -> None:
+    """Issue 22: the pre-flight listed with the environment's key while the create used a team
+    key: the team's running instance was never seen. Given the create's account, it is."""
+    from minitrain.errors import NotPassed
+    from minitrain.preflight.session import Options, run_checklist
+    from tests.minitrain.conftest import vast_lab
+    from tests.minitrain.preflight.conftest import FakePerson
+    from tests.minitrain.test_whole_day import VAST_ANSWERS
+
+    vast_lab(lab)
+    vast.instances, vast.accounts[TEAM_KEY] = [], [TEAM]
+    team = vendors.Account(TEAM_KEY)
+    person = FakePerson(VAST_ANSWERS)
+    with pytest.raises(NotPassed, match="`vastai` lists 1 instance"):
+        run_checklist(
+            Options("lab02-tp-spinup", "3.00", account=team, dry_run=True), terminal=person
+        )
+    assert person.asked == []  # stopped before the first question
+    outcome = run_checklist(
+        Options("lab02-tp-spinup", "3.00", dry_run=True), terminal=FakePerson(VAST_ANSWERS)
+    )
+    assert outcome.status == "would-authorize"  # the environment's account has none
+    records = list((lab / "experiments/35-cloud-budget/preflight").glob("*.json"))
+    assert all(TEAM_KEY not in p.read_text() for p in records)  # the key is never written

@@ -12,6 +12,10 @@ from minitrain.cli._args import Args, Command, parse
 from minitrain.cli._handler import run, wants_json
 from minitrain.errors import ExitCode, InputError, NotPassed
 
+TYPE_CHECKING = False  # ``typing`` is start-up time; mypy reads this name as True
+if TYPE_CHECKING:
+    from minitrain.vendors import Account
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -48,6 +52,10 @@ def _run_arguments(go: argparse.ArgumentParser) -> None:
     go.add_argument("--ledger", metavar="PATH", help="the spend ledger (default: the lab's)")
     go.add_argument("--ceiling", metavar="USD", help="the ceiling (default: the manifest's)")
     go.add_argument("--manifest", metavar="PATH", help="the lab manifest")
+    go.add_argument(
+        "--api-key", help="vastai: the account the create will name (default $VAST_API_KEY)"
+    )
+    go.add_argument("--url", help="vastai: the API server the create will use (default $VAST_URL)")
 
 
 def _lint_arguments(lint: argparse.ArgumentParser) -> None:
@@ -86,6 +94,7 @@ def _run(args: Args) -> int:
             ledger=args.ledger,
             ceiling=args.ceiling,
             manifest=args.manifest,
+            account=_account(args),
         )
     )
     from minitrain import day
@@ -95,6 +104,13 @@ def _run(args: Args) -> int:
     print(f"\n{outcome.message}\nrecord: {outcome.record}")
     print(day.next_step(done.get(outcome.status, "post-flight"), vendor=vendor))
     return ExitCode.OK
+
+
+def _account(args: Args) -> Account | None:
+    """The account flags the create will name, kept in memory for the listing (issue 22)."""
+    from minitrain.vendors import Account
+
+    return Account(args.api_key, args.url) if args.api_key or args.url else None
 
 
 def _vendor(args: Args) -> str:

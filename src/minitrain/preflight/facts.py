@@ -11,6 +11,7 @@ from minitrain.labs import BUFFER, Lab
 from minitrain.manifest import Manifest
 from minitrain.money import CENT, format_usd
 from minitrain.runs import MAX_HOURS
+from minitrain.vendors import Account
 
 HEADROOM = Decimal("1.5")  # remaining must cover the estimate + 50% (the seed's Block D)
 ALERT_SHARE = Decimal("0.8")  # the console's budget alert at 80% of the lab's cap
@@ -49,6 +50,9 @@ class Facts(Struct, frozen=True):
     lab_remaining: Decimal | None = None  # the lab's cap minus what its operations hold
     pool: str = BUFFER  # the cap it draws on: its lab's ("02"), else the buffer's
     capped: bool = True  # False: the manifest has no caps (``budget init`` without them)
+    # the account the create will name (vastai --api-key/--url): the listing uses it too; in
+    # memory only, never in a record
+    account: Account | None = None
 
     @property
     def needed(self) -> Decimal:
@@ -97,7 +101,13 @@ class Facts(Struct, frozen=True):
 
 
 def compute(
-    *, label: str, estimate: Decimal, lab: Lab, status: Status, manifest: Manifest | None
+    *,
+    label: str,
+    estimate: Decimal,
+    lab: Lab,
+    status: Status,
+    manifest: Manifest | None,
+    account: Account | None = None,
 ) -> Facts:
     caps = status.lab_caps
     pool = lab.pool(caps) or BUFFER  # no caps at all: the buffer, i.e. the ceiling alone
@@ -115,4 +125,5 @@ def compute(
         lab_remaining=caps[pool] - status.lab_spent(pool) if pool in caps else None,
         pool=pool,
         capped=bool(caps),
+        account=account,
     )

@@ -35,17 +35,18 @@ def sense(step: Step, *, facts: Facts, root: Path, now: datetime | None = None) 
     if step.sense == "hardware":
         return _hardware(facts)
     if step.sense == "instances":
-        return _instances(facts.vendor)
+        return _instances(facts.vendor, facts.account)
     assert step.path is not None  # the loader requires it of a file step
     found = (root / step.path).is_file()
     return Sensed(str(step.path), found, f"{step.path} {'exists' if found else 'is missing'}")
 
 
-def _instances(vendor_name: str) -> Sensed:
-    """None of this account's instances may exist, running or stopped. Raises VendorUnavailable
-    when the vendor's CLI is not installed: the runner then asks the person instead. A listing
-    that did not prove itself fails the step: it says nothing about the account."""
-    vendor = vendors.get(vendor_name)
+def _instances(vendor_name: str, account: vendors.Account | None = None) -> Sensed:
+    """None of this account's instances may exist, running or stopped (``account``: the one
+    the create will name, issue 22). Raises VendorUnavailable when the vendor's CLI is not
+    installed: the runner then asks the person instead. A listing that did not prove itself
+    fails the step: it says nothing about the account."""
+    vendor = vendors.get(vendor_name, account)
     try:
         found = vendor.instances()
     except vendors.VendorUnavailable:

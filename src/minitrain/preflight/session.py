@@ -6,7 +6,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from minitrain import checklists, day, labs, runs
+from minitrain import checklists, day, labs, runs, vendors
 from minitrain import settings as settings_module
 from minitrain._struct import Struct
 from minitrain.budget_guard import BudgetGuard, check_label
@@ -43,6 +43,8 @@ class Options(Struct, frozen=True):
     ledger: str | None = None
     ceiling: str | None = None
     manifest: str | None = None
+    # the account the create will name (vastai --api-key/--url), for the vendor listing
+    account: vendors.Account | None = None
 
 
 def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcome:
@@ -69,6 +71,7 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
         lab=labs.resolve(label, options.lab, guard.lab_caps),
         status=status,
         manifest=config.manifest,
+        account=options.account,
     )
     record = RunRecord(
         folder,
