@@ -108,6 +108,7 @@ def test_a_second_open_reservation_of_a_label_is_refused_naming_the_first(
     assert guard.total_spent == Decimal("1.80")
 
 
+@pytest.mark.usefixtures("file_mode")  # processes share a file; in test mode each has its own
 def test_racing_processes_open_one_reservation_of_a_label(ledger: Path) -> None:
     """Two terminals running the same pre-flight at once: exactly one reservation."""
     granted = race_one_label(ledger, procs=8)
