@@ -16,6 +16,7 @@ from minitrain.budget_guard import BUFFER, Operation, Status, pool_of
 from minitrain.errors import InputError
 from minitrain.ledger.totals import added_by
 from minitrain.money import format_usd, usd_text
+from minitrain.status_view import lab_json
 
 TYPE_CHECKING = False  # ``typing`` costs start-up time; mypy reads this name as True
 if TYPE_CHECKING:
@@ -122,13 +123,7 @@ def as_json(report: Report) -> dict[str, object]:
         "reserved": usd_text(report.status.reserved),
         "remaining": usd_text(report.status.remaining),
         "labs": [
-            {
-                "lab": row.lab,
-                "cap": None if row.cap is None else usd_text(row.cap),
-                "reserved": usd_text(row.reserved),
-                "actual": usd_text(row.actual),
-                "remaining": None if row.remaining is None else usd_text(row.remaining),
-            }
+            lab_json(row.lab, row.cap, spent=row.charged, reserved=row.reserved)
             for row in report.labs
         ],
         "timeline": [

@@ -63,14 +63,10 @@ def status_json(status: Status, operations: list[Operation]) -> dict[str, object
         "spent": money(status.spent),
         "reserved": money(status.reserved),
         "remaining": money(status.remaining),
-        "labs": {
-            lab: {
-                "cap": money(cap),
-                "spent": money(status.lab_spent(lab)),
-                "remaining": money(cap - status.lab_spent(lab)),  # as the text shows it
-            }
+        "labs": [
+            lab_json(lab, cap, spent=status.lab_spent(lab), reserved=_reserved(status, lab))
             for lab, cap in status.lab_caps.items()
-        },
+        ],
         "operations": [
             {
                 "id": op.id,
@@ -86,3 +82,34 @@ def status_json(status: Status, operations: list[Operation]) -> dict[str, object
             for op in operations
         ],
     }
+
+
+def lab_json(
+    lab: str, cap: Decimal | None, *, spent: Decimal, reserved: Decimal
+) -> dict[str, str | None]:
+    """One lab in `budget status --json` and `budget report --json` alike (issue 25): its cap,
+    what it has spent (reserved + actual) and what remains."""
+    return {
+        "lab": lab,
+        "cap": None if cap is None else usd_text(cap),
+        "spent": usd_text(spent),
+        "reserved": usd_text(reserved),
+        "actual": usd_text(spent - reserved),
+        "remaining": None if cap is None else usd_text(cap - spent),
+    }
+
+
+def _reserved(status: Status, pool: str) -> Decimal:
+    """What the open reservations hold of one cap."""
+    from decimal import Decimal
+
+    from minitrain.labs import pool_of
+
+    return sum(
+        (
+            op.estimated
+            for op in status.open_operations
+            if op.estimated is not None and pool_of(op.lab, status.lab_caps) == pool
+        ),
+        Decimal(0),
+    )

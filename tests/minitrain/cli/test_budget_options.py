@@ -42,7 +42,16 @@ def test_status_json_has_each_labs_remaining(lab: Path, capsys: pytest.CaptureFi
     assert "02          $3.00    $1.25      $1.75" in capsys.readouterr().out
     assert budget.main(["status", "--json"]) == 0
     labs = json.loads(capsys.readouterr().out)["labs"]
-    assert labs["02"] == {"cap": "3.00", "spent": "1.25", "remaining": "1.75"}
+    assert labs[0] == {
+        "lab": "02",
+        "cap": "3.00",
+        "spent": "1.25",
+        "reserved": "1.25",
+        "actual": "0.00",
+        "remaining": "1.75",
+    }
+    assert budget.main(["report", "--json"]) == 0  # issue 25: one shape in both
+    assert json.loads(capsys.readouterr().out)["labs"] == labs
 
 
 def test_report_png_without_matplotlib_fails_before_printing(
