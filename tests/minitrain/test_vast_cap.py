@@ -135,7 +135,11 @@ def test_the_caps_script_ends_the_instance_through_the_api(vast: VastApi, cap_di
     assert vast.instances  # not before the cap
     wait_gone(vast, tmp_path)
     assert vast.calls[-1] == "DELETE /api/v0/instances/7835610/"
-    assert "cap: DELETE accepted" in (tmp_path / "budget-cap.log").read_text()
+    log = tmp_path / "budget-cap.log"
+    deadline = time.monotonic() + 30  # the script writes its line after the API answered
+    while "cap: DELETE accepted" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "cap: DELETE accepted" in log.read_text()
 
 
 def test_an_image_without_curl_or_wget_falls_back_to_python3(vast: VastApi, tmp_path: Path) -> None:
