@@ -35,7 +35,8 @@ from tests.minitrain.ledger import pg_v1  # noqa: E402
 from tests.pgserver import PgServer  # noqa: E402
 
 from minitrain import BudgetGuard  # noqa: E402
-from minitrain.ledger.entries import encode, new_entry  # noqa: E402
+from minitrain.ledger.entries import new_entry  # noqa: E402
+from minitrain.ledger.line_format import encode  # noqa: E402
 from minitrain.ledger.postgres import PostgresLedger  # noqa: E402
 
 BUDGET = str(Path(sys.executable).parent / "budget")
@@ -348,7 +349,7 @@ def import_section(
 
 def parse_seconds(path: Path) -> float:
     from minitrain.ledger import jsonl
-    from minitrain.ledger.entries import parse
+    from minitrain.ledger.parser import parse
 
     start = time.perf_counter()
     parse(jsonl.read_bytes(str(path)), location=str(path))
@@ -362,7 +363,7 @@ def bare_copy_seconds(server: PgServer, path: Path) -> float:
     import psycopg
 
     from minitrain.ledger import jsonl
-    from minitrain.ledger.entries import parse
+    from minitrain.ledger.parser import parse
     from minitrain.ledger.postgres import _values
 
     rows = [_values(e) for e in parse(jsonl.read_bytes(str(path)), location="x").entries or ()]
