@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class ExitCode(enum.IntEnum):
-    """What the ``budget`` and ``preflight`` commands return. Documented in the README."""
+    """What the ``budget`` and ``preflight`` commands return. Documented in docs/exit-codes.md."""
 
     OK = 0  # done; for a dry run: a live run would have been authorized
     NOT_PASSED = 1  # a checklist step failed or the person declined

@@ -50,7 +50,7 @@ class Verified:
     def require_sound(self) -> None:
         if self.problems:
             raise LedgerError(
-                f"{len(self.problems)} bad line(s) in {self.location}; see the README's Repair"
+                f"{len(self.problems)} bad line(s) in {self.location}; see Repair in docs/ledger.md"
             )
         if self.differences:
             raise LedgerError(

@@ -43,5 +43,5 @@ class Snapshot(Fields):
         if first.torn and len(self.problems) == 1:
             hint = self.repair_hint
         else:
-            hint = "run `budget verify` to list every bad line, then see the README's Repair"
+            hint = "run `budget verify` to list every bad line, then see Repair in docs/ledger.md"
         raise LedgerError(f"{self.location}:{first.line}: {first.reason}{more}; {hint}")
