@@ -18,7 +18,7 @@ from minitrain.errors import InputError
 
 TYPE_CHECKING = False  # ``typing`` is ~3 ms of `budget status` (issue 20); mypy reads True
 if TYPE_CHECKING:
-    from typing import Any, NoReturn
+    from typing import NoReturn
 
 Args = argparse.Namespace
 
@@ -34,16 +34,7 @@ class UsageError(InputError):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse's parser, raising instead of exiting on a bad command line.
-
-    Its help is sized by the terminal's width read here (``$COLUMNS``, else the terminal, else
-    80, as ``shutil.get_terminal_size`` reads it), handed to argparse's own ``HelpFormatter``:
-    left to find the width itself, argparse imports ``shutil`` (with ``bz2`` and ``lzma``) for
-    every command, ~4 ms of `budget status` (issue 20's 3x goal), to draw help it rarely shows."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", partial(argparse.HelpFormatter, width=_width()))
-        super().__init__(*args, **kwargs)
+    """argparse's parser, raising instead of exiting on a bad command line."""
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see `{self.prog} --help`)")
@@ -75,6 +66,10 @@ class Version(argparse.Action):
 
 
 def _width() -> int:
+    """The help's width, read once per command line (``$COLUMNS``, else the terminal, else 80,
+    as ``shutil.get_terminal_size`` reads it) and handed to argparse's own formatters: left to
+    find it themselves, they import ``shutil`` (with ``bz2`` and ``lzma``) for every command,
+    ~4 ms of `budget status` (issue 20's 3x goal), to draw help that is rarely shown."""
     try:
         columns = int(os.environ.get("COLUMNS", ""))
     except ValueError:
@@ -101,14 +96,13 @@ def parse(
     the command run is built: building a parser for each of the eleven was ~5 ms of every
     `budget status` (issue 20's 3x goal). ``common`` adds the options every command takes
     (called with ``after_command``); ``examples`` ends a command's help."""
-    listed = "\n".join(
-        f"    {name:<10} {text.replace('%%', '%')}" for name, (text, _, _) in commands.items()
-    )
+    listed = "\n".join(f"    {name:<10} {text}" for name, (text, _, _) in commands.items())
+    width = _width()
     top = Parser(
         prog=prog,
         description=description,
         epilog=f"commands:\n{listed}\n\n`{prog} COMMAND --help` shows a command's options",
-        formatter_class=partial(argparse.RawDescriptionHelpFormatter, width=_width()),
+        formatter_class=partial(argparse.RawDescriptionHelpFormatter, width=width),
     )
     if common:
         common(top, False)
@@ -122,6 +116,7 @@ def parse(
         prog=f"{prog} {args.command}",
         description=help_text,
         epilog=f"example: {example}" if example else None,
+        formatter_class=partial(argparse.HelpFormatter, width=width),
     )
     if common:
         common(one, True)
