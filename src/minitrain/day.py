@@ -27,14 +27,20 @@ CREATE = {
 }
 
 
+def open_of(status: Status, label: str) -> Operation | None:
+    """The label's open reservation (the latest, should a union merge have brought two)."""
+    mine = [op for op in status.open_operations if same_label(op.label, label)]
+    return max(mine, key=lambda op: op.line) if mine else None
+
+
 def reservation(status: Status, label: str | None, *, pick: Pick | None = None) -> Operation:
     """The open reservation a later command of the day acts on. ``pick``: how a person at a
     terminal chooses among several (None: a script, which must name one with ``--label``)."""
     open_ops = sorted(status.open_operations, key=lambda op: op.line)
     if label is not None:
-        mine = [op for op in open_ops if same_label(op.label, label)]
-        if mine:
-            return mine[-1]
+        named = open_of(status, label)
+        if named is not None:
+            return named
         shown = ", ".join(op.label for op in open_ops) or "nothing is open"
         raise NoReservation(
             f"{label!r} has no open reservation ({shown}); the day starts with the pre-flight:"
@@ -70,7 +76,7 @@ def next_step(done: str, *, vendor: str = "runpod") -> str:
     """The line that ends a command: the next step of the day after ``done`` (a pre-flight,
     a launch, a post-start; anything else closed the reservation)."""
     if done == "pre-flight":
-        return f"next: budget launch -- {CREATE.get(vendor, CREATE['runpod'])}"
+        return f"next: {_launch(vendor)}"
     if done == "launch":
         return "next: preflight run post-start   (on the instance itself: preflight hardware)"
     if done == "post-start":
@@ -80,5 +86,9 @@ def next_step(done: str, *, vendor: str = "runpod") -> str:
 
 def next_for(op: Operation, *, launched: bool, vendor: str) -> str:
     """`budget status`'s line for one open reservation: launch it, or close it."""
-    after = "preflight run post-flight" if launched else next_step("pre-flight", vendor=vendor)[6:]
+    after = "preflight run post-flight" if launched else _launch(vendor)
     return f"next for {op.label}: {after}"
+
+
+def _launch(vendor: str) -> str:
+    return f"budget launch -- {CREATE.get(vendor, CREATE['runpod'])}"

@@ -97,12 +97,7 @@ def _run(args: Args) -> int:
             account=_account(args),
         )
     )
-    from minitrain import day
-
-    done = {"authorized": "pre-flight", "would-authorize": "pre-flight", "confirmed": "post-start"}
-    vendor = _vendor(args)
-    print(f"\n{outcome.message}\nrecord: {outcome.record}")
-    print(day.next_step(done.get(outcome.status, "post-flight"), vendor=vendor))
+    print(f"\n{outcome.message}\nrecord: {outcome.record}\n{outcome.next}")
     return ExitCode.OK
 
 
@@ -111,12 +106,6 @@ def _account(args: Args) -> Account | None:
     from minitrain.vendors import Account
 
     return Account(args.api_key, args.url) if args.api_key or args.url else None
-
-
-def _vendor(args: Args) -> str:
-    from minitrain import settings
-
-    return settings.resolve(ledger=args.ledger, ceiling=args.ceiling, manifest=args.manifest).vendor
 
 
 def _lint(args: Args) -> int:

@@ -15,13 +15,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
+from minitrain import day
 from minitrain._struct import Struct
 from minitrain.budget_guard import BudgetGuard
 from minitrain.ledger.entries import new_id
 from minitrain.money import format_usd, parse_usd
 from minitrain.preflight.checklist import Checklist, Step
 from minitrain.preflight.facts import Facts
-from minitrain.reservations import same_label
 from minitrain.runs import RunRecord, StepResult
 
 Status = Literal["authorized", "would-authorize", "recorded", "would-record", "confirmed"]
@@ -32,6 +32,7 @@ class Outcome(Struct, frozen=True):
     status: Status
     record: Path
     message: str
+    next: str = ""  # the day's next step (``day.next_step``), filled in by the session
 
 
 # The word each gate takes: what it does, so that a habit learned at one gate never passes
@@ -101,8 +102,8 @@ def _record_actual(
         message = f"dry run: would record {label} actual {format_usd(actual)}"
         status = "would-record"
     else:
-        mine = [op for op in guard.status().open_operations if same_label(op.label, label)]
-        op_id = max(mine, key=lambda op: op.line).id if mine else None
+        opened = day.open_of(guard.status(), label)
+        op_id = opened.id if opened else None
         record.before_ledger("record_actual", op_id, str(actual))
         guard.record_actual(label, actual, op_id=op_id)
         message, status = f"recorded {label} actual {format_usd(actual)}", "recorded"

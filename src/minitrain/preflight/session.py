@@ -8,7 +8,7 @@ from pathlib import Path
 
 from minitrain import checklists, day, labs, runs, vendors
 from minitrain import settings as settings_module
-from minitrain._struct import Struct
+from minitrain._struct import Struct, replace
 from minitrain.budget_guard import BudgetGuard, check_label
 from minitrain.errors import InputError, Interrupted, Stopped
 from minitrain.money import Amount, format_usd, parse_usd
@@ -28,7 +28,6 @@ from minitrain.preflight.sources import (
     load_answers,
     stoppable,
 )
-from minitrain.reservations import same_label
 from minitrain.runs import ChecklistRef, Gate, Preflight, RunRecord, StepResult
 
 
@@ -62,7 +61,7 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     if not options.dry_run:
         finished = _finish_killed_gate(folder, label, guard)
         if finished is not None and finished[0] == checklist.sha256:
-            return finished[1]  # that run was this one, and it is done
+            return _with_next(finished[1], config.vendor)  # that run was this one, and it is done
 
     status = guard.status()
     facts = facts_module.compute(
@@ -93,9 +92,19 @@ def run_checklist(options: Options, *, terminal: Source | None = None) -> Outcom
     except BaseException as exc:  # cannot pass, no terminal, a bad file, Ctrl-C: recorded
         record.finish(ending(exc), reason=str(exc) or type(exc).__name__)
         raise
-    return Walk(
+    outcome = Walk(
         checklist, facts, guard, source, record, root, options.dry_run, earlier, sensed
     ).go()
+    return _with_next(outcome, config.vendor)
+
+
+# what a run that ended with each status did, for the day's next step (anything else recorded)
+_DONE = {"authorized": "pre-flight", "would-authorize": "pre-flight", "confirmed": "post-start"}
+
+
+def _with_next(outcome: Outcome, vendor: str) -> Outcome:
+    done = _DONE.get(outcome.status, "post-flight")
+    return replace(outcome, next=day.next_step(done, vendor=vendor))
 
 
 def _label_and_estimate(
@@ -111,8 +120,8 @@ def _label_and_estimate(
             )
         return check_label(options.label), parse_usd(options.estimate, what="--estimate")
     if options.label is not None:  # named: its open reservation, else what the checks will say
-        mine = [op for op in guard.status().open_operations if same_label(op.label, options.label)]
-        estimate = mine[-1].estimated if mine else options.estimate or 0
+        opened = day.open_of(guard.status(), options.label)
+        estimate = opened.estimated if opened else options.estimate or 0
         return check_label(options.label), parse_usd(estimate, what="--estimate")
     pick = day.pick_at_terminal if sys.stdin.isatty() else None
     opened = day.reservation(guard.status(), None, pick=pick)
